@@ -1,0 +1,60 @@
+"""The error hierarchy users and entry points see.
+
+SkybinderError                 every error we raise on purpose; carries an HTTP-like status_code
+ ├── SpecError                 a /build or /v2 spec that does not follow the provider's rules (400)
+ ├── UnknownProviderError      a provider prefix we do not know (404)
+ ├── ProviderDisabledError     a provider this binder does not resolve (400)
+ ├── ResolveError              a repository or ref that cannot be resolved (404)
+ ├── ProviderUnavailableError  the provider's API is down or limiting us (503 / 429)
+ ├── QuotaExceededError        too many sessions, globally or for one repository (429)
+ ├── BuildError                the builder could not build the image (500)
+ └── LaunchError               the runner could not start or keep the session (500)
+
+Messages are written for a person: what happened, why, and what to do next.
+"""
+
+from __future__ import annotations
+
+
+class SkybinderError(Exception):
+    """Base of every error skybinder raises on purpose."""
+
+    status_code = 500
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class SpecError(SkybinderError):
+    status_code = 400
+
+
+class UnknownProviderError(SkybinderError):
+    status_code = 404
+
+
+class ProviderDisabledError(SkybinderError):
+    status_code = 400
+
+
+class ResolveError(SkybinderError):
+    status_code = 404
+
+
+class ProviderUnavailableError(SkybinderError):
+    status_code = 503
+
+
+class QuotaExceededError(SkybinderError):
+    status_code = 429
+
+
+class BuildError(SkybinderError):
+    status_code = 500
+
+
+class LaunchError(SkybinderError):
+    status_code = 500

@@ -1,0 +1,131 @@
+"""Sessions, images and the session state machine (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class SessionState(StrEnum):
+    QUEUED = "queued"
+    BUILDING = "building"
+    BUILT = "built"
+    LAUNCHING = "launching"
+    STARTING = "starting"
+    READY = "ready"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({SessionState.STOPPED, SessionState.FAILED})
+ACTIVE = frozenset(SessionState) - TERMINAL
+# States in which a session holds (or is about to hold) a running server.
+RUNNING = frozenset({SessionState.LAUNCHING, SessionState.STARTING, SessionState.READY})
+
+S = SessionState
+# The allowed moves. `failed` is reachable from every non-terminal state; a state may be
+# rewritten onto itself (a conditional update of its fields).
+TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
+    S.QUEUED: frozenset({S.QUEUED, S.BUILDING, S.BUILT, S.FAILED}),
+    S.BUILDING: frozenset({S.BUILDING, S.BUILT, S.LAUNCHING, S.FAILED}),
+    # built -> stopped ends a build-only request: nothing was started, nothing to release.
+    S.BUILT: frozenset({S.BUILT, S.LAUNCHING, S.STOPPED, S.FAILED}),
+    S.LAUNCHING: frozenset({S.LAUNCHING, S.STARTING, S.STOPPING, S.STOPPED, S.FAILED}),
+    S.STARTING: frozenset({S.STARTING, S.READY, S.STOPPING, S.STOPPED, S.FAILED}),
+    S.READY: frozenset({S.READY, S.STOPPING, S.STOPPED, S.FAILED}),
+    S.STOPPING: frozenset({S.STOPPING, S.STOPPED, S.FAILED}),
+    S.STOPPED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+
+def can_move(current: SessionState, new: SessionState) -> bool:
+    """True when the state machine allows `current -> new`."""
+    return new in TRANSITIONS[current]
+
+
+class Session(BaseModel):
+    """One request to launch (or only build) a repository, from admission to its end."""
+
+    id: str
+    provider: str
+    spec: str
+    state: SessionState = SessionState.QUEUED
+    reason: str = ""
+    status_code: int | None = None
+    # Filled in by resolution.
+    repo_url: str = ""
+    ref: str = ""
+    ref_url: str = ""
+    resolved_spec: str = ""
+    repo_key: str = ""
+    image_name: str = ""
+    build_only: bool = False
+    # Filled in by the launch.
+    token: str = ""
+    task_id: str = ""
+    address: str = ""
+    url: str = ""
+    client_ip: str = ""
+    launch_host: str = ""
+    # Epoch seconds from the service's Clock.
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    ready_at: float | None = None
+    ended_at: float | None = None
+
+    @property
+    def binder_request(self) -> str:
+        return f"v2/{self.provider}/{self.spec}"
+
+    @property
+    def binder_persistent_request(self) -> str:
+        return f"v2/{self.provider}/{self.resolved_spec or self.spec}"
+
+
+class ImageState(StrEnum):
+    BUILDING = "building"
+    BUILT = "built"
+    FAILED = "failed"
+
+
+class Image(BaseModel):
+    """An image (locally: a prepared environment) and the build that makes it."""
+
+    name: str
+    state: ImageState = ImageState.BUILDING
+    repo_url: str = ""
+    ref: str = ""
+    build_id: str = ""
+    reason: str = ""
+    created_at: float = 0.0
+    finished_at: float | None = None
+
+
+class Limits(BaseModel):
+    """Admission limits checked atomically when a session is created (0 = no limit)."""
+
+    max_sessions: int = 0
+    max_sessions_per_repo: int = 0
+
+
+class TaskStatus(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+class Progress(BaseModel):
+    """One event of the /build stream, as BinderHub clients read it."""
+
+    phase: str
+    message: str = ""
+    extra: dict[str, object] = Field(default_factory=dict)
+
+    def payload(self) -> dict[str, object]:
+        return {"phase": self.phase, "message": self.message, **self.extra}

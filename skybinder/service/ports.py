@@ -1,0 +1,198 @@
+"""The ports: what the service layer needs from the world, as Protocols.
+
+Adapters implement them by technology (SqliteSessionStore, VenvBuilder, ProcessRunner; later
+DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory fakes that
+keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
+
+
+class ResolvedRepo(BaseModel):
+    """What resolving a spec yields: everything needed to name, build and describe the image."""
+
+    provider: str
+    spec: str
+    repo_url: str  # what the builder fetches
+    ref: str  # the resolved, immutable ref (a commit sha for git-based providers)
+    ref_url: str  # a page a person can open to see that ref (binder_ref_url)
+    resolved_spec: str  # the spec with the resolved ref (binder_persistent_request)
+    repo_key: str  # identifies the repository across refs, for the per-repo quota
+    slug: str  # a docker-safe name for the repository, for image naming
+    notices: list[str] = Field(default_factory=list)  # `waiting` messages for the user
+
+
+class Resolver(Protocol):
+    def resolve(self, provider: str, spec: str) -> ResolvedRepo:
+        """Parse `spec` by the rules of `provider` and resolve its ref.
+
+        Raises SpecError (malformed spec), UnknownProviderError, ProviderDisabledError,
+        ResolveError (repository or ref not found) or ProviderUnavailableError.
+        """
+        ...
+
+    def display_configs(self) -> list[dict[str, object]]:
+        """The /api/repoproviders entries of the providers this binder resolves."""
+        ...
+
+
+class SessionStore(Protocol):
+    def create(self, session: Session, limits: Limits | None = None) -> None:
+        """Insert a new session.
+
+        With `limits`, admission is atomic with the insert: QuotaExceededError is raised when
+        the active sessions (all of them, or those with the same repo_key) already reach a
+        non-zero limit. Build-only sessions are not counted. ValueError if the id exists.
+        """
+        ...
+
+    def get(self, session_id: str) -> Session | None:
+        """The session, or None when there is no such session."""
+        ...
+
+    def transition(
+        self,
+        session_id: str,
+        expected: Iterable[SessionState],
+        new: SessionState,
+        **changes: object,
+    ) -> Session | None:
+        """Conditional write: if the session's state is in `expected`, set state `new` and the
+        fields in `changes` (and `updated_at` when given) and return the updated session;
+        otherwise change nothing and return None. The check and the write are one atomic step.
+        """
+        ...
+
+    def list(
+        self,
+        states: Iterable[SessionState] | None = None,
+        image_name: str | None = None,
+    ) -> list[Session]:
+        """Sessions in any of `states` (all when None), optionally of one image, oldest first."""
+        ...
+
+    def find_by_task(self, task_id: str) -> Session | None:
+        """The session whose task_id is `task_id`, or None."""
+        ...
+
+    def get_image(self, name: str) -> Image | None:
+        """The image record, or None."""
+        ...
+
+    def claim_build(self, image: Image) -> bool:
+        """Write `image` (state building) unless a record exists that is building or built.
+
+        True means the caller owns the build and must start it; False means another caller
+        does (or the image is built): join it. Atomic, so concurrent launches share one build.
+        """
+        ...
+
+    def update_image(
+        self,
+        name: str,
+        expected: Iterable[ImageState],
+        new: ImageState,
+        **changes: object,
+    ) -> Image | None:
+        """Conditional write on an image record, as `transition` is for sessions."""
+        ...
+
+
+class ImageRegistry(Protocol):
+    def has(self, image_name: str) -> bool:
+        """True when the image exists and can be launched without a build."""
+        ...
+
+
+class BuildJob(BaseModel):
+    image_name: str
+    repo_url: str
+    ref: str
+    provider: str
+
+
+class LogChunk(BaseModel):
+    lines: list[str]
+    cursor: str | None  # pass back to get the lines after these; None: nothing read yet
+
+
+class Builder(Protocol):
+    def start(self, job: BuildJob) -> str:
+        """Start building `job` and return its build id at once.
+
+        Completion is reported to the service's `on_build_finished` through the platform's
+        event channel (a callback locally, EventBridge in AWS), never by this call.
+        """
+        ...
+
+    def logs(self, build_id: str, cursor: str | None = None) -> LogChunk:
+        """Log lines of a build after `cursor` (from the start when None).
+
+        Lines are repo2docker-style JSON objects with `phase` and `message` where the builder
+        knows the phase, plain text otherwise. Unknown build ids yield no lines.
+        """
+        ...
+
+    def info(self) -> dict[str, object]:
+        """What /versions reports as builder_info."""
+        ...
+
+
+class LaunchRequest(BaseModel):
+    session_id: str
+    image_name: str
+    base_url: str  # "/s/<session-id>/"
+    token: str
+    env: dict[str, str]  # the BINDER_* variables
+
+
+class Runner(Protocol):
+    def start(self, request: LaunchRequest) -> str:
+        """Start a Jupyter server for the session and return its task id at once.
+
+        The task's RUNNING (with its address) and STOPPED (with a reason) are reported to the
+        service's `on_task_state` through the platform's event channel. Raises LaunchError
+        when the task cannot be started at all.
+        """
+        ...
+
+    def stop(self, task_id: str) -> None:
+        """Ask the task to stop; idempotent, also for tasks that already ended."""
+        ...
+
+    def is_alive(self, task_id: str) -> bool:
+        """False when the task is known to have ended (or never existed)."""
+        ...
+
+
+class Router(Protocol):
+    def add(self, session_id: str, address: str) -> str:
+        """Route `/s/<session_id>/` to `address` ("host:port"); return the session's public URL
+        (absolute, ending with "/"). Idempotent."""
+        ...
+
+    def remove(self, session_id: str) -> None:
+        """Delete the session's route; idempotent."""
+        ...
+
+
+class Prober(Protocol):
+    def ready(self, url: str) -> bool:
+        """True when Jupyter answers at `url` (its unauthenticated `api` endpoint)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        ...
