@@ -1,1 +1,1 @@
-"""The domain: sessions, images, specs and their rules. Imports only the standard library and pydantic."""
+"""The domain: sessions, images, specs and their rules (standard library and pydantic only)."""

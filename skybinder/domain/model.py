@@ -67,6 +67,7 @@ class Session(BaseModel):
     repo_key: str = ""
     image_name: str = ""
     build_only: bool = False
+    notices: list[str] = Field(default_factory=list)  # shown to the user while waiting
     # Filled in by the launch.
     token: str = ""
     task_id: str = ""

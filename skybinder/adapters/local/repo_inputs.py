@@ -1,0 +1,137 @@
+"""Which repo2docker config files a checkout has, and whether the local builder can use them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from skybinder.domain.errors import BuildError
+
+# In repo2docker's buildpack order, so a repository is turned away for the file that would
+# have decided its build there. Each reason completes "<file> ..., which the local builder
+# does not support".
+UNSUPPORTED: tuple[tuple[str, str], ...] = (
+    ("Dockerfile", "asks for a Docker build"),
+    ("Project.toml", "needs Julia"),
+    ("JuliaProject.toml", "needs Julia"),
+    ("REQUIRE", "needs Julia"),
+    ("default.nix", "needs Nix"),
+    ("DESCRIPTION", "needs R"),
+    ("install.R", "needs R"),
+    ("requirements.R", "needs R"),
+    ("environment.yml", "needs conda"),
+    ("Pipfile", "needs pipenv"),
+    ("Pipfile.lock", "needs pipenv"),
+    ("apt.txt", "installs system packages with apt"),
+)
+ADVICE = "use requirements.txt, or deploy skybinder to AWS where repo2docker builds it."
+
+_PYTHON_RUNTIME = re.compile(r"python-(\d+)(?:\.(\d+))?(?:\.\d+)?")
+_R_RUNTIME = re.compile(r"r-(?:\d+\.\d+(?:\.\d+)?-)?\d{4}-\d{2}-\d{2}")
+# requirements.txt lines that point at files of the repository (pip resolves them against the
+# working directory): other requirement files, constraints, local paths and file: URLs.
+_LOCAL_REQUIREMENT = re.compile(
+    r"^\s*(?:-[rc]|--requirement\b|--constraint\b)"
+    r"|^\s*(?:(?:-e|--editable)[\s=]+)?(?:\.|/|~|file:)"
+)
+
+
+@dataclass(frozen=True)
+class RepoInputs:
+    """The build inputs found in a checkout; paths are relative to the repository root."""
+
+    config_dir: Path  # ".", "binder" or ".binder"
+    requirements: Path | None = None
+    runtime: Path | None = None
+    python_version: str | None = None  # "3" or "3.11" from runtime.txt; None: the default
+    install_repo: bool = False  # pip-install the repository itself (setup.py / pyproject.toml)
+    requirements_local: bool = False  # requirements.txt refers to other files of the repo
+    post_build: Path | None = None
+    start: Path | None = None
+
+    @property
+    def uses_repo_files(self) -> bool:
+        """True when the environment depends on more of the repository than its config files."""
+        return self.install_repo or self.requirements_local or self.post_build is not None
+
+
+def detect_inputs(repo_dir: Path) -> RepoInputs:
+    """Read the repo2docker configuration of the checkout at `repo_dir`.
+
+    Like repo2docker, a `binder/` or `.binder/` directory is used exclusively when present,
+    and the repository itself is installed only from a root `setup.py` or `pyproject.toml`
+    when there is no such directory. Raises BuildError when the repository needs something
+    the local builder cannot provide, naming the file and what to do instead.
+    """
+    config = _config_dir(repo_dir)
+    where = repo_dir / config
+    _refuse_unsupported(where, config)
+    runtime = _file(where, config, "runtime.txt")
+    requirements = _file(where, config, "requirements.txt")
+    return RepoInputs(
+        config_dir=config,
+        requirements=requirements,
+        runtime=runtime,
+        python_version=parse_runtime(repo_dir / runtime, runtime) if runtime else None,
+        install_repo=config == Path(".")
+        and any((repo_dir / name).is_file() for name in ("setup.py", "pyproject.toml")),
+        requirements_local=requirements is not None
+        and refers_to_repo_files((repo_dir / requirements).read_text(errors="replace")),
+        post_build=_file(where, config, "postBuild"),
+        start=_file(where, config, "start"),
+    )
+
+
+def _config_dir(repo_dir: Path) -> Path:
+    found = [name for name in ("binder", ".binder") if (repo_dir / name).is_dir()]
+    if len(found) > 1:
+        raise BuildError(
+            "The repository has both binder/ and .binder/, and repo2docker will not guess "
+            "which one to use. Keep only one of them."
+        )
+    return Path(found[0]) if found else Path(".")
+
+
+def _file(where: Path, config: Path, name: str) -> Path | None:
+    return config / name if (where / name).is_file() else None
+
+
+def _refuse_unsupported(where: Path, config: Path) -> None:
+    for name, why in UNSUPPORTED:
+        if (where / name).exists():
+            shown = (config / name).as_posix()
+            raise BuildError(f"{shown} {why}, which the local builder does not support; {ADVICE}")
+
+
+def parse_runtime(path: Path, shown: Path) -> str | None:
+    """The Python version runtime.txt asks for ("3.11", or "3" for any Python 3), or None.
+
+    Raises BuildError for an R runtime (`r-2024-01-01`), Python 2, or anything unknown.
+    """
+    text = path.read_text(errors="replace").strip()
+    if not text:
+        return None
+    if _R_RUNTIME.fullmatch(text):
+        raise BuildError(
+            f"{shown.as_posix()} asks for R ({text}), which the local builder does not "
+            f"support; {ADVICE}"
+        )
+    match = _PYTHON_RUNTIME.fullmatch(text)
+    if match is None:
+        raise BuildError(
+            f"{shown.as_posix()} says '{text[:60]}', which is not a runtime repo2docker knows. "
+            "Write python-3.X in it (for example python-3.12)."
+        )
+    major, minor = match.group(1), match.group(2)
+    if major != "3":
+        raise BuildError(
+            f"{shown.as_posix()} asks for Python {major}; the local builder supports Python 3 "
+            "only. Write python-3.X in it (for example python-3.12)."
+        )
+    return f"{major}.{minor}" if minor is not None else major
+
+
+def refers_to_repo_files(requirements_text: str) -> bool:
+    """True when a requirements file names other files of the repository (`-e .`, `-r x.txt`)."""
+    return any(_LOCAL_REQUIREMENT.match(line) for line in requirements_text.splitlines())

@@ -1,0 +1,41 @@
+"""The /build event stream: server-sent events framed exactly as BinderHub clients read them."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+
+from skybinder.domain.model import Progress
+
+KEEPALIVE = ":keepalive\n\n"
+
+
+def sse(progress: Progress) -> str:
+    """One event: a single `data:` line and a blank line (no `event:` or `id:` fields)."""
+    return f"data: {json.dumps(progress.payload())}\n\n"
+
+
+def failed_event(message: str, status_code: int) -> str:
+    extra: dict[str, object] = {"status_code": status_code}
+    return sse(Progress(phase="failed", message=message.rstrip("\n") + "\n", extra=extra))
+
+
+def with_keepalive(
+    events: Iterator[Progress | None],
+    interval: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> Iterator[str]:
+    """Frame events, and send a keepalive comment when nothing was sent for `interval`.
+
+    `events` yields None when it has nothing new; that is when a keepalive may go out.
+    """
+    last = monotonic()
+    for item in events:
+        now = monotonic()
+        if item is not None:
+            last = now
+            yield sse(item)
+        elif now - last >= interval:
+            last = now
+            yield KEEPALIVE

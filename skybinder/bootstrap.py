@@ -1,0 +1,112 @@
+"""The composition root: the only place concrete adapters meet the use cases."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from skybinder.adapters.local.http import DirectRouter, HttpProber, SystemClock
+from skybinder.adapters.local.images import LocalImageRegistry
+from skybinder.adapters.local.process_runner import ProcessRunner
+from skybinder.adapters.local.sqlite_store import SqliteSessionStore
+from skybinder.adapters.local.venv_builder import VenvBuilder
+from skybinder.adapters.providers import ProviderResolver
+from skybinder.config import LocalSettings
+from skybinder.domain.jupyter import JupyterOptions
+from skybinder.domain.model import ACTIVE, Limits, TaskStatus
+from skybinder.service.binder import Binder, ServiceConfig
+from skybinder.service.launch import on_build_finished
+from skybinder.service.reap import reap
+from skybinder.service.sessions import on_task_state, stop_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LocalBinder:
+    """A running local binder: the service, plus the threads and processes it owns."""
+
+    binder: Binder
+    runner: ProcessRunner
+    store: SqliteSessionStore
+    http: httpx.Client
+    settings: LocalSettings
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start_reaper(self) -> None:
+        def loop() -> None:
+            while not self._stop.wait(self.settings.reap_interval):
+                try:
+                    reap(self.binder)
+                except Exception:  # the reaper must outlive one bad pass
+                    log.exception("reap pass failed")
+
+        threading.Thread(target=loop, name="skybinder-reaper", daemon=True).start()
+
+    def health_checks(self) -> dict[str, Callable[[], bool]]:
+        return {
+            "store": lambda: self.store.list(ACTIVE) is not None,
+            "git": lambda: shutil.which("git") is not None,
+        }
+
+    def close(self) -> None:
+        """Stop every session (they end `stopped`, with a reason) and release everything."""
+        self._stop.set()
+        for session in self.binder.store.list(ACTIVE):
+            stop_session(self.binder, session.id, "the local binder shut down")
+        self.runner.stop_all()
+        reap(self.binder)
+        self.http.close()
+        self.store.close()
+
+
+def build_local(settings: LocalSettings) -> LocalBinder:
+    """Wire the local adapters. Events (build finished, process exited) call the service."""
+    root = settings.data_dir
+    root.mkdir(parents=True, exist_ok=True)
+    holder: list[Binder] = []
+
+    def build_finished(image: str, ok: bool, reason: str) -> None:
+        on_build_finished(holder[0], image, ok=ok, reason=reason)
+
+    def task_changed(sid: str, task: str, status: TaskStatus, address: str, reason: str) -> None:
+        on_task_state(holder[0], sid, task, status, address=address, reason=reason)
+
+    http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
+    store = SqliteSessionStore(root / "skybinder.sqlite")
+    jupyter = JupyterOptions(idle_timeout=settings.idle_timeout, allow_root=_is_root())
+    runner = ProcessRunner(root, task_changed, host=settings.host, options=jupyter)
+    probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
+    binder = Binder(
+        store=store,
+        registry=LocalImageRegistry(root),
+        builder=VenvBuilder(root, build_finished),
+        runner=runner,
+        router=DirectRouter(),
+        prober=HttpProber(probe),
+        resolver=ProviderResolver(http, allow_local=True, github_token=settings.github_token),
+        clock=SystemClock(),
+        config=ServiceConfig(
+            limits=Limits(
+                max_sessions=settings.max_sessions,
+                max_sessions_per_repo=settings.max_sessions_per_repo,
+            ),
+            max_age=settings.max_age,
+            poll_interval=settings.poll_interval,
+        ),
+    )
+    holder.append(binder)
+    runner.sweep()
+    reap(binder)  # sessions of an earlier run whose servers are gone end `stopped`
+    return LocalBinder(binder=binder, runner=runner, store=store, http=http, settings=settings)
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0

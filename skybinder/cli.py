@@ -1,0 +1,102 @@
+"""The `skybinder` command: run a local binder, launch repositories."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import typer
+from fastapi import FastAPI
+from rich.console import Console
+from rich.text import Text
+
+from skybinder.client import events, session_link, to_spec
+from skybinder.config import LocalSettings, default_data_dir
+
+app = typer.Typer(help="A Binder for your own machine and your own AWS account.",
+                  no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8585, help="Port to listen on."),
+    data_dir: Path = typer.Option(None, help="Where sessions, builds and environments live."),
+    idle_timeout: int = typer.Option(600, help="Seconds of inactivity before a session ends."),
+    max_sessions: int = typer.Option(20, help="Sessions running at once (0: no limit)."),
+) -> None:
+    """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
+    import uvicorn
+
+    from skybinder.api.app import AppOptions, create_app
+    from skybinder.bootstrap import build_local
+    from skybinder.example import launch_path, materialize_example
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = LocalSettings(
+        host=host,
+        port=port,
+        data_dir=data_dir or default_data_dir(),
+        idle_timeout=idle_timeout,
+        max_sessions=max_sessions,
+    )
+    local = build_local(settings)
+    example = materialize_example(settings.data_dir)
+    options = AppOptions(keepalive=settings.keepalive, health_checks=local.health_checks())
+    web = create_app(local.binder, options)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        local.start_reaper()
+        base = f"http://{host}:{port}"
+        console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
+        console.print(f"Launch the example repository: {base}/{launch_path(example)}")
+        console.print(f"  or from a terminal:  skybinder launch {example}")
+        yield
+        local.close()
+
+    web.router.lifespan_context = lifespan
+    uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+@app.command()
+def launch(
+    repo: str = typer.Argument(..., help="Repository URL, local path, or <provider>/<spec>."),
+    ref: str = typer.Option("HEAD", help="Branch, tag or commit to launch."),
+    binder: str = typer.Option("http://127.0.0.1:8585", help="The binder to launch on."),
+    build_only: bool = typer.Option(False, help="Build the image, start no server."),
+) -> None:
+    """Launch REPO on a BinderHub-compatible binder and print the session's URL."""
+    spec = to_spec(repo, ref)
+    console.print(f"Launching [bold]{spec}[/] on {binder}")
+    last: dict[str, object] = {}
+    with httpx.Client() as client, console.status("Waiting...") as status:
+        try:
+            for event in events(client, binder, spec, build_only=build_only):
+                last = event
+                phase = str(event.get("phase", "")).lower()
+                message = str(event.get("message", "")).rstrip("\n")
+                status.update(f"[bold]{phase}[/] {message[:80]}")
+                if message and phase not in {"ready", "failed"}:
+                    console.print(Text(message, style="dim"))
+        except httpx.HTTPError as err:
+            console.print(f"[red]Could not reach {binder}: {err}[/]")
+            raise typer.Exit(2) from err
+    _report(last, build_only)
+
+
+def _report(event: dict[str, object], build_only: bool) -> None:
+    phase = str(event.get("phase", "")).lower()
+    if phase == "ready" and build_only:
+        console.print(f"[green]Built[/] {event.get('imageName')}")
+    elif phase == "ready":
+        console.print("[green]Ready.[/] Open your session:")
+        console.print(session_link(event, "lab"), soft_wrap=True, highlight=False)
+    else:
+        message = str(event.get("message", "the stream ended before the session was ready"))
+        console.print(f"[red]Launch failed[/] ({event.get('status_code', '?')}): {message}")
+        raise typer.Exit(1)

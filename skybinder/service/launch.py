@@ -1,0 +1,203 @@
+"""Use cases that take a session from request to a started server: request_launch and the
+build-finished event."""
+
+from __future__ import annotations
+
+import logging
+
+from skybinder.domain.errors import QuotaExceededError, SkybinderError
+from skybinder.domain.model import Image, ImageState, Session, SessionState
+from skybinder.domain.naming import image_name, new_session_id, new_token
+from skybinder.service.binder import Binder
+from skybinder.service.ports import BuildJob, LaunchRequest, ResolvedRepo
+from skybinder.service.sessions import fail
+
+log = logging.getLogger(__name__)
+S = SessionState
+MAX_SPEC_CHARS = 1000  # a failed record keeps the spec for diagnosis, not an unbounded string
+
+
+def request_launch(
+    binder: Binder,
+    provider: str,
+    spec: str,
+    *,
+    build_only: bool = False,
+    client_ip: str = "",
+    launch_host: str = "",
+) -> Session:
+    """Resolve, admit and start a launch (or only a build); return the recorded session.
+
+    Never raises for bad input: a spec that does not parse, a ref that does not resolve or a
+    full binder gives a session recorded as `failed` with a status code and a reason a person
+    understands. Nothing is built or started for such a session.
+    """
+    now = binder.clock.now()
+    session = Session(
+        id=new_session_id(),
+        provider=provider[:64],
+        spec=spec[:MAX_SPEC_CHARS],
+        build_only=build_only,
+        client_ip=client_ip,
+        launch_host=launch_host,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        resolved = binder.resolver.resolve(provider, spec)
+    except SkybinderError as err:
+        return _record_failed(binder, session, err)
+    session = _with_resolution(binder, session, resolved)
+    try:
+        binder.store.create(session, None if build_only else binder.config.limits)
+    except QuotaExceededError as err:
+        return _record_failed(binder, session, err)
+    _find_or_build_image(binder, session)
+    return binder.store.get(session.id) or session
+
+
+def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -> Session:
+    return session.model_copy(
+        update={
+            "repo_url": resolved.repo_url,
+            "ref": resolved.ref,
+            "ref_url": resolved.ref_url,
+            "resolved_spec": resolved.resolved_spec,
+            "repo_key": resolved.repo_key,
+            "image_name": image_name(binder.config.image_prefix, resolved.slug, resolved.ref),
+            "token": "" if session.build_only else new_token(),
+            "notices": list(resolved.notices),
+        }
+    )
+
+
+def _record_failed(binder: Binder, session: Session, err: SkybinderError) -> Session:
+    failed = session.model_copy(
+        update={
+            "state": S.FAILED,
+            "reason": err.message,
+            "status_code": err.status_code,
+            "ended_at": session.created_at,
+            "token": "",
+        }
+    )
+    binder.store.create(failed)
+    return failed
+
+
+def _find_or_build_image(binder: Binder, session: Session) -> None:
+    name = session.image_name
+    record = binder.store.get_image(name)
+    if binder.registry.has(name):
+        if binder.store.transition(session.id, {S.QUEUED}, S.BUILT, updated_at=binder.clock.now()):
+            _after_built(binder, session.id)
+        return
+    if record is not None and record.state == ImageState.BUILT:
+        # The record outlived the image (deleted from the registry): build it again.
+        binder.store.update_image(name, {ImageState.BUILT}, ImageState.FAILED, reason="missing")
+    now = binder.clock.now()
+    image = Image(name=name, repo_url=session.repo_url, ref=session.ref, created_at=now)
+    if binder.store.claim_build(image):
+        _start_build(binder, session)
+    binder.store.transition(session.id, {S.QUEUED}, S.BUILDING, updated_at=now)
+    # The build may have ended between the claim and our move to `building`, in which case
+    # on_build_finished did not see this session: settle it from the image record.
+    record = binder.store.get_image(name)
+    if record is not None and record.state != ImageState.BUILDING:
+        _settle_waiting(binder, session.id, record)
+
+
+def _start_build(binder: Binder, session: Session) -> None:
+    job = BuildJob(
+        image_name=session.image_name,
+        repo_url=session.repo_url,
+        ref=session.ref,
+        provider=session.provider,
+    )
+    try:
+        build_id = binder.builder.start(job)
+    except Exception as err:  # any builder fault must end the build, not strand it
+        log.exception("starting the build of %s failed", session.image_name)
+        reason = err.message if isinstance(err, SkybinderError) else "the builder is unavailable"
+        on_build_finished(binder, session.image_name, ok=False, reason=reason)
+        return
+    binder.store.update_image(
+        session.image_name, {ImageState.BUILDING}, ImageState.BUILDING, build_id=build_id
+    )
+
+
+def on_build_finished(binder: Binder, name: str, *, ok: bool, reason: str = "") -> None:
+    """The build of image `name` ended: launch (or finish) every session waiting for it."""
+    new = ImageState.BUILT if ok else ImageState.FAILED
+    binder.store.update_image(
+        name, {ImageState.BUILDING}, new, reason=reason, finished_at=binder.clock.now()
+    )
+    record = binder.store.get_image(name)
+    if record is None:
+        return
+    for session in binder.store.list({S.BUILDING}, image_name=name):
+        _settle_waiting(binder, session.id, record)
+
+
+def _settle_waiting(binder: Binder, session_id: str, record: Image) -> None:
+    if record.state == ImageState.FAILED:
+        message = f"The build of this repository failed: {record.reason or 'see the log above'}"
+        fail(binder, session_id, message, status_code=500, expected={S.BUILDING})
+        return
+    now = binder.clock.now()
+    if binder.store.transition(session_id, {S.BUILDING}, S.BUILT, updated_at=now):
+        _after_built(binder, session_id)
+
+
+def _after_built(binder: Binder, session_id: str) -> None:
+    session = binder.store.get(session_id)
+    if session is None:
+        return
+    if session.build_only:
+        now = binder.clock.now()
+        binder.store.transition(
+            session_id, {S.BUILT}, S.STOPPED, reason="build only", ended_at=now, updated_at=now
+        )
+        return
+    launch(binder, session_id)
+
+
+def launch(binder: Binder, session_id: str) -> None:
+    """Start the server of a session whose image is built. Only one caller wins the move."""
+    session = binder.store.transition(
+        session_id, {S.BUILT}, S.LAUNCHING, updated_at=binder.clock.now()
+    )
+    if session is None:
+        return
+    request = LaunchRequest(
+        session_id=session.id,
+        image_name=session.image_name,
+        base_url=f"/s/{session.id}/",
+        token=session.token,
+        env=binder_env(session),
+    )
+    try:
+        task_id = binder.runner.start(request)
+    except Exception as err:  # a runner fault fails this session, never the caller
+        log.exception("starting session %s failed", session_id)
+        reason = err.message if isinstance(err, SkybinderError) else "the runner failed"
+        fail(binder, session_id, f"Could not start the server: {reason}", status_code=500)
+        return
+    started = binder.store.transition(
+        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id
+    )
+    if started is None:
+        # Stopped or failed while we were starting it: do not leave the task behind.
+        binder.runner.stop(task_id)
+
+
+def binder_env(session: Session) -> dict[str, str]:
+    """The BINDER_* variables a session's server sees, as on mybinder.org."""
+    return {
+        "BINDER_REPO_URL": session.repo_url,
+        "BINDER_REF_URL": session.ref_url,
+        "BINDER_LAUNCH_HOST": session.launch_host,
+        "BINDER_REQUEST": session.binder_request,
+        "BINDER_PERSISTENT_REQUEST": session.binder_persistent_request,
+        "BINDER_CLIENT_IP": session.client_ip,
+    }

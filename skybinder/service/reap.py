@@ -1,0 +1,68 @@
+"""The `reap` use case: end what should end — old, stuck and lost sessions.
+
+Runs on a schedule (every minute in AWS, every few seconds locally). Every decision is a
+conditional write, so two reapers, or a reaper racing an event, cannot double-stop anything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from skybinder.domain.model import ACTIVE, Session, SessionState, TaskStatus
+from skybinder.service.binder import Binder
+from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
+
+S = SessionState
+PRE_LAUNCH = frozenset({S.QUEUED, S.BUILDING, S.BUILT})
+
+
+def reap(binder: Binder) -> Counter[str]:
+    """One pass over the active sessions; returns what it did, by kind, for logs and metrics."""
+    done: Counter[str] = Counter()
+    for session in binder.store.list(ACTIVE):
+        action = _reap_one(binder, session)
+        if action:
+            done[action] += 1
+    return done
+
+
+def _reap_one(binder: Binder, session: Session) -> str:
+    cfg = binder.config
+    now = binder.clock.now()
+    age = now - session.created_at
+    if session.state in PRE_LAUNCH:
+        if age > cfg.build_timeout:
+            minutes = round(cfg.build_timeout / 60)
+            fail(binder, session.id, f"The build did not finish within {minutes} minutes.")
+            return "build-timeout"
+        return ""
+    if session.task_id and not binder.runner.is_alive(session.task_id):
+        on_task_state(
+            binder, session.id, session.task_id, TaskStatus.STOPPED, reason="the server is gone"
+        )
+        return "lost"
+    return _reap_running(binder, session, now, age)
+
+
+def _reap_running(binder: Binder, session: Session, now: float, age: float) -> str:
+    cfg = binder.config
+    idle_in_state = now - session.updated_at
+    if session.state in {S.LAUNCHING, S.STARTING}:
+        if session.state == S.STARTING:
+            checked = check_ready(binder, session.id)
+            if checked is not None and checked.state == S.READY:
+                return "ready"
+        if idle_in_state > cfg.start_timeout:
+            minutes = round(cfg.start_timeout / 60, 1)
+            fail(binder, session.id, f"The server did not start within {minutes:g} minutes.")
+            return "start-timeout"
+        return ""
+    if session.state == S.READY and cfg.max_age and age > cfg.max_age:
+        hours = round(cfg.max_age / 3600, 1)
+        stop_session(binder, session.id, f"max-age: sessions end after {hours:g} hours")
+        return "max-age"
+    if session.state == S.STOPPING and idle_in_state > cfg.stop_timeout:
+        if session.task_id:
+            binder.runner.stop(session.task_id)
+        return "stop-again"
+    return ""

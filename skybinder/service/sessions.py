@@ -1,0 +1,141 @@
+"""Use cases over a running session: task state changes, readiness, stopping and failing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from skybinder.domain.model import ACTIVE, RUNNING, Session, SessionState, TaskStatus
+from skybinder.service.binder import Binder
+
+log = logging.getLogger(__name__)
+S = SessionState
+BEFORE_READY = frozenset({S.LAUNCHING, S.STARTING})
+
+
+def fail(
+    binder: Binder,
+    session_id: str,
+    reason: str,
+    *,
+    status_code: int = 500,
+    expected: Iterable[SessionState] = ACTIVE,
+) -> Session | None:
+    """End a session as `failed`, releasing its task and route if it had them."""
+    now = binder.clock.now()
+    failed = binder.store.transition(
+        session_id,
+        expected,
+        S.FAILED,
+        reason=reason,
+        status_code=status_code,
+        ended_at=now,
+        updated_at=now,
+    )
+    if failed is not None:
+        _release(binder, failed)
+    return failed
+
+
+def _release(binder: Binder, session: Session) -> None:
+    binder.router.remove(session.id)
+    if session.task_id:
+        binder.runner.stop(session.task_id)
+
+
+def on_task_state(
+    binder: Binder,
+    session_id: str,
+    task_id: str,
+    status: TaskStatus,
+    *,
+    address: str = "",
+    reason: str = "",
+) -> None:
+    """A session's task is running (with its address) or has stopped (with a reason).
+
+    Safe to receive twice and in any order with the launch that started the task.
+    """
+    session = binder.store.get(session_id) or binder.store.find_by_task(task_id)
+    if session is None:
+        log.warning("task %s of unknown session %s: stopping it", task_id, session_id)
+        binder.runner.stop(task_id)
+        return
+    if status == TaskStatus.RUNNING:
+        _on_running(binder, session, task_id, address)
+    else:
+        _on_stopped(binder, session, task_id, reason)
+
+
+def _on_running(binder: Binder, session: Session, task_id: str, address: str) -> None:
+    url = binder.router.add(session.id, address)
+    moved = binder.store.transition(
+        session.id, BEFORE_READY, S.STARTING, task_id=task_id, address=address, url=url
+    )
+    if moved is None and binder.store.transition(session.id, {S.READY}, S.READY) is None:
+        # The session ended (or is stopping) before its task came up.
+        binder.router.remove(session.id)
+        binder.runner.stop(task_id)
+
+
+def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> None:
+    if session.task_id and session.task_id != task_id:
+        return  # an older task of this session; the current one is still its server
+    now = binder.clock.now()
+    binder.router.remove(session.id)
+    if session.state in BEFORE_READY:
+        binder.store.transition(
+            session.id,
+            BEFORE_READY,
+            S.FAILED,
+            reason=f"The server stopped before it was ready: {reason}",
+            status_code=500,
+            ended_at=now,
+            updated_at=now,
+        )
+        return
+    # A stop we asked for keeps the reason we gave; otherwise the task's reason stands.
+    final = session.reason if session.state == S.STOPPING and session.reason else reason
+    binder.store.transition(
+        session.id,
+        {S.READY, S.STOPPING},
+        S.STOPPED,
+        reason=final,
+        ended_at=now,
+        updated_at=now,
+    )
+
+
+def check_ready(binder: Binder, session_id: str) -> Session | None:
+    """Probe a starting session's server; move it to `ready` once Jupyter answers."""
+    session = binder.store.get(session_id)
+    if session is None or session.state != S.STARTING or not session.url:
+        return session
+    if not binder.prober.ready(session.url):
+        return session
+    now = binder.clock.now()
+    ready = binder.store.transition(
+        session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now
+    )
+    return ready or binder.store.get(session_id)
+
+
+def stop_session(binder: Binder, session_id: str, reason: str) -> Session | None:
+    """Stop a session for `reason`. A session with no server yet fails with that reason."""
+    session = binder.store.get(session_id)
+    if session is None or session.state.terminal:
+        return session
+    if session.state not in RUNNING | {S.STOPPING}:
+        return fail(binder, session_id, reason, status_code=500)
+    now = binder.clock.now()
+    stopping = binder.store.transition(
+        session_id, RUNNING | {S.STOPPING}, S.STOPPING, reason=reason, updated_at=now
+    )
+    if stopping is not None and stopping.task_id:
+        binder.runner.stop(stopping.task_id)
+    elif stopping is not None and stopping.state == S.STOPPING and not stopping.task_id:
+        # Nothing was started yet; the launch in flight stops its task when it sees this.
+        binder.store.transition(
+            session_id, {S.STOPPING}, S.STOPPED, ended_at=now, updated_at=now
+        )
+    return binder.store.get(session_id)

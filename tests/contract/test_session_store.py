@@ -1,0 +1,440 @@
+"""The SessionStore contract, run against FakeSessionStore and SqliteSessionStore."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from skybinder.adapters.local.sqlite_store import SqliteSessionStore
+from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.model import (
+    ACTIVE,
+    TERMINAL,
+    Image,
+    ImageState,
+    Limits,
+    Session,
+    SessionState,
+)
+from tests.fakes import FakeSessionStore
+
+S = SessionState
+T = TypeVar("T")
+Store = FakeSessionStore | SqliteSessionStore
+FULL = "Too many users on this BinderHub! Try again soon."
+_clock = itertools.count(1_000)
+
+
+def session(id: str, **fields: Any) -> Session:
+    """A resolved session of repository a/b; created_at increases with every call."""
+    values: dict[str, Any] = {
+        "provider": "gh",
+        "spec": "a/b/main",
+        "repo_url": "https://github.com/a/b",
+        "repo_key": "github.com/a/b",
+        "image_name": "skybinder-a-b:abc",
+        "created_at": float(next(_clock)),
+    }
+    return Session(id=id, **{**values, **fields})
+
+
+@pytest.fixture(params=["fake", "sqlite"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    """Opens a handle on one shared store: the same fake, or a new connection to one file."""
+    opened: list[Store] = []
+    fake = FakeSessionStore()
+
+    def open_one() -> Store:
+        store: Store = fake if request.param == "fake" else SqliteSessionStore(tmp_path / "s.db")
+        opened.append(store)
+        return store
+
+    yield open_one
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(open_store: Callable[[], Store]) -> Store:
+    return open_store()
+
+
+def must(found: T | None) -> T:
+    assert found is not None
+    return found
+
+
+def got(store: Store, session_id: str) -> Session:
+    return must(store.get(session_id))
+
+
+def race(n: int, work: Callable[[int], T]) -> list[T | Exception]:
+    """Run work(0..n-1) in n threads released together; results or raised errors, in order."""
+    barrier = threading.Barrier(n)
+    results: list[T | Exception] = [RuntimeError("did not run")] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except Exception as error:
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    # Switch threads as often as the interpreter can, so that an unguarded check-then-write
+    # in the fake is interleaved too (the default 5 ms lets each thread finish alone).
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    return results
+
+
+# -- create and get -----------------------------------------------------------------------
+
+
+def test_round_trip_keeps_every_field(store: Store) -> None:
+    full = Session(
+        id="s1", provider="gh", spec="a/b/main", state=S.READY, reason="r", status_code=200,
+        repo_url="https://github.com/a/b", ref="abc", ref_url="https://github.com/a/b/tree/abc",
+        resolved_spec="a/b/abc", repo_key="github.com/a/b", image_name="img:abc",
+        build_only=True, notices=["n1", "n2"], token="t", task_id="task-1",
+        address="10.0.0.1:8888", url="https://x/s/s1/", client_ip="1.2.3.4",
+        launch_host="https://x", created_at=1.25, updated_at=2.5, ready_at=3.75, ended_at=4.125,
+    )  # fmt: skip
+    assert full.model_fields_set == set(Session.model_fields), "set every field"
+    store.create(full)
+    assert store.get("s1") == full
+
+
+def test_get_unknown_is_none(store: Store) -> None:
+    assert store.get("nope") is None
+
+
+def test_duplicate_id_raises_and_keeps_the_first(store: Store) -> None:
+    store.create(session("s1", spec="first"))
+    with pytest.raises(ValueError, match="already exists"):
+        store.create(session("s1", spec="second"))
+    assert got(store, "s1").spec == "first"
+
+
+def test_store_keeps_its_own_copies(store: Store) -> None:
+    original = session("s1", notices=["a"])
+    store.create(original)
+    original.notices.append("changed by caller")
+    got(store, "s1").notices.append("changed by reader")
+    assert got(store, "s1").notices == ["a"]
+
+
+# -- transition ---------------------------------------------------------------------------
+
+
+def test_transition_moves_and_applies_changes(store: Store) -> None:
+    store.create(session("s1"))
+    moved = store.transition("s1", [S.QUEUED], S.BUILDING, reason="building", updated_at=9.0)
+    assert moved is not None
+    assert (moved.state, moved.reason, moved.updated_at) == (S.BUILDING, "building", 9.0)
+    assert store.get("s1") == moved
+
+
+def test_transition_from_an_unexpected_state_changes_nothing(store: Store) -> None:
+    store.create(session("s1"))
+    before = store.get("s1")
+    assert store.transition("s1", [S.BUILDING, S.BUILT], S.LAUNCHING, reason="x") is None
+    assert store.get("s1") == before
+    assert store.transition("missing", [S.QUEUED], S.BUILDING) is None
+
+
+def test_transition_accepts_any_iterable_and_self_moves(store: Store) -> None:
+    store.create(session("s1"))
+    moved = store.transition("s1", (s for s in [S.QUEUED]), S.QUEUED, reason="waiting")
+    assert moved is not None and (moved.state, moved.reason) == (S.QUEUED, "waiting")
+
+
+def test_transition_updates_indexed_fields(store: Store) -> None:
+    store.create(session("s1"))
+    store.transition("s1", [S.QUEUED], S.BUILDING, image_name="other:1", task_id="t-9")
+    assert [s.id for s in store.list(image_name="other:1")] == ["s1"]
+    assert store.list(image_name="skybinder-a-b:abc") == []
+    assert [s.id for s in store.list([S.BUILDING])] == ["s1"]
+    assert must(store.find_by_task("t-9")).id == "s1"
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"status_code": "not a number"}, "status_code"),
+        ({"no_such_field": 1}, "no_such_field"),
+        ({"id": "other"}, "id"),
+        ({"state": S.READY}, "state"),
+    ],
+)
+def test_transition_rejects_bad_changes(store: Store, changes: dict[str, Any], match: str) -> None:
+    store.create(session("s1"))
+    before = store.get("s1")
+    with pytest.raises(ValueError, match=match):
+        store.transition("s1", [S.QUEUED], S.BUILDING, **changes)
+    assert store.get("s1") == before
+
+
+def test_a_move_the_state_machine_forbids_raises(store: Store) -> None:
+    store.create(session("s1"))
+    with pytest.raises(ValueError, match="cannot move from queued to ready"):
+        store.transition("s1", [S.QUEUED], S.READY)
+    assert got(store, "s1").state == S.QUEUED
+
+
+@pytest.mark.parametrize("end", sorted(TERMINAL))
+def test_terminal_sessions_never_move(store: Store, end: SessionState) -> None:
+    store.create(session("s1", state=end))
+    assert store.transition("s1", ACTIVE, S.FAILED) is None
+    for new in (end, S.FAILED, S.QUEUED):
+        with pytest.raises(ValueError, match="cannot move"):
+            store.transition("s1", [end], new)
+    assert got(store, "s1").state == end
+
+
+# -- list and find_by_task ----------------------------------------------------------------
+
+
+def test_list_filters_and_orders_by_created_at(store: Store) -> None:
+    store.create(session("late", created_at=30.0))
+    store.create(session("early", created_at=10.0, image_name="other:1"))
+    store.create(session("middle", created_at=20.0, state=S.READY))
+    store.create(session("tie", created_at=20.0))
+    assert [s.id for s in store.list()] == ["early", "middle", "tie", "late"]
+    assert [s.id for s in store.list([S.QUEUED])] == ["early", "tie", "late"]
+    assert [s.id for s in store.list([S.READY, S.BUILT])] == ["middle"]
+    assert [s.id for s in store.list(image_name="skybinder-a-b:abc")] == ["middle", "tie", "late"]
+    assert [s.id for s in store.list([S.QUEUED], "other:1")] == ["early"]
+    assert store.list([]) == []
+
+
+def test_find_by_task(store: Store) -> None:
+    store.create(session("s1", task_id="t-1"))
+    store.create(session("s2"))
+    assert store.find_by_task("t-1") == store.get("s1")
+    assert store.find_by_task("t-2") is None
+    assert store.find_by_task("") is None  # s2 has no task, it is not "the task ''"
+
+
+# -- admission ----------------------------------------------------------------------------
+
+
+def test_global_limit(store: Store) -> None:
+    store.create(session("s1"), Limits(max_sessions=2))
+    store.create(
+        session("s2", repo_key="other", repo_url="https://x/other"), Limits(max_sessions=2)
+    )
+    with pytest.raises(QuotaExceededError) as refused:
+        store.create(session("s3", repo_key="third"), Limits(max_sessions=2))
+    assert (refused.value.message, refused.value.status_code) == (FULL, 429)
+    assert store.get("s3") is None
+
+
+def test_per_repo_limit_counts_every_ref_of_the_repo(store: Store) -> None:
+    limits = Limits(max_sessions_per_repo=2)
+    store.create(session("s1", ref="main"), limits)
+    store.create(session("s2", ref="dev", image_name="skybinder-a-b:def"), limits)
+    with pytest.raises(QuotaExceededError) as refused:
+        store.create(session("s3", ref="v1"), limits)
+    assert refused.value.message == "Too many users running https://github.com/a/b! Try again soon."
+    store.create(session("s4", repo_key="github.com/c/d"), limits)
+    assert store.get("s3") is None and store.get("s4") is not None
+
+
+def test_per_repo_message_falls_back_to_repo_key(store: Store) -> None:
+    store.create(session("s1", repo_url=""), Limits(max_sessions_per_repo=1))
+    with pytest.raises(QuotaExceededError, match=r"^Too many users running github.com/a/b! "):
+        store.create(session("s2", repo_url=""), Limits(max_sessions_per_repo=1))
+
+
+def test_global_limit_is_checked_first(store: Store) -> None:
+    store.create(session("s1"))
+    with pytest.raises(QuotaExceededError, match=FULL):
+        store.create(session("s2"), Limits(max_sessions=1, max_sessions_per_repo=1))
+
+
+def test_build_only_and_ended_sessions_are_not_counted(store: Store) -> None:
+    limits = Limits(max_sessions=1, max_sessions_per_repo=1)
+    store.create(session("b1", build_only=True), limits)
+    store.create(session("b2", build_only=True), limits)
+    store.create(session("stopped", state=S.STOPPED), limits)
+    store.create(session("failed"), limits)
+    store.transition("failed", [S.QUEUED], S.FAILED)
+    store.create(session("s1"), limits)
+    with pytest.raises(QuotaExceededError):
+        store.create(session("s2"), limits)
+
+
+@pytest.mark.parametrize("limits", [None, Limits(), Limits(max_sessions=0)])
+def test_zero_or_no_limits_admit_everyone(store: Store, limits: Limits | None) -> None:
+    for i in range(12):
+        store.create(session(f"s{i}"), limits)
+    assert len(store.list(ACTIVE)) == 12
+
+
+# -- images -------------------------------------------------------------------------------
+
+
+def test_claim_build_first_wins(store: Store) -> None:
+    assert store.claim_build(Image(name="img", build_id="b1"))
+    assert not store.claim_build(Image(name="img", build_id="b2"))
+    assert store.get_image("img") == Image(name="img", build_id="b1")
+    assert store.get_image("other") is None
+
+
+def test_a_failed_build_can_be_reclaimed_a_built_one_cannot(store: Store) -> None:
+    store.claim_build(Image(name="bad", build_id="b1"))
+    store.update_image("bad", [ImageState.BUILDING], ImageState.FAILED, reason="oops")
+    assert store.claim_build(Image(name="bad", build_id="b2"))
+    assert store.get_image("bad") == Image(name="bad", build_id="b2")
+    store.claim_build(Image(name="good", build_id="b1"))
+    store.update_image("good", [ImageState.BUILDING], ImageState.BUILT)
+    assert not store.claim_build(Image(name="good", build_id="b3"))
+    assert store.get_image("good") == Image(name="good", build_id="b1", state=ImageState.BUILT)
+
+
+def test_claim_build_needs_a_building_image(store: Store) -> None:
+    with pytest.raises(ValueError, match="building"):
+        store.claim_build(Image(name="img", state=ImageState.BUILT))
+    assert store.get_image("img") is None
+
+
+def test_update_image_is_conditional(store: Store) -> None:
+    store.claim_build(Image(name="img", build_id="b1"))
+    assert store.update_image("img", [ImageState.BUILT], ImageState.FAILED) is None
+    assert store.update_image("missing", [ImageState.BUILDING], ImageState.BUILT) is None
+    done = store.update_image("img", [ImageState.BUILDING], ImageState.BUILT, finished_at=5.0)
+    assert done == Image(name="img", build_id="b1", state=ImageState.BUILT, finished_at=5.0)
+    assert store.get_image("img") == done
+    with pytest.raises(ValueError, match="state"):
+        store.update_image("img", [ImageState.BUILT], ImageState.BUILT, state=ImageState.FAILED)
+    with pytest.raises(ValueError, match="finished_at"):
+        store.update_image("img", [ImageState.BUILT], ImageState.BUILT, finished_at="soon")
+    assert store.get_image("img") == done
+
+
+# -- concurrency: one handle shared by threads, or two handles on one store ----------------
+
+HANDLES = pytest.mark.parametrize("handles", [1, 2], ids=["one-handle", "two-handles"])
+
+
+def handles_of(store: Store, open_store: Callable[[], Store], n: int) -> list[Store]:
+    return [store] if n == 1 else [store, open_store()]
+
+
+@HANDLES
+def test_racing_creates_admit_exactly_the_limit(
+    store: Store, open_store: Callable[[], Store], handles: int
+) -> None:
+    stores = handles_of(store, open_store, handles)
+    results = race(
+        16, lambda i: stores[i % handles].create(session(f"s{i}"), Limits(max_sessions=5))
+    )
+    assert sum(r is None for r in results) == 5
+    assert all(r is None or isinstance(r, QuotaExceededError) for r in results), results
+    assert len(store.list(ACTIVE)) == 5
+
+
+@HANDLES
+def test_racing_transitions_have_one_winner(
+    store: Store, open_store: Callable[[], Store], handles: int
+) -> None:
+    stores = handles_of(store, open_store, handles)
+    store.create(session("s1"))
+    results = race(
+        16, lambda i: stores[i % handles].transition("s1", [S.QUEUED], S.BUILDING, reason=str(i))
+    )
+    winners = [i for i, r in enumerate(results) if isinstance(r, Session)]
+    assert len(winners) == 1 and results.count(None) == 15, results
+    assert got(store, "s1").reason == str(winners[0])
+
+
+@HANDLES
+def test_racing_claims_have_one_winner(
+    store: Store, open_store: Callable[[], Store], handles: int
+) -> None:
+    stores = handles_of(store, open_store, handles)
+    results = race(
+        16, lambda i: stores[i % handles].claim_build(Image(name="img", build_id=str(i)))
+    )
+    assert results.count(True) == 1 and results.count(False) == 15, results
+    assert must(store.get_image("img")).build_id == str(results.index(True))
+
+
+# -- SQLite only ----------------------------------------------------------------------------
+
+
+def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "dir" / "s.db"
+    original = session("s1", notices=["hi"])
+    first = SqliteSessionStore(path)
+    first.create(original)
+    first.claim_build(Image(name="img", build_id="b1"))
+    first.close()
+    again = SqliteSessionStore(path)
+    assert again.get("s1") == original
+    assert again.get_image("img") == Image(name="img", build_id="b1")
+    again.close()
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    SqliteSessionStore(tmp_path / "s.db").close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+_PROCESS = """
+import sys, time
+from pathlib import Path
+from skybinder.adapters.local.sqlite_store import SqliteSessionStore
+from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.model import Limits, Session
+path, name = Path(sys.argv[1]), sys.argv[2]
+store = SqliteSessionStore(path)
+(path.parent / f"ready-{name}").touch()
+while not (path.parent / "go").exists():
+    time.sleep(0.001)
+admitted = 0
+for i in range(20):
+    try:
+        s = Session(id=f"{name}-{i}", provider="gh", spec="a/b/main", repo_key="a/b")
+        store.create(s, Limits(max_sessions_per_repo=7))
+        admitted += 1
+    except QuotaExceededError:
+        pass
+print(admitted)
+"""
+
+
+def test_sqlite_processes_racing_creates_admit_exactly_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    SqliteSessionStore(path).close()
+    names = [f"p{i}" for i in range(4)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _PROCESS, str(path), name], stdout=subprocess.PIPE)
+        for name in names
+    ]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{name}").exists() for name in names):
+        assert time.monotonic() < deadline, "workers did not start"
+        time.sleep(0.01)
+    (tmp_path / "go").touch()
+    outputs = [proc.communicate(timeout=60)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4
+    assert sum(int(out) for out in outputs) == 7

@@ -1,0 +1,151 @@
+"""In-memory fakes of the ports, keeping real state for tests to assert on."""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+
+from pydantic import BaseModel
+
+from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.model import (
+    ACTIVE,
+    Image,
+    ImageState,
+    Limits,
+    Session,
+    SessionState,
+    can_move,
+)
+from skybinder.service.ports import SessionStore
+
+# --- SessionStore ------------------------------------------------------------------------
+# Same semantics as SqliteSessionStore, down to the messages; tests/contract/
+# test_session_store.py runs against both. Records are deep-copied in and out, so a test (or
+# the service) mutating a Session it holds cannot change the store behind its back.
+
+
+class FakeSessionStore(SessionStore):
+    """Sessions and image records in dicts, one lock around every operation."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # Insertion order breaks created_at ties, as rowid does in SQLite.
+        self.sessions: dict[str, Session] = {}
+        self.images: dict[str, Image] = {}
+
+    def close(self) -> None:
+        """Nothing to release; here so tests can close any store."""
+
+    def create(self, session: Session, limits: Limits | None = None) -> None:
+        with self._lock:
+            if session.id in self.sessions:
+                raise ValueError(f"Session {session.id!r} already exists.")
+            if limits is not None:
+                self._admit(session, limits)
+            self.sessions[session.id] = session.model_copy(deep=True)
+
+    def get(self, session_id: str) -> Session | None:
+        with self._lock:
+            found = self.sessions.get(session_id)
+            return found.model_copy(deep=True) if found else None
+
+    def transition(
+        self,
+        session_id: str,
+        expected: Iterable[SessionState],
+        new: SessionState,
+        **changes: object,
+    ) -> Session | None:
+        _check_store_changes(Session, changes, fixed=("id", "state"))
+        allowed = frozenset(expected)
+        with self._lock:
+            current = self.sessions.get(session_id)
+            if current is None or current.state not in allowed:
+                return None
+            if not can_move(current.state, new):
+                raise ValueError(
+                    f"Session {session_id!r} cannot move from {current.state} to {new}."
+                )
+            moved = Session.model_validate({**current.model_dump(), **changes, "state": new})
+            self.sessions[session_id] = moved
+            return moved.model_copy(deep=True)
+
+    def list(
+        self,
+        states: Iterable[SessionState] | None = None,
+        image_name: str | None = None,
+    ) -> builtins.list[Session]:
+        wanted = None if states is None else frozenset(SessionState(s) for s in states)
+        with self._lock:
+            found = [
+                s.model_copy(deep=True)
+                for s in self.sessions.values()
+                if (wanted is None or s.state in wanted)
+                and (image_name is None or s.image_name == image_name)
+            ]
+        return sorted(found, key=lambda s: s.created_at)  # stable: ties stay in insertion order
+
+    def find_by_task(self, task_id: str) -> Session | None:
+        if not task_id:
+            return None
+        matches = self.list()
+        return next((s for s in matches if s.task_id == task_id), None)
+
+    def get_image(self, name: str) -> Image | None:
+        with self._lock:
+            found = self.images.get(name)
+            return found.model_copy(deep=True) if found else None
+
+    def claim_build(self, image: Image) -> bool:
+        if image.state is not ImageState.BUILDING:
+            raise ValueError(
+                f"A build is claimed with an image in state building, not {image.state}."
+            )
+        with self._lock:
+            current = self.images.get(image.name)
+            if current is not None and current.state is not ImageState.FAILED:
+                return False
+            self.images[image.name] = image.model_copy(deep=True)
+            return True
+
+    def update_image(
+        self,
+        name: str,
+        expected: Iterable[ImageState],
+        new: ImageState,
+        **changes: object,
+    ) -> Image | None:
+        _check_store_changes(Image, changes, fixed=("state",))
+        allowed = frozenset(expected)
+        with self._lock:
+            current = self.images.get(name)
+            if current is None or current.state not in allowed:
+                return None
+            updated = Image.model_validate({**current.model_dump(), **changes, "state": new})
+            self.images[name] = updated
+            return updated.model_copy(deep=True)
+
+    def _admit(self, session: Session, limits: Limits) -> None:
+        active = [s for s in self.sessions.values() if s.state in ACTIVE and not s.build_only]
+        if limits.max_sessions > 0 and len(active) >= limits.max_sessions:
+            raise QuotaExceededError("Too many users on this BinderHub! Try again soon.")
+        same_repo = [s for s in active if s.repo_key == session.repo_key]
+        if limits.max_sessions_per_repo > 0 and len(same_repo) >= limits.max_sessions_per_repo:
+            repo = session.repo_url or session.repo_key
+            raise QuotaExceededError(f"Too many users running {repo}! Try again soon.")
+
+
+def _check_store_changes(
+    model: type[BaseModel], changes: Mapping[str, object], fixed: Sequence[str]
+) -> None:
+    unknown = sorted(set(changes) - set(model.model_fields))
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field(s) {unknown}.")
+    locked = sorted(set(changes) & set(fixed))
+    if locked:
+        raise ValueError(f"{model.__name__} field(s) {locked} cannot be changed this way.")
+
+
+# --- end of SessionStore -----------------------------------------------------------------
