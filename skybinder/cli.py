@@ -16,8 +16,9 @@ from rich.text import Text
 from skybinder.client import events, session_link, to_spec
 from skybinder.config import LocalSettings, default_data_dir
 
-app = typer.Typer(help="A Binder for your own machine and your own AWS account.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="A Binder for your own machine and your own AWS account.", no_args_is_help=True
+)
 console = Console()
 
 

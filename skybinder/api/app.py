@@ -56,8 +56,9 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
 
     @app.get("/health")
     def health() -> Response:
-        checks = [{"service": name, "ok": _safe(check)} for name, check in
-                  options.health_checks.items()]
+        checks = [
+            {"service": name, "ok": _safe(check)} for name, check in options.health_checks.items()
+        ]
         ok = all(c["ok"] for c in checks)
         return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)
 
@@ -72,9 +73,23 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
             raise HTTPException(404, "No such session.")
         # The token is never served here: only the /build stream that launched it has it.
         return session.model_dump(
-            include={"id", "state", "reason", "status_code", "url", "image_name", "repo_url",
-                     "ref", "ref_url", "provider", "spec", "build_only", "created_at",
-                     "ready_at", "ended_at"}
+            include={
+                "id",
+                "state",
+                "reason",
+                "status_code",
+                "url",
+                "image_name",
+                "repo_url",
+                "ref",
+                "ref_url",
+                "provider",
+                "spec",
+                "build_only",
+                "created_at",
+                "ready_at",
+                "ended_at",
+            }
         )
 
     return app

@@ -114,9 +114,7 @@ def check_ready(binder: Binder, session_id: str) -> Session | None:
     if not binder.prober.ready(session.url):
         return session
     now = binder.clock.now()
-    ready = binder.store.transition(
-        session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now
-    )
+    ready = binder.store.transition(session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now)
     return ready or binder.store.get(session_id)
 
 
@@ -135,7 +133,5 @@ def stop_session(binder: Binder, session_id: str, reason: str) -> Session | None
         binder.runner.stop(stopping.task_id)
     elif stopping is not None and stopping.state == S.STOPPING and not stopping.task_id:
         # Nothing was started yet; the launch in flight stops its task when it sees this.
-        binder.store.transition(
-            session_id, {S.STOPPING}, S.STOPPED, ended_at=now, updated_at=now
-        )
+        binder.store.transition(session_id, {S.STOPPING}, S.STOPPED, ended_at=now, updated_at=now)
     return binder.store.get(session_id)
