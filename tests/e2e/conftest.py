@@ -1,0 +1,134 @@
+"""A real `skybinder serve` on a free port, real git repositories, and stream helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+IDLE_TIMEOUT = 3  # seconds; Jupyter checks for server inactivity once a minute
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def git(repo: Path, *args: str) -> str:
+    cmd = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args]
+    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_repo(path: Path, files: dict[str, str]) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "--quiet", "--initial-branch=main")
+    for name, text in files.items():
+        (path / name).write_text(text)
+    git(path, "add", "--all")
+    git(path, "commit", "--quiet", "-m", "initial")
+    return path
+
+
+def build_path(repo: Path, ref: str = "HEAD") -> str:
+    return f"/build/git/{quote(repo.as_uri(), safe='')}/{ref}"
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def events(self, path: str, timeout: float = 600) -> list[dict[str, object]]:
+        """Read a /build stream to its end (`ready` or `failed`)."""
+        out: list[dict[str, object]] = []
+        deadline = time.monotonic() + timeout
+        headers = {"Accept": "text/event-stream"}
+        with (
+            httpx.Client(timeout=httpx.Timeout(30, read=timeout)) as client,
+            client.stream("GET", self.url + path, headers=headers) as reply,
+        ):
+            assert reply.status_code == 200
+            assert reply.headers["content-type"].startswith("text/event-stream")
+            for line in reply.iter_lines():
+                assert time.monotonic() < deadline, "the stream did not end in time"
+                if line.startswith("data: "):
+                    out.append(json.loads(line[6:]))
+                    if out[-1]["phase"] in ("ready", "failed"):
+                        break
+        return out
+
+    def session(self, session_id: str) -> dict[str, object]:
+        reply = httpx.get(f"{self.url}/api/sessions/{session_id}", timeout=10)
+        reply.raise_for_status()
+        data: dict[str, object] = reply.json()
+        return data
+
+    def wait_state(self, session_id: str, states: set[str], timeout: float) -> dict[str, object]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            data = self.session(session_id)
+            if data["state"] in states:
+                return data
+            time.sleep(0.5)
+        raise AssertionError(f"session {session_id} is {data['state']}, not one of {states}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("binder-data")
+    port = free_port()
+    log = (data_dir / "serve.log").open("wb")
+    cmd = [
+        sys.executable,
+        "-m",
+        "skybinder",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--idle-timeout",
+        str(IDLE_TIMEOUT),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail((data_dir / "serve.log").read_text())
+    yield Server(url=url, data_dir=data_dir, process=process)
+    process.terminate()
+    process.wait(30)
+    log.close()
+
+
+def session_processes(session_id: str) -> list[int]:
+    """Pids of processes whose command line names this session's base_url."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if f"/s/{session_id}/".encode() in (proc / "cmdline").read_bytes():
+                    pids.append(int(proc.name))
+            except OSError:
+                continue
+    return pids
