@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Set up and run skybinder from a checkout: `python3 dev.py serve` or `python3 dev.py test`.
+
+Needs only Python >= 3.11 and git. It installs uv (into .tools/) when uv is not on PATH,
+creates .venv from the lock file, then runs the local binder, the test suite or a benchmark.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+TOOLS = ROOT / ".tools"
+UV_VERSION = "0.13.9"
+
+
+def run(*cmd: str | Path) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT)
+    if code:
+        sys.exit(code)
+
+
+def uv() -> str:
+    """The uv binary: the one on PATH, or one installed into .tools/ from PyPI."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    local = TOOLS / "bin" / "uv"
+    if not local.exists():
+        print(f"Installing uv {UV_VERSION} into {TOOLS} ...", flush=True)
+        run(sys.executable, "-m", "venv", TOOLS)
+        run(TOOLS / "bin" / "python", "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}")
+    return str(local)
+
+
+def sync() -> Path:
+    run(uv(), "sync", "--frozen", "--quiet")
+    return ROOT / ".venv" / "bin"
+
+
+def main(argv: list[str]) -> None:
+    command, rest = (argv[0], argv[1:]) if argv else ("help", [])
+    if command == "serve":
+        bin_dir = sync()
+        os.execv(bin_dir / "skybinder", ["skybinder", "serve", *rest])
+    elif command == "test":
+        bin_dir = sync()
+        run(bin_dir / "ruff", "check", "skybinder", "tests", "bench", "dev.py")
+        run(bin_dir / "ruff", "format", "--check", "skybinder", "tests", "bench", "dev.py")
+        run(bin_dir / "mypy")
+        run(bin_dir / "pytest", "-q", "-ra", *rest)
+    elif command == "bench":
+        bin_dir = sync()
+        run(bin_dir / "python", "-m", "bench.launch_cached", *rest)
+    else:
+        print(__doc__)
+        print("Commands: serve [skybinder serve options] | test [pytest options] | bench")
+        sys.exit(0 if command in {"help", "-h", "--help"} else 2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
