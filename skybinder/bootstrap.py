@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +36,7 @@ class LocalBinder:
     binder: Binder
     runner: ProcessRunner
     store: SqliteSessionStore
-    http: httpx.Client
+    clients: list[httpx.Client]
     settings: LocalSettings
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -61,7 +63,8 @@ class LocalBinder:
             stop_session(self.binder, session.id, "the local binder shut down")
         self.runner.stop_all()
         reap(self.binder)
-        self.http.close()
+        for client in self.clients:
+            client.close()
         self.store.close()
 
 
@@ -87,7 +90,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         registry=LocalImageRegistry(root),
         builder=VenvBuilder(root, build_finished),
         runner=runner,
-        router=DirectRouter(),
+        router=DirectRouter(public_host(settings.host)),
         prober=HttpProber(probe),
         resolver=ProviderResolver(http, allow_local=True, github_token=settings.github_token),
         clock=SystemClock(),
@@ -103,10 +106,15 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     holder.append(binder)
     runner.sweep()
     reap(binder)  # sessions of an earlier run whose servers are gone end `stopped`
-    return LocalBinder(binder=binder, runner=runner, store=store, http=http, settings=settings)
+    return LocalBinder(
+        binder=binder, runner=runner, store=store, clients=[http, probe], settings=settings
+    )
+
+
+def public_host(host: str) -> str | None:
+    """The host in session URLs: the listening address, unless that is a wildcard."""
+    return socket.gethostname() if host in {"0.0.0.0", "::", ""} else None
 
 
 def _is_root() -> bool:
-    import os
-
     return os.geteuid() == 0

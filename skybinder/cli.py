@@ -38,6 +38,7 @@ def serve(
     from skybinder.example import launch_path, materialize_example
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
     settings = LocalSettings(
         host=host,
         port=port,
@@ -55,7 +56,8 @@ def serve(
         local.start_reaper()
         base = f"http://{host}:{port}"
         console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
-        console.print(f"Launch the example repository: {base}/{launch_path(example)}")
+        console.print("Launch the example repository:")
+        console.print(f"  {base}/{launch_path(example)}", soft_wrap=True, highlight=False)
         console.print(f"  or from a terminal:  skybinder launch {example}")
         yield
         local.close()
