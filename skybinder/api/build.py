@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import unquote
+import logging
+from collections.abc import AsyncIterator, Iterator
+from typing import TypeVar, cast
+from urllib.parse import quote, unquote
 
+import anyio.to_thread
+from anyio import CapacityLimiter
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -13,7 +17,10 @@ from skybinder.service.binder import Binder
 from skybinder.service.launch import request_launch
 from skybinder.service.watch import watch
 
+log = logging.getLogger(__name__)
 router = APIRouter()
+T = TypeVar("T")
+_END = object()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
@@ -22,7 +29,11 @@ def raw_spec(request: Request, prefix: str) -> tuple[str, str]:
 
     `gl/group%2Fproject/main` must keep its `%2F`: decoding first would change the spec.
     """
-    raw = request.scope.get("raw_path", b"").decode("latin-1")
+    raw_path = request.scope.get("raw_path")  # optional in ASGI: some servers leave it out
+    if raw_path:
+        raw = raw_path.decode("latin-1")
+    else:  # the decoded path, encoded again, is the best we have then
+        raw = quote(request.scope["path"], safe="/:@!$&'()*+,;=~")
     root = request.scope.get("root_path", "")
     if root and raw.startswith(root):
         raw = raw[len(root) :]
@@ -48,18 +59,40 @@ def build(request: Request) -> StreamingResponse:
     provider, spec = raw_spec(request, "/build/")
     build_only = request.query_params.get("build_only", "").lower() == "true"
 
-    def events() -> Iterator[str]:
+    async def events() -> AsyncIterator[str]:
         if not accepts_event_stream(request):
             yield failed_event("Requests to /build must accept text/event-stream.", 400)
             return
-        session = request_launch(
-            binder,
-            provider,
-            spec,
-            build_only=build_only,
-            client_ip=client_ip(request),
-            launch_host=str(request.base_url),
-        )
-        yield from with_keepalive(watch(binder, session.id), keepalive)
+        # A stream lasts as long as its build. Its blocking steps run one at a time in a thread
+        # of its own, not in the pool the other endpoints share, and a step is at most one poll,
+        # so a client that leaves is let go of within a poll.
+        limiter = CapacityLimiter(1)
+        try:
+            session = await anyio.to_thread.run_sync(
+                lambda: request_launch(
+                    binder,
+                    provider,
+                    spec,
+                    build_only=build_only,
+                    client_ip=client_ip(request),
+                    launch_host=str(request.base_url),
+                ),
+                limiter=limiter,
+            )
+            steps = in_thread(watch(binder, session.id), limiter)
+            async for frame in with_keepalive(steps, keepalive):
+                yield frame
+        except Exception:  # a fault below the app ends the stream with a failed event, not a cut
+            log.exception("the /build stream for %s/%s failed", provider, spec)
+            yield failed_event("Something went wrong on our side. Please try again.", 500)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def in_thread(items: Iterator[T], limiter: CapacityLimiter) -> AsyncIterator[T]:
+    """The items of a blocking iterator, each `next` run in a worker thread of `limiter`."""
+    while True:
+        item = await anyio.to_thread.run_sync(lambda: next(items, _END), limiter=limiter)
+        if item is _END:
+            return
+        yield cast(T, item)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 
 from skybinder.domain.model import Progress
 
@@ -21,17 +21,17 @@ def failed_event(message: str, status_code: int) -> str:
     return sse(Progress(phase="failed", message=message.rstrip("\n") + "\n", extra=extra))
 
 
-def with_keepalive(
-    events: Iterator[Progress | None],
+async def with_keepalive(
+    events: AsyncIterator[Progress | None],
     interval: float,
     monotonic: Callable[[], float] = time.monotonic,
-) -> Iterator[str]:
+) -> AsyncIterator[str]:
     """Frame events, and send a keepalive comment when nothing was sent for `interval`.
 
     `events` yields None when it has nothing new; that is when a keepalive may go out.
     """
     last = monotonic()
-    for item in events:
+    async for item in events:
         now = monotonic()
         if item is not None:
             last = now

@@ -3,6 +3,7 @@ themselves on a timer, delivering events the way the platform would."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -20,8 +21,14 @@ from skybinder.service.binder import Binder, ServiceConfig
 from skybinder.service.launch import on_build_finished
 from skybinder.service.ports import BuildJob, LaunchRequest, ResolvedRepo
 from skybinder.service.sessions import on_task_state
-from tests.fake_ports import FakeBuilder, FakeProber, FakeRegistry, FakeResolver, FakeRouter
-from tests.fake_ports import FakeRunner
+from tests.fake_ports import (
+    FakeBuilder,
+    FakeProber,
+    FakeRegistry,
+    FakeResolver,
+    FakeRouter,
+    FakeRunner,
+)
 from tests.fakes import FakeSessionStore
 
 SHA = "a" * 40
@@ -82,7 +89,7 @@ class TimedBuilder(FakeBuilder):
         build_id = super().start(job)
         step = self.duration / (len(self.lines) + 1)
         for i, line in enumerate(self.lines):
-            self.timers.after(step * i, lambda line=line: self.emit(build_id, line))
+            self.timers.after(step * i, functools.partial(self.emit, build_id, line))
         self.timers.after(self.duration, lambda: self.finish(build_id))
         return build_id
 

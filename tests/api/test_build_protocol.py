@@ -55,7 +55,7 @@ def test_cached_image_framing_phases_and_ready_payload(api: ApiWorld) -> None:
     assert events[0]["imageName"] == IMAGE
     ready = events[-1]
     session = only_session(api)
-    assert READY_KEYS <= set(ready)
+    assert set(ready) >= READY_KEYS
     assert ready["url"] == f"https://binder.test/s/{session.id}/"
     assert ready["token"] == session.token and len(session.token) >= 16
     assert ready["image"] == IMAGE
@@ -132,23 +132,28 @@ def test_resolution_errors_are_one_failed_event(
 
 
 @pytest.mark.parametrize(
-    ("limits", "message"),
+    ("limits", "second", "message"),
     [
-        (Limits(max_sessions=1), "Too many users on this BinderHub! Try again soon.\n"),
+        (
+            Limits(max_sessions=1),
+            "/build/gh/u/other/HEAD",  # another repository: the binder is full
+            "Too many users on this BinderHub! Try again soon.\n",
+        ),
         (
             Limits(max_sessions_per_repo=1),
+            "/build/gh/u/r/main",  # another ref of the same repository counts too
             "Too many users running https://github.com/u/r! Try again soon.\n",
         ),
     ],
 )
 def test_quota_is_429_with_binderhubs_message(
-    make_api: Factory, limits: Limits, message: str
+    make_api: Factory, limits: Limits, second: str, message: str
 ) -> None:
     api = make_api(limits=limits)
     api.registry.images.add(IMAGE)
     _, first = read_stream(api.client, "/build/gh/u/r/HEAD")
     assert events_of(first)[-1]["phase"] == "ready"
-    _, body = read_stream(api.client, "/build/gh/u/r/main")  # another ref of the same repo
+    _, body = read_stream(api.client, second)
     event = failed_only(body)
     assert (event["status_code"], event["message"]) == (429, message)
     assert len(api.runner.tasks) == 1

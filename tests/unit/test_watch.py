@@ -63,8 +63,8 @@ def test_fresh_build_relays_log_lines_then_launches(world: World) -> None:
     on_build_finished(world.binder, world.builder.succeed(build_id), ok=True)
     session = world.store.get(session.id)  # type: ignore[assignment]
     on_task_state(world.binder, session.id, session.task_id, TaskStatus.RUNNING, address="h:1")
-    world.prober.up.add(session.url)
-    rest = [e for e in stream]
+    world.prober.up.add(f"https://binder.test/s/{session.id}/")
+    rest = [e for _, e in zip(range(20), stream, strict=False)]
     assert phases(rest) == ["built", "launching", "ready"]
     assert rest[0] is not None and rest[0].message == "Built image, launching...\n"
 
