@@ -62,8 +62,8 @@ def wait_for(url: str, timeout: float, **kwargs: object) -> float:
 def launch_once(client: httpx.Client, url: str, spec: str) -> tuple[float, str]:
     start = time.perf_counter()
     last: dict[str, object] = {}
-    for last in events(client, url, spec):
-        pass
+    for event in events(client, url, spec):
+        last = event
     elapsed = time.perf_counter() - start
     if last.get("phase") != "ready":
         raise SystemExit(f"launch failed: {last}")
