@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
-from pydantic import BaseModel
-
-from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.admission import check_changes, check_quota
 from skybinder.domain.model import (
     ACTIVE,
     Image,
@@ -58,7 +56,7 @@ class FakeSessionStore(SessionStore):
         new: SessionState,
         **changes: object,
     ) -> Session | None:
-        _check_store_changes(Session, changes, fixed=("id", "state"))
+        check_changes(Session, changes, fixed=("id", "state"))
         allowed = frozenset(expected)
         with self._lock:
             current = self.sessions.get(session_id)
@@ -117,7 +115,7 @@ class FakeSessionStore(SessionStore):
         new: ImageState,
         **changes: object,
     ) -> Image | None:
-        _check_store_changes(Image, changes, fixed=("state",))
+        check_changes(Image, changes, fixed=("state",))
         allowed = frozenset(expected)
         with self._lock:
             current = self.images.get(name)
@@ -129,23 +127,8 @@ class FakeSessionStore(SessionStore):
 
     def _admit(self, session: Session, limits: Limits) -> None:
         active = [s for s in self.sessions.values() if s.state in ACTIVE and not s.build_only]
-        if limits.max_sessions > 0 and len(active) >= limits.max_sessions:
-            raise QuotaExceededError("Too many users on this BinderHub! Try again soon.")
         same_repo = [s for s in active if s.repo_key == session.repo_key]
-        if limits.max_sessions_per_repo > 0 and len(same_repo) >= limits.max_sessions_per_repo:
-            repo = session.repo_url or session.repo_key
-            raise QuotaExceededError(f"Too many users running {repo}! Try again soon.")
-
-
-def _check_store_changes(
-    model: type[BaseModel], changes: Mapping[str, object], fixed: Sequence[str]
-) -> None:
-    unknown = sorted(set(changes) - set(model.model_fields))
-    if unknown:
-        raise ValueError(f"{model.__name__} has no field(s) {unknown}.")
-    locked = sorted(set(changes) & set(fixed))
-    if locked:
-        raise ValueError(f"{model.__name__} field(s) {locked} cannot be changed this way.")
+        check_quota(limits, session, len(active), len(same_repo))
 
 
 # --- end of SessionStore -----------------------------------------------------------------

@@ -5,14 +5,12 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
-
-from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.admission import check_changes, check_quota
 from skybinder.domain.model import (
     ACTIVE,
     Image,
@@ -101,7 +99,7 @@ class SqliteSessionStore:
         new: SessionState,
         **changes: object,
     ) -> Session | None:
-        _check_changes(Session, changes, fixed=("id", "state"))
+        check_changes(Session, changes, fixed=("id", "state"))
         allowed = frozenset(expected)
         with self._write() as db:
             row = db.execute("SELECT data FROM sessions WHERE id = ?", (session_id,)).fetchone()
@@ -182,7 +180,7 @@ class SqliteSessionStore:
         new: ImageState,
         **changes: object,
     ) -> Image | None:
-        _check_changes(Image, changes, fixed=("state",))
+        check_changes(Image, changes, fixed=("state",))
         allowed = frozenset(expected)
         with self._write() as db:
             row = db.execute("SELECT data FROM images WHERE name = ?", (name,)).fetchone()
@@ -221,32 +219,14 @@ class SqliteSessionStore:
 
 
 def _admit(db: sqlite3.Connection, session: Session, limits: Limits) -> None:
-    """Raise QuotaExceededError when `session` would exceed `limits`; BinderHub's messages."""
+    """Raise QuotaExceededError when `session` would exceed `limits` (inside the write lock)."""
     active = f"state IN ({_marks(_ACTIVE)}) AND build_only = 0"
-    if limits.max_sessions > 0:
-        (count,) = db.execute(f"SELECT COUNT(*) FROM sessions WHERE {active}", _ACTIVE).fetchone()
-        if count >= limits.max_sessions:
-            raise QuotaExceededError("Too many users on this BinderHub! Try again soon.")
-    if limits.max_sessions_per_repo > 0:
-        (count,) = db.execute(
-            f"SELECT COUNT(*) FROM sessions WHERE {active} AND repo_key = ?",
-            (*_ACTIVE, session.repo_key),
-        ).fetchone()
-        if count >= limits.max_sessions_per_repo:
-            repo = session.repo_url or session.repo_key
-            raise QuotaExceededError(f"Too many users running {repo}! Try again soon.")
-
-
-def _check_changes(
-    model: type[BaseModel], changes: Mapping[str, object], fixed: Sequence[str]
-) -> None:
-    """ValueError for changes to unknown fields (pydantic would drop them silently) or keys."""
-    unknown = sorted(set(changes) - set(model.model_fields))
-    if unknown:
-        raise ValueError(f"{model.__name__} has no field(s) {unknown}.")
-    locked = sorted(set(changes) & set(fixed))
-    if locked:
-        raise ValueError(f"{model.__name__} field(s) {locked} cannot be changed this way.")
+    (total,) = db.execute(f"SELECT COUNT(*) FROM sessions WHERE {active}", _ACTIVE).fetchone()
+    (for_repo,) = db.execute(
+        f"SELECT COUNT(*) FROM sessions WHERE {active} AND repo_key = ?",
+        (*_ACTIVE, session.repo_key),
+    ).fetchone()
+    check_quota(limits, session, total, for_repo)
 
 
 def _session_columns(session: Session) -> tuple[object, ...]:

@@ -1,0 +1,37 @@
+"""Admission rules every SessionStore applies the same way: quotas and permitted changes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel
+
+from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.model import Limits, Session
+
+GLOBAL_QUOTA_MESSAGE = "Too many users on this BinderHub! Try again soon."
+
+
+def repo_quota_message(session: Session) -> str:
+    return f"Too many users running {session.repo_url or session.repo_key}! Try again soon."
+
+
+def check_quota(limits: Limits, session: Session, active: int, active_for_repo: int) -> None:
+    """QuotaExceededError (BinderHub's messages) when `session` would exceed a non-zero limit,
+    given how many sessions are active in all and for its repository. Global comes first."""
+    if 0 < limits.max_sessions <= active:
+        raise QuotaExceededError(GLOBAL_QUOTA_MESSAGE)
+    if 0 < limits.max_sessions_per_repo <= active_for_repo:
+        raise QuotaExceededError(repo_quota_message(session))
+
+
+def check_changes(
+    model: type[BaseModel], changes: Mapping[str, object], fixed: Sequence[str]
+) -> None:
+    """ValueError for changes to unknown fields (pydantic would drop them silently) or keys."""
+    unknown = sorted(set(changes) - set(model.model_fields))
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field(s) {unknown}.")
+    locked = sorted(set(changes) & set(fixed))
+    if locked:
+        raise ValueError(f"{model.__name__} field(s) {locked} cannot be changed this way.")
