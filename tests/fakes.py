@@ -16,7 +16,7 @@ from skybinder.domain.model import (
     SessionState,
     can_move,
 )
-from skybinder.service.ports import SessionStore
+from skybinder.service.ports import RateLimiter, RateLimitResult, SessionStore
 
 # --- SessionStore ------------------------------------------------------------------------
 # Same semantics as SqliteSessionStore, down to the messages; tests/contract/
@@ -132,3 +132,33 @@ class FakeSessionStore(SessionStore):
 
 
 # --- end of SessionStore -----------------------------------------------------------------
+
+
+# --- RateLimiter -------------------------------------------------------------------------
+# BinderHub's fixed window, as SqliteRateLimiter and DynamoRateLimiter keep it;
+# tests/contract/test_rate_limiter.py runs against all three.
+
+
+class FakeRateLimiter(RateLimiter):
+    """Windows in a dict: key -> [count, reset]; `checks` records every call's key."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.windows: dict[str, list[int]] = {}
+        self.checks: builtins.list[str] = []
+
+    def check(self, key: str, limit: int, window_seconds: int, now: float) -> RateLimitResult:
+        RateLimitResult.check_arguments(key, limit, window_seconds)
+        if limit == 0:
+            return RateLimitResult.unlimited(now)
+        with self._lock:
+            self.checks.append(key)
+            window = self.windows.get(key)
+            if window is None or window[1] <= now:
+                window = self.windows[key] = [0, int(now) + window_seconds]
+            window[0] += 1
+            count, reset = window
+        return RateLimitResult.of(count, reset, limit=limit, now=now)
+
+
+# --- end of RateLimiter ------------------------------------------------------------------

@@ -1,19 +1,19 @@
-"""The SessionStore contract, run against FakeSessionStore and SqliteSessionStore."""
+"""The SessionStore contract, run against the fake, SQLite and DynamoDB (on moto) stores."""
 
 from __future__ import annotations
 
 import itertools
-import sqlite3
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from skybinder.adapters.aws.dynamo_schema import create_table
+from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.local.sqlite_store import SqliteSessionStore
 from skybinder.domain.errors import QuotaExceededError
 from skybinder.domain.model import (
@@ -25,11 +25,13 @@ from skybinder.domain.model import (
     Session,
     SessionState,
 )
+from tests.aws.conftest import TABLE, mocked_aws
+from tests.aws.conftest import client as aws_client
 from tests.fakes import FakeSessionStore
 
 S = SessionState
 T = TypeVar("T")
-Store = FakeSessionStore | SqliteSessionStore
+Store = FakeSessionStore | SqliteSessionStore | DynamoSessionStore
 FULL = "Too many users on this BinderHub! Try again soon."
 _clock = itertools.count(1_000)
 
@@ -47,20 +49,31 @@ def session(id: str, **fields: Any) -> Session:
     return Session(id=id, **{**values, **fields})
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", "sqlite", "dynamo"])
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
-    """Opens a handle on one shared store: the same fake, or a new connection to one file."""
+    """Opens a handle on one shared store: the same fake, a new connection to one SQLite file,
+    or a new client of one DynamoDB table (moto)."""
     opened: list[Store] = []
     fake = FakeSessionStore()
 
     def open_one() -> Store:
-        store: Store = fake if request.param == "fake" else SqliteSessionStore(tmp_path / "s.db")
+        store: Store
+        if request.param == "fake":
+            store = fake
+        elif request.param == "sqlite":
+            store = SqliteSessionStore(tmp_path / "s.db")
+        else:
+            store = DynamoSessionStore(aws_client("dynamodb"), TABLE)
         opened.append(store)
         return store
 
-    yield open_one
-    for store in opened:
-        store.close()
+    with ExitStack() as stack:
+        if request.param == "dynamo":
+            stack.enter_context(mocked_aws())
+            create_table(aws_client("dynamodb"), TABLE)
+        yield open_one
+        for store in opened:
+            store.close()
 
 
 @pytest.fixture
@@ -114,7 +127,8 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
         resolved_spec="a/b/abc", repo_key="github.com/a/b", image_name="img:abc",
         build_only=True, notices=["n1", "n2"], token="t", task_id="task-1",
         address="10.0.0.1:8888", url="https://x/s/s1/", client_ip="1.2.3.4",
-        launch_host="https://x", created_at=1.25, updated_at=2.5, ready_at=3.75, ended_at=4.125,
+        launch_host="https://x", resume_hash="h", created_at=1.25, updated_at=2.5, ready_at=3.75,
+        ended_at=4.125,
     )  # fmt: skip
     assert full.model_fields_set == set(Session.model_fields), "set every field"
     store.create(full)
@@ -281,6 +295,18 @@ def test_build_only_and_ended_sessions_are_not_counted(store: Store) -> None:
         store.create(session("s2"), limits)
 
 
+def test_uncounted_sessions_are_still_refused_when_the_limits_are_reached(store: Store) -> None:
+    store.create(session("s1"), Limits(max_sessions=1))
+    with pytest.raises(QuotaExceededError, match=FULL):
+        store.create(session("b1", build_only=True), Limits(max_sessions=1))
+    with pytest.raises(QuotaExceededError, match=r"running https://github\.com/a/b!"):
+        store.create(session("b2", build_only=True), Limits(max_sessions_per_repo=1))
+    store.create(session("b3", build_only=True), Limits(max_sessions=2, max_sessions_per_repo=2))
+    store.create(session("b4", build_only=True))
+    assert store.get("b1") is None and store.get("b2") is None
+    assert [s.id for s in store.list(ACTIVE)] == ["s1", "b3", "b4"]
+
+
 @pytest.mark.parametrize("limits", [None, Limits(), Limits(max_sessions=0)])
 def test_zero_or_no_limits_admit_everyone(store: Store, limits: Limits | None) -> None:
     for i in range(12):
@@ -375,66 +401,3 @@ def test_racing_claims_have_one_winner(
     )
     assert results.count(True) == 1 and results.count(False) == 15, results
     assert must(store.get_image("img")).build_id == str(results.index(True))
-
-
-# -- SQLite only ----------------------------------------------------------------------------
-
-
-def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "deep" / "dir" / "s.db"
-    original = session("s1", notices=["hi"])
-    first = SqliteSessionStore(path)
-    first.create(original)
-    first.claim_build(Image(name="img", build_id="b1"))
-    first.close()
-    again = SqliteSessionStore(path)
-    assert again.get("s1") == original
-    assert again.get_image("img") == Image(name="img", build_id="b1")
-    again.close()
-
-
-def test_sqlite_uses_wal(tmp_path: Path) -> None:
-    SqliteSessionStore(tmp_path / "s.db").close()
-    with sqlite3.connect(tmp_path / "s.db") as db:
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-
-
-_PROCESS = """
-import sys, time
-from pathlib import Path
-from skybinder.adapters.local.sqlite_store import SqliteSessionStore
-from skybinder.domain.errors import QuotaExceededError
-from skybinder.domain.model import Limits, Session
-path, name = Path(sys.argv[1]), sys.argv[2]
-store = SqliteSessionStore(path)
-(path.parent / f"ready-{name}").touch()
-while not (path.parent / "go").exists():
-    time.sleep(0.001)
-admitted = 0
-for i in range(20):
-    try:
-        s = Session(id=f"{name}-{i}", provider="gh", spec="a/b/main", repo_key="a/b")
-        store.create(s, Limits(max_sessions_per_repo=7))
-        admitted += 1
-    except QuotaExceededError:
-        pass
-print(admitted)
-"""
-
-
-def test_sqlite_processes_racing_creates_admit_exactly_the_limit(tmp_path: Path) -> None:
-    path = tmp_path / "s.db"
-    SqliteSessionStore(path).close()
-    names = [f"p{i}" for i in range(4)]
-    procs = [
-        subprocess.Popen([sys.executable, "-c", _PROCESS, str(path), name], stdout=subprocess.PIPE)
-        for name in names
-    ]
-    deadline = time.monotonic() + 60
-    while not all((tmp_path / f"ready-{name}").exists() for name in names):
-        assert time.monotonic() < deadline, "workers did not start"
-        time.sleep(0.01)
-    (tmp_path / "go").touch()
-    outputs = [proc.communicate(timeout=60)[0] for proc in procs]
-    assert [proc.returncode for proc in procs] == [0] * 4
-    assert sum(int(out) for out in outputs) == 7

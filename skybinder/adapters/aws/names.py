@@ -1,0 +1,90 @@
+"""Names the runtime and the infrastructure must agree on: the table's keys, indexes and variables.
+
+infra/ mirrors these constants (it may not import skybinder), and a test checks both sides
+match, so keep them plain module-level string constants. The table layout that uses them is
+described in skybinder/adapters/aws/dynamo_schema.py.
+"""
+
+from __future__ import annotations
+
+# -- the table ------------------------------------------------------------------------------
+PARTITION_KEY = "pk"  # S: "<TYPE>#<id>", e.g. "SESSION#<id>"
+SORT_KEY = "sk"  # S: the item's type within its partition, e.g. "SESSION"
+TTL_ATTRIBUTE = "expires_at"  # N, epoch seconds: ended sessions and rate-limit windows
+
+# Sessions by state, oldest first (later also events by status).
+STATUS_INDEX = "by-status"
+STATUS_INDEX_PARTITION_KEY = "status_pk"  # S: "SESSION#<state>"
+STATUS_INDEX_SORT_KEY = "status_sk"  # N: created_at
+
+# Sessions of one image, by state (the build function finds the sessions waiting for a build).
+IMAGE_INDEX = "by-image"
+IMAGE_INDEX_PARTITION_KEY = "image_pk"  # S: "SESSION#<image name>"
+IMAGE_INDEX_SORT_KEY = "image_sk"  # S: the session's state
+
+# The session of an ECS task (sparse: only sessions with a task carry the attribute).
+TASK_INDEX = "by-task"
+TASK_INDEX_PARTITION_KEY = "task_pk"  # S: the task id (its ARN in AWS)
+
+# -- item types: the prefixes of partition keys, and sort keys -------------------------------
+SESSION_PREFIX = "SESSION#"
+SESSION_SORT = "SESSION"
+IMAGE_PREFIX = "IMAGE#"
+IMAGE_SORT = "IMAGE"
+COUNTER_PARTITION = "COUNTER"  # one partition, so that the repair pass can list every counter
+COUNTER_GLOBAL = "global"  # sort key of the counter of all active sessions
+COUNTER_REPO_PREFIX = "repo#"  # sort key "repo#<repo_key>": active sessions of one repository
+RATE_PREFIX = "RATE#"
+RATE_SORT = "RATE"
+EVENT_PREFIX = "EVENT#"  # reserved for workshop events
+
+# -- non-key attributes the adapters write beside the model's own fields ---------------------
+KIND_ATTRIBUTE = "kind"  # "session", "image", "counter", "rate"
+REVISION_ATTRIBUTE = "revision"  # N: bumped by every write of a session (optimistic locking)
+COUNT_ATTRIBUTE = "count"  # N: counters and rate-limit windows
+RESET_ATTRIBUTE = "reset"  # N, epoch seconds: when a rate-limit window ends
+
+# -- environment variables of the AWS functions ----------------------------------------------
+ENV_TABLE_NAME = "SKYBINDER_TABLE_NAME"  # every function: the DynamoDB table
+ENV_LAUNCH_RATE_LIMIT = "SKYBINDER_LAUNCH_RATE_LIMIT"  # launch: launches per window per IP (0: off)
+ENV_LAUNCH_RATE_WINDOW = "SKYBINDER_LAUNCH_RATE_WINDOW"  # launch: the window, in seconds
+
+# == compute: CodeBuild, ECR, ECS, ALB (read by skybinder/bootstrap_aws.py) =================
+# The same names as infra/names.py `Env`, where both sides know a setting.
+ENV_CLUSTER = "SKYBINDER_CLUSTER"  # the ECS cluster sessions run in
+ENV_BUILD_PROJECT = "SKYBINDER_BUILD_PROJECT"  # the CodeBuild project that runs repo2docker
+ENV_BUILD_LOG_GROUP = "SKYBINDER_BUILD_LOG_GROUP"  # where the project writes build logs
+ENV_BUILD_LOG_STREAM_PREFIX = "SKYBINDER_BUILD_LOG_STREAM_PREFIX"  # the project's stream prefix
+ENV_IMAGE_REPOSITORY = "SKYBINDER_IMAGE_REPOSITORY"  # ECR repository URI of session images
+# A task definition (family or ARN) with the session container; each image gets a copy of it
+# with its own image, and never a task role.
+ENV_SESSION_TASK_DEFINITION = "SKYBINDER_SESSION_TASK_DEFINITION"
+ENV_TASK_FAMILY_PREFIX = "SKYBINDER_TASK_FAMILY_PREFIX"  # families of the per-image copies
+ENV_SUBNETS = "SKYBINDER_SUBNETS"  # comma-separated subnet ids for session tasks
+ENV_SECURITY_GROUPS = "SKYBINDER_SECURITY_GROUPS"  # comma-separated security group ids
+ENV_ASSIGN_PUBLIC_IP = "SKYBINDER_ASSIGN_PUBLIC_IP"  # "true": tasks get a public IP (no NAT)
+ENV_CAPACITY = "SKYBINDER_CAPACITY"  # "spot-fallback" (default), "spot" or "on-demand"
+ENV_VPC_ID = "SKYBINDER_VPC_ID"  # the VPC of the session target groups
+ENV_LISTENER_ARNS = "SKYBINDER_LISTENER_ARNS"  # comma-separated: one listener per ALB
+ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 15 chars
+ENV_TARGET_GROUPS_PER_ALB = "SKYBINDER_TARGET_GROUPS_PER_ALB"  # AWS's hard limit is 100
+ENV_PUBLIC_URL = "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
+ENV_PUBLIC_URL_PARAMETER = "SKYBINDER_PUBLIC_URL_PARAMETER"  # or: an SSM parameter holding it
+ENV_GITHUB_TOKEN_SECRET = "SKYBINDER_GITHUB_TOKEN_SECRET"  # SSM parameter or secret (optional)
+ENV_MAX_SESSIONS = "SKYBINDER_MAX_SESSIONS"
+ENV_MAX_SESSIONS_PER_REPO = "SKYBINDER_MAX_SESSIONS_PER_REPO"
+ENV_IDLE_TIMEOUT = "SKYBINDER_IDLE_TIMEOUT"  # seconds without activity before Jupyter exits
+ENV_MAX_AGE = "SKYBINDER_MAX_AGE"  # seconds a session may live
+
+# The CodeBuild build's inputs, set per build by StartBuild's environment overrides and read
+# by the buildspec as quoted variables (never pasted into a command line).
+BUILD_REPO_URL = "REPO_URL"  # what repo2docker fetches
+BUILD_REF = "REF"  # the resolved ref to check out
+BUILD_IMAGE_NAME = "IMAGE_NAME"  # the full reference to push: <repository URI>:<tag>
+BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store; the build function reads it back
+
+# ECS: the session container of the task definition, its port, and the prefix of the task
+# group that carries the session id (so task events and the orphan sweep map back to it).
+SESSION_CONTAINER = "notebook"
+SESSION_PORT = 8888
+TASK_GROUP_PREFIX = "skybinder:"
