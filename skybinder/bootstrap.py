@@ -12,15 +12,18 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.http import DirectRouter, HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
 from skybinder.adapters.local.process_runner import ProcessRunner
 from skybinder.adapters.local.sqlite_store import SqliteSessionStore
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.adapters.providers import ProviderResolver
+from skybinder.adapters.providers.cache import CachingResolver
 from skybinder.config import LocalSettings
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import ACTIVE, Limits, TaskStatus
+from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
 from skybinder.service.launch import on_build_finished
 from skybinder.service.reap import reap
@@ -85,14 +88,19 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     jupyter = JupyterOptions(idle_timeout=settings.idle_timeout, allow_root=_is_root())
     runner = ProcessRunner(root, task_changed, host=settings.host, options=jupyter)
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
+    resolver = ProviderResolver(
+        http, allow_local=True, github_token=settings.github_token, settings=settings.providers
+    )
     binder = Binder(
         store=store,
         registry=LocalImageRegistry(root),
-        builder=VenvBuilder(root, build_finished),
+        builder=VenvBuilder(
+            root, build_finished, data=DataFetcher(resolver.data_providers(), resolver.http)
+        ),
         runner=runner,
         router=DirectRouter(public_host(settings.host)),
         prober=HttpProber(probe),
-        resolver=ProviderResolver(http, allow_local=True, github_token=settings.github_token),
+        resolver=cached(resolver, settings.providers),
         clock=SystemClock(),
         config=ServiceConfig(
             limits=Limits(
@@ -108,6 +116,15 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     reap(binder)  # sessions of an earlier run whose servers are gone end `stopped`
     return LocalBinder(
         binder=binder, runner=runner, store=store, clients=[http, probe], settings=settings
+    )
+
+
+def cached(resolver: ProviderResolver, settings: ProviderSettings) -> CachingResolver:
+    return CachingResolver(
+        resolver,
+        ttl=settings.cache_ttl,
+        pinned_ttl=settings.cache_pinned_ttl,
+        negative_ttl=settings.cache_negative_ttl,
     )
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from skybinder.client import events, session_link, to_spec
-from skybinder.config import LocalSettings, default_data_dir
+from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
 
 app = typer.Typer(
     help="A Binder for your own machine and your own AWS account.", no_args_is_help=True
@@ -29,6 +29,7 @@ def serve(
     data_dir: Path = typer.Option(None, help="Where sessions, builds and environments live."),
     idle_timeout: int = typer.Option(600, help="Seconds of inactivity before a session ends."),
     max_sessions: int = typer.Option(20, help="Sessions running at once (0: no limit)."),
+    config: Path = typer.Option(None, help="TOML file: GitHub token, operator controls."),
 ) -> None:
     """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
     import uvicorn
@@ -39,13 +40,18 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
-    settings = LocalSettings(
-        host=host,
-        port=port,
-        data_dir=data_dir or default_data_dir(),
-        idle_timeout=idle_timeout,
-        max_sessions=max_sessions,
-    )
+    try:
+        settings = load_local_settings(
+            config,
+            host=host,
+            port=port,
+            data_dir=data_dir or default_data_dir(),
+            idle_timeout=idle_timeout,
+            max_sessions=max_sessions,
+        )
+    except ConfigFileError as err:
+        console.print(Text(str(err), style="red"))  # as text: the message may hold "[...]"
+        raise typer.Exit(2) from err
     local = build_local(settings)
     example = materialize_example(settings.data_dir)
     options = AppOptions(keepalive=settings.keepalive, health_checks=local.health_checks())

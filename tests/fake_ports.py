@@ -103,9 +103,14 @@ class FakeRunner:
         self.tasks: dict[str, LaunchRequest] = {}
         self.alive: set[str] = set()
         self.stopped: list[str] = []
+        self.prepared: list[str] = []  # images prepared, in order (a repeat shows a waste)
         self.fail = fail
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+
+    def prepare(self, image_name: str) -> str:
+        self.prepared.append(image_name)
+        return f"taskdef:{image_name}"
 
     def start(self, request: LaunchRequest) -> str:
         if self.fail:
@@ -127,6 +132,10 @@ class FakeRunner:
 class FakeRouter:
     def __init__(self) -> None:
         self.routes: dict[str, str] = {}
+        self.reserved: set[str] = set()
+
+    def reserve(self, session_id: str) -> None:
+        self.reserved.add(session_id)
 
     def add(self, session_id: str, address: str) -> str:
         self.routes[session_id] = address
@@ -134,6 +143,7 @@ class FakeRouter:
 
     def remove(self, session_id: str) -> None:
         self.routes.pop(session_id, None)
+        self.reserved.discard(session_id)
 
 
 class FakeProber:

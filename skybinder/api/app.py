@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.resources import files
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 
 from skybinder import __version__
-from skybinder.api import build
+from skybinder.api import badges, build, events, legacy, ui
+from skybinder.api.tokens import DEFAULT_LIFETIME, BuildTokens
 from skybinder.service.binder import Binder
 
 HealthCheck = Callable[[], bool]
@@ -21,30 +21,24 @@ HealthCheck = Callable[[], bool]
 class AppOptions:
     keepalive: float = 25.0  # seconds of silence on /build before a keepalive comment
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
-
-
-def page(name: str) -> str:
-    return (files("skybinder.api") / "pages" / name).read_text(encoding="utf-8")
+    # Signs the /v2 pages' build tokens; None: a random one per process (one instance only).
+    build_token_secret: str | bytes | None = None
+    build_token_lifetime: float = DEFAULT_LIFETIME  # seconds
 
 
 def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
-    """The app for `binder`. Pages take their parameters from the URL in the browser, so no
-    user input is ever written into HTML by the server."""
+    """The app for `binder`. Pages are served by `ui`, which escapes every value it writes."""
     options = options or AppOptions()
     app = FastAPI(title="skybinder", version=__version__, docs_url=None, redoc_url=None)
     app.state.binder = binder
     app.state.keepalive = options.keepalive
+    app.state.build_tokens = BuildTokens(options.build_token_secret, options.build_token_lifetime)
     # mybinder.org answers every origin: thebe and Jupyter Book pages call /build cross-site.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.include_router(build.router)
-
-    @app.get("/", response_class=HTMLResponse)
-    def home() -> str:
-        return page("home.html")
-
-    @app.get("/v2/{provider}/{spec:path}", response_class=HTMLResponse)
-    def launch_page() -> str:
-        return page("launch.html")
+    app.include_router(legacy.router)
+    for router in (ui.router, badges.router, events.router):
+        app.include_router(router)
 
     @app.get("/versions")
     def versions() -> dict[str, object]:

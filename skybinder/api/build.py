@@ -13,8 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from skybinder.api.stream import failed_event, with_keepalive
+from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.service.binder import Binder
 from skybinder.service.launch import request_launch
+from skybinder.service.resume import attach_resume, with_resume
 from skybinder.service.watch import watch
 
 log = logging.getLogger(__name__)
@@ -58,11 +60,21 @@ def build(request: Request) -> StreamingResponse:
     keepalive: float = request.app.state.keepalive
     provider, spec = raw_spec(request, "/build/")
     build_only = request.query_params.get("build_only", "").lower() == "true"
+    build_token = request.query_params.get("build_token", "")
+    tokens: BuildTokens = request.app.state.build_tokens
 
     async def events() -> AsyncIterator[str]:
         if not accepts_event_stream(request):
             yield failed_event("Requests to /build must accept text/event-stream.", 400)
             return
+        try:
+            token_ok = tokens.check(build_token, f"{provider}/{spec}", token_origin(request))
+        except BuildTokenError as err:
+            yield failed_event(err.message, err.status_code)
+            return
+        # The per-IP rate limit goes here: `if not token_ok:` check it, and when over the limit
+        # yield one failed event with status 429 and return. A valid build token exempts.
+        log.debug("/build/%s/%s: build token %s", provider, spec, "valid" if token_ok else "none")
         # A stream lasts as long as its build. Its blocking steps run one at a time in a thread
         # of its own, not in the pool the other endpoints share, and a step is at most one poll,
         # so a client that leaves is let go of within a poll.
@@ -79,7 +91,11 @@ def build(request: Request) -> StreamingResponse:
                 ),
                 limiter=limiter,
             )
-            steps = in_thread(watch(binder, session.id), limiter)
+            # The first event hands the page a secret to reattach with if the stream drops.
+            resume = await anyio.to_thread.run_sync(
+                lambda: attach_resume(binder, session.id), limiter=limiter
+            )
+            steps = in_thread(with_resume(watch(binder, session.id), session.id, resume), limiter)
             async for frame in with_keepalive(steps, keepalive):
                 yield frame
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut

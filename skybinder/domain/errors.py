@@ -4,6 +4,8 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── SpecError                 a /build or /v2 spec that does not follow the provider's rules (400)
  ├── UnknownProviderError      a provider prefix we do not know (404)
  ├── ProviderDisabledError     a provider this binder does not resolve (400)
+ ├── SpecBannedError           a spec the operator has disabled, or not allowed (403)
+ ├── UnsafeUrlError            a URL leading to a local or private network address (400)
  ├── ResolveError              a repository or ref that cannot be resolved (404)
  ├── ProviderUnavailableError  the provider's API is down or limiting us (503 / 429)
  ├── QuotaExceededError        too many sessions, globally or for one repository (429)
@@ -37,6 +39,14 @@ class UnknownProviderError(SkybinderError):
 
 
 class ProviderDisabledError(SkybinderError):
+    status_code = 400
+
+
+class SpecBannedError(SkybinderError):
+    status_code = 403
+
+
+class UnsafeUrlError(SkybinderError):
     status_code = 400
 
 

@@ -75,6 +75,9 @@ class Session(BaseModel):
     url: str = ""
     client_ip: str = ""
     launch_host: str = ""
+    # sha256 of the secret that lets the page which started the launch reattach to its stream;
+    # the secret itself is only ever sent to that page, never stored.
+    resume_hash: str = ""
     # Epoch seconds from the service's Clock.
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -107,6 +110,9 @@ class Image(BaseModel):
     reason: str = ""
     created_at: float = 0.0
     finished_at: float | None = None
+    # What the runner launches this image from (in AWS an ECS task definition ARN), kept so
+    # that a launch does not register it again; "" until prepared, and always locally.
+    task_definition: str = ""
 
 
 class Limits(BaseModel):
@@ -118,7 +124,16 @@ class Limits(BaseModel):
 
 class TaskStatus(StrEnum):
     RUNNING = "running"
+    STOPPING = "stopping"  # the platform is about to stop it (a Spot interruption warning)
     STOPPED = "stopped"
+
+
+class CapacityPolicy(StrEnum):
+    """Where a session's server runs, where the platform offers a choice (Fargate in AWS)."""
+
+    SPOT_FALLBACK = "spot-fallback"  # Spot, on-demand when Spot has no capacity
+    SPOT = "spot"
+    ON_DEMAND = "on-demand"
 
 
 class Progress(BaseModel):

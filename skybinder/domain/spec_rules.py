@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 import unicodedata
 from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from skybinder.domain.addresses import internal_host_reason
 from skybinder.domain.errors import SpecError, UnknownProviderError
 
 # The form of each prefix and an example, quoted in every SpecError. The order is BinderHub's.
@@ -142,21 +141,10 @@ def is_internal_host(host: str) -> bool:
     """True for localhost and IP literals of loopback, private, link-local or reserved ranges.
 
     Numeric forms such as "2130706433" or "127.1" are read the way the C resolver reads them,
-    so they cannot smuggle 127.0.0.1 past this check.
+    so they cannot smuggle 127.0.0.1 past this check. Names are checked again, with DNS, when
+    a request is made (adapters/providers/guard.py), against the same rules.
     """
-    host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(host)
-    except ValueError:
-        if not re.fullmatch(r"[0-9a-fx.]+", host) or not host[0].isdigit():
-            return False
-        try:
-            address = ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return False
-    return not address.is_global or address.is_multicast
+    return internal_host_reason(host) is not None
 
 
 def git_url(url: str, *, allow_local: bool) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from skybinder.domain.errors import QuotaExceededError, SkybinderError
-from skybinder.domain.model import Image, ImageState, Session, SessionState
+from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.service.binder import Binder
 from skybinder.service.ports import BuildJob, LaunchRequest, ResolvedRepo
@@ -49,11 +49,18 @@ def request_launch(
         return _record_failed(binder, session, err)
     session = _with_resolution(binder, session, resolved)
     try:
-        binder.store.create(session, None if build_only else binder.config.limits)
+        binder.store.create(session, None if build_only else _limits(binder, resolved))
     except QuotaExceededError as err:
         return _record_failed(binder, session, err)
     _find_or_build_image(binder, session)
     return binder.store.get(session.id) or session
+
+
+def _limits(binder: Binder, resolved: ResolvedRepo) -> Limits:
+    """The service's limits, with the repository's own quota when the operator set one."""
+    if resolved.quota is None:
+        return binder.config.limits
+    return binder.config.limits.model_copy(update={"max_sessions_per_repo": resolved.quota})
 
 
 def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -> Session:
@@ -126,17 +133,41 @@ def _start_build(binder: Binder, session: Session) -> None:
     )
 
 
-def on_build_finished(binder: Binder, name: str, *, ok: bool, reason: str = "") -> None:
-    """The build of image `name` ended: launch (or finish) every session waiting for it."""
-    new = ImageState.BUILT if ok else ImageState.FAILED
-    binder.store.update_image(
-        name, {ImageState.BUILDING}, new, reason=reason, finished_at=binder.clock.now()
-    )
+def on_build_finished(
+    binder: Binder, name: str, *, ok: bool, reason: str = "", build_id: str = ""
+) -> None:
+    """The build of image `name` ended: launch (or finish) every session waiting for it.
+
+    With `build_id`, news of another build of the image (an earlier one, delivered late)
+    changes nothing. Safe to receive twice: the image is prepared and settled once.
+    """
     record = binder.store.get_image(name)
-    if record is None:
+    if record is None or not _is_current(record, build_id):
         return
+    if record.state == ImageState.BUILDING:
+        changes: dict[str, object] = {"reason": reason, "finished_at": binder.clock.now()}
+        if ok:
+            changes["task_definition"] = _prepare(binder, name)
+        new = ImageState.BUILT if ok else ImageState.FAILED
+        record = binder.store.update_image(name, {ImageState.BUILDING}, new, **changes)
+        record = record or binder.store.get_image(name)
+        if record is None:
+            return
     for session in binder.store.list({S.BUILDING}, image_name=name):
         _settle_waiting(binder, session.id, record)
+
+
+def _is_current(record: Image, build_id: str) -> bool:
+    # A record without a build id yet is the build that just started: accept its news.
+    return not build_id or not record.build_id or record.build_id == build_id
+
+
+def _prepare(binder: Binder, name: str) -> str:
+    try:
+        return binder.runner.prepare(name)
+    except Exception:  # the image is built all the same; a launch prepares it again
+        log.exception("preparing image %s for launch failed", name)
+        return ""
 
 
 def _settle_waiting(binder: Binder, session_id: str, record: Image) -> None:
@@ -169,19 +200,17 @@ def launch(binder: Binder, session_id: str) -> None:
     )
     if session is None:
         return
-    request = LaunchRequest(
-        session_id=session.id,
-        image_name=session.image_name,
-        base_url=f"/s/{session.id}/",
-        token=session.token,
-        env=binder_env(session),
-    )
     try:
-        task_id = binder.runner.start(request)
-    except Exception as err:  # a runner fault fails this session, never the caller
-        log.exception("starting session %s failed", session_id)
-        reason = err.message if isinstance(err, SkybinderError) else "the runner failed"
-        fail(binder, session_id, f"Could not start the server: {reason}", status_code=500)
+        # Routing capacity first: a full binder refuses before a server is paid for.
+        binder.router.reserve(session.id)
+        task_id = binder.runner.start(_launch_request(binder, session))
+    except Exception as err:  # a runner or router fault fails this session, never the caller
+        reason, status = _start_failure(err)
+        if isinstance(err, QuotaExceededError):
+            log.warning("launch of %s refused: %s", session_id, reason)
+        else:
+            log.exception("starting session %s failed", session_id)
+        fail(binder, session_id, reason, status_code=status)
         return
     started = binder.store.transition(
         session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id
@@ -189,6 +218,38 @@ def launch(binder: Binder, session_id: str) -> None:
     if started is None:
         # Stopped or failed while we were starting it: do not leave the task behind.
         binder.runner.stop(task_id)
+
+
+def _launch_request(binder: Binder, session: Session) -> LaunchRequest:
+    return LaunchRequest(
+        session_id=session.id,
+        image_name=session.image_name,
+        base_url=f"/s/{session.id}/",
+        token=session.token,
+        env=binder_env(session),
+        task_definition=_prepared(binder, session.image_name),
+    )
+
+
+def _prepared(binder: Binder, name: str) -> str:
+    """The runner's handle for the image, prepared (and kept on its record) when missing."""
+    record = binder.store.get_image(name)
+    if record is not None and record.task_definition:
+        return record.task_definition
+    handle = binder.runner.prepare(name)
+    if handle and record is not None and record.state == ImageState.BUILT:
+        binder.store.update_image(
+            name, {ImageState.BUILT}, ImageState.BUILT, task_definition=handle
+        )
+    return handle
+
+
+def _start_failure(err: Exception) -> tuple[str, int]:
+    if isinstance(err, QuotaExceededError):  # already says what to do
+        return err.message, err.status_code
+    if isinstance(err, SkybinderError):
+        return f"Could not start the server: {err.message}", err.status_code
+    return "Could not start the server: the runner failed", 500
 
 
 def binder_env(session: Session) -> dict[str, str]:

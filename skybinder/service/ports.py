@@ -8,11 +8,18 @@ keep real state (tests/fakes.py); one contract suite per port keeps the fakes ho
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
-from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
+from skybinder.domain.model import (
+    CapacityPolicy,
+    Image,
+    ImageState,
+    Limits,
+    Session,
+    SessionState,
+)
 
 
 class ResolvedRepo(BaseModel):
@@ -27,6 +34,7 @@ class ResolvedRepo(BaseModel):
     repo_key: str  # identifies the repository across refs, for the per-repo quota
     slug: str  # a docker-safe name for the repository, for image naming
     notices: list[str] = Field(default_factory=list)  # `waiting` messages for the user
+    quota: int | None = None  # sessions allowed for this repo_key; None: the default (0: no limit)
 
 
 class Resolver(Protocol):
@@ -34,7 +42,9 @@ class Resolver(Protocol):
         """Parse `spec` by the rules of `provider` and resolve its ref.
 
         Raises SpecError (malformed spec), UnknownProviderError, ProviderDisabledError,
-        ResolveError (repository or ref not found) or ProviderUnavailableError.
+        SpecBannedError (the operator disabled the spec), UnsafeUrlError (the spec leads to a
+        local or private address), ResolveError (repository or ref not found) or
+        ProviderUnavailableError.
         """
         ...
 
@@ -151,9 +161,18 @@ class LaunchRequest(BaseModel):
     base_url: str  # "/s/<session-id>/"
     token: str
     env: dict[str, str]  # the BINDER_* variables
+    task_definition: str = ""  # what `Runner.prepare` returned for the image; "": not known
+    capacity: CapacityPolicy | None = None  # None: the runner's configured policy
 
 
 class Runner(Protocol):
+    def prepare(self, image_name: str) -> str:
+        """Make a built image launchable and return what `start` launches it from (kept on
+        the image record and passed back as LaunchRequest.task_definition); "" when the runner
+        needs nothing. Idempotent. Raises LaunchError when the image cannot be prepared.
+        """
+        ...
+
     def start(self, request: LaunchRequest) -> str:
         """Start a Jupyter server for the session and return its task id at once.
 
@@ -173,6 +192,12 @@ class Runner(Protocol):
 
 
 class Router(Protocol):
+    def reserve(self, session_id: str) -> None:
+        """Claim routing capacity for a session before its server starts, so a full router
+        refuses before anything runs: QuotaExceededError says so. Idempotent; `remove`
+        releases it."""
+        ...
+
     def add(self, session_id: str, address: str) -> str:
         """Route `/s/<session_id>/` to `address` ("host:port"); return the session's public URL
         (absolute, ending with "/"). Idempotent."""
@@ -180,6 +205,20 @@ class Router(Protocol):
 
     def remove(self, session_id: str) -> None:
         """Delete the session's route; idempotent."""
+        ...
+
+
+@runtime_checkable
+class Sweepable(Protocol):
+    """A Runner or Router that can list what it holds, so the reaper can release what no live
+    session owns (a crash between two steps of a launch leaves such orphans behind)."""
+
+    def held(self) -> dict[str, str]:
+        """Everything held for sessions: resource id -> the session id it was made for."""
+        ...
+
+    def release(self, resource: str) -> None:
+        """Let go of one resource `held` returned; idempotent."""
         ...
 
 
@@ -195,3 +234,67 @@ class Clock(Protocol):
         ...
 
     def sleep(self, seconds: float) -> None: ...
+
+
+class RateLimitResult(BaseModel):
+    """What one RateLimiter.check decided, with what BinderHub sends as x-ratelimit-* headers."""
+
+    allowed: bool
+    limit: int  # attempts allowed per window; 0: no limit
+    remaining: int  # attempts left in this window, never negative
+    reset: int  # epoch seconds at which the window ends and counting starts again
+    retry_after: int  # seconds until `reset`, rounded up: "Try again in N seconds."
+
+    @classmethod
+    def of(cls, count: int, reset: int, limit: int, now: float) -> RateLimitResult:
+        """The result for the `count`-th attempt of a window that ends at `reset`."""
+        return cls(
+            allowed=count <= limit,
+            limit=limit,
+            remaining=max(0, limit - count),
+            reset=reset,
+            retry_after=max(0, reset - int(now)),  # ceil(reset - now), as reset is whole
+        )
+
+    @classmethod
+    def unlimited(cls, now: float) -> RateLimitResult:
+        return cls(allowed=True, limit=0, remaining=0, reset=int(now), retry_after=0)
+
+    @staticmethod
+    def check_arguments(key: str, limit: int, window_seconds: int) -> None:
+        """ValueError unless `key` is set, `limit` >= 0 and `window_seconds` > 0."""
+        if not key:
+            raise ValueError("A rate limit needs a key (the client's address).")
+        if limit < 0 or window_seconds <= 0:
+            raise ValueError(
+                f"A rate limit needs limit >= 0 and a window > 0 s, not {limit} per "
+                f"{window_seconds} s."
+            )
+
+    def headers(self) -> dict[str, str]:
+        """BinderHub's response headers; none when limiting is off, as BinderHub does."""
+        if self.limit == 0:
+            return {}
+        return {
+            "x-ratelimit-limit": str(self.limit),
+            "x-ratelimit-remaining": str(self.remaining),
+            "x-ratelimit-reset": str(self.reset),
+        }
+
+
+class RateLimiter(Protocol):
+    def check(self, key: str, limit: int, window_seconds: int, now: float) -> RateLimitResult:
+        """Count one attempt by `key` (a client's IP address) and say if it is within `limit`.
+
+        BinderHub's fixed window (binderhub/ratelimit.py): a key's first attempt opens a window
+        that ends at `reset = int(now) + window_seconds`; the window's attempts are counted,
+        refused ones too, and the n-th is allowed while n <= `limit`, so the whole limit may be
+        used at once. The first attempt at or after `reset` opens the next window. A window
+        keeps the `reset` it opened with, whatever `window_seconds` later calls pass.
+
+        Atomic: of N concurrent attempts in one window, exactly min(N, free slots) are allowed,
+        across threads, processes and Lambdas sharing the limiter's storage. `limit` 0 turns
+        limiting off: allowed, nothing stored, no headers. ValueError for an empty key, a
+        negative limit or a window <= 0.
+        """
+        ...

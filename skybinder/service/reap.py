@@ -1,4 +1,5 @@
-"""The `reap` use case: end what should end — old, stuck and lost sessions.
+"""The `reap` use case: end what should end — old, stuck and lost sessions — and release
+what no live session owns.
 
 Runs on a schedule (every minute in AWS, every few seconds locally). Every decision is a
 conditional write, so two reapers, or a reaper racing an event, cannot double-stop anything.
@@ -10,6 +11,7 @@ from collections import Counter
 
 from skybinder.domain.model import ACTIVE, Session, SessionState, TaskStatus
 from skybinder.service.binder import Binder
+from skybinder.service.ports import Sweepable
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
 
 S = SessionState
@@ -23,6 +25,31 @@ def reap(binder: Binder) -> Counter[str]:
         action = _reap_one(binder, session)
         if action:
             done[action] += 1
+    done.update(sweep_orphans(binder))
+    return done
+
+
+def sweep_orphans(binder: Binder) -> Counter[str]:
+    """Release routes and tasks whose session has ended or does not exist.
+
+    What the ports hold is listed before the sessions are read, so a session created meanwhile
+    cannot be mistaken for a missing one; a session the (possibly lagging) list does not show
+    is read once more before anything of it is released.
+    """
+    done: Counter[str] = Counter()
+    ports: tuple[tuple[str, object], ...] = (("route", binder.router), ("task", binder.runner))
+    held = [(kind, port, port.held()) for kind, port in ports if isinstance(port, Sweepable)]
+    if not any(resources for _, _, resources in held):
+        return done
+    live = {session.id for session in binder.store.list(ACTIVE)}
+    for kind, port, resources in held:
+        for resource, session_id in resources.items():
+            if session_id in live:
+                continue
+            session = binder.store.get(session_id)
+            if session is None or session.state.terminal:
+                port.release(resource)
+                done[f"orphan-{kind}"] += 1
     return done
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import ACTIVE, RUNNING, Session, SessionState, TaskStatus
 from skybinder.service.binder import Binder
 
@@ -52,9 +53,11 @@ def on_task_state(
     address: str = "",
     reason: str = "",
 ) -> None:
-    """A session's task is running (with its address) or has stopped (with a reason).
+    """A session's task is running (with its address), about to stop or has stopped (both
+    with a reason).
 
-    Safe to receive twice and in any order with the launch that started the task.
+    Safe to receive twice and in any order with the launch that started the task and with
+    each other: a session ends once, and a task that comes up for an ended session is stopped.
     """
     session = binder.store.get(session_id) or binder.store.find_by_task(task_id)
     if session is None:
@@ -63,12 +66,22 @@ def on_task_state(
         return
     if status == TaskStatus.RUNNING:
         _on_running(binder, session, task_id, address)
+    elif status == TaskStatus.STOPPING:
+        _on_stopping(binder, session, task_id, reason)
     else:
         _on_stopped(binder, session, task_id, reason)
 
 
 def _on_running(binder: Binder, session: Session, task_id: str, address: str) -> None:
-    url = binder.router.add(session.id, address)
+    if session.state.terminal or session.state == S.STOPPING:
+        binder.runner.stop(task_id)  # a late event: no route for a session that has ended
+        return
+    try:
+        url = binder.router.add(session.id, address)
+    except SkybinderError as err:  # no route can be made (the router is full): end it here
+        fail(binder, session.id, err.message, status_code=err.status_code)
+        binder.runner.stop(task_id)
+        return
     moved = binder.store.transition(
         session.id, BEFORE_READY, S.STARTING, task_id=task_id, address=address, url=url
     )
@@ -76,6 +89,14 @@ def _on_running(binder: Binder, session: Session, task_id: str, address: str) ->
         # The session ended (or is stopping) before its task came up.
         binder.router.remove(session.id)
         binder.runner.stop(task_id)
+
+
+def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) -> None:
+    # The route stays until the task has stopped: the user may still save their work.
+    if session.task_id and session.task_id != task_id:
+        return
+    now = binder.clock.now()
+    binder.store.transition(session.id, {S.READY}, S.STOPPING, reason=reason, updated_at=now)
 
 
 def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> None:

@@ -12,7 +12,13 @@ import pytest
 
 from skybinder.adapters.providers import ProviderResolver
 from skybinder.adapters.providers.git import ADVERTISEMENT_TYPE, parse_advertisement
-from skybinder.domain.errors import ProviderUnavailableError, ResolveError, SpecError
+from skybinder.domain.errors import (
+    ProviderUnavailableError,
+    ResolveError,
+    SpecError,
+    UnsafeUrlError,
+)
+from tests.provider_fakes import FakeDns, host_of
 
 MAIN = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
 FEATURE = "b6589fc6ab0dc82cf12099d1c2d40ab994e8410c"
@@ -81,7 +87,7 @@ class FakeGitServer:
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        where = f"{request.url.host}{request.url.path}"
+        where = f"{host_of(request)}{request.url.path}"
         if where in self.overrides:
             return self.overrides[where]
         repo = where.removesuffix("/info/refs")
@@ -97,7 +103,8 @@ def server() -> FakeGitServer:
 
 
 def git_resolver(server: FakeGitServer, allow_local: bool = False) -> ProviderResolver:
-    return ProviderResolver(httpx.Client(transport=httpx.MockTransport(server.handle)), allow_local)
+    client = httpx.Client(transport=httpx.MockTransport(server.handle))
+    return ProviderResolver(client, allow_local, getaddrinfo=FakeDns())
 
 
 def git_spec(url: str, ref: str) -> str:
@@ -227,6 +234,17 @@ def test_git_server_answers_map_to_clear_errors(
         git_resolver(server).resolve("git", git_spec("https://example.org/u/r.git", "main"))
 
 
+def test_git_server_rate_limit_says_when_to_come_back(server: FakeGitServer) -> None:
+    limited = httpx.Response(429, text="Too Many Requests", headers={"Retry-After": "90"})
+    server.overrides["example.org/u/r.git/info/refs"] = limited
+    with pytest.raises(ProviderUnavailableError) as caught:
+        git_resolver(server).resolve("git", git_spec("https://example.org/u/r.git", "main"))
+    assert caught.value.status_code == 429
+    assert caught.value.message == (
+        "The git server of https://example.org/u/r.git rate limit exceeded. Try again in 2 minutes."
+    )
+
+
 def test_git_missing_repository_asks_for_credentials_and_is_not_found(
     server: FakeGitServer,
 ) -> None:
@@ -240,7 +258,8 @@ def test_git_network_errors_are_provider_unavailable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("timed out", request=request)
 
-    resolver = ProviderResolver(httpx.Client(transport=httpx.MockTransport(refuse)))
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    resolver = ProviderResolver(client, getaddrinfo=FakeDns())
     with pytest.raises(ProviderUnavailableError, match="Could not reach the git server"):
         resolver.resolve("git", git_spec("https://example.org/u/r.git", "main"))
 
@@ -255,14 +274,15 @@ def test_git_redirects_to_public_hosts_are_followed(server: FakeGitServer) -> No
     repo = git_resolver(server).resolve("git", git_spec("https://example.org/old.git", "main"))
     assert repo.ref == MAIN
     assert repo.repo_url == "https://example.org/old.git"
-    assert [r.url.host for r in server.requests] == ["example.org", "new.example.org"]
+    assert [host_of(r) for r in server.requests] == ["example.org", "new.example.org"]
 
 
 def test_git_redirects_to_internal_hosts_are_refused(server: FakeGitServer) -> None:
     moved = httpx.Response(302, headers={"Location": "http://169.254.169.254/latest/meta-data/"})
     server.overrides["example.org/u/r.git/info/refs"] = moved
-    with pytest.raises(ResolveError, match="which this binder does not follow"):
+    with pytest.raises(UnsafeUrlError, match="on a local or private network") as caught:
         git_resolver(server).resolve("git", git_spec("https://example.org/u/r.git", "main"))
+    assert caught.value.status_code == 400
     assert len(server.requests) == 1
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from skybinder.domain.model import ImageState, Limits, SessionState, TaskStatus
 from skybinder.service.launch import on_build_finished, request_launch
+from skybinder.service.ports import ResolvedRepo
 from skybinder.service.sessions import check_ready, on_task_state
+from tests.fake_ports import FakeResolver
 from tests.unit.conftest import SHA, World, make_world
 
 S = SessionState
@@ -137,3 +139,41 @@ def test_running_then_ready_through_the_prober(world: World) -> None:
     assert check_ready(world.binder, session.id).state == S.STARTING  # type: ignore[union-attr]
     world.prober.up.add(got.url)
     assert check_ready(world.binder, session.id).state == S.READY  # type: ignore[union-attr]
+
+
+class QuotaResolver(FakeResolver):
+    """FakeResolver whose repositories carry the operator's per-repository quota."""
+
+    def __init__(self, refs: dict[str, str], quota: int | None) -> None:
+        super().__init__(refs)
+        self.quota = quota
+
+    def resolve(self, provider: str, spec: str) -> ResolvedRepo:
+        return super().resolve(provider, spec).model_copy(update={"quota": self.quota})
+
+
+def test_a_repositorys_own_quota_replaces_the_per_repo_limit() -> None:
+    w = make_world(Limits(max_sessions=10, max_sessions_per_repo=1))
+    w.registry.images.add(f"skybinder-gh-u-r:{SHA}")
+    w.binder.resolver = QuotaResolver({"u/r/HEAD": SHA}, quota=3)
+    launched = [request_launch(w.binder, "gh", "u/r/HEAD") for _ in range(4)]
+    assert [s.state for s in launched] == [S.STARTING] * 3 + [S.FAILED]
+    assert launched[-1].reason == "Too many users running https://github.com/u/r! Try again soon."
+    assert launched[-1].status_code == 429
+
+
+def test_a_quota_of_zero_lifts_the_per_repo_limit_but_not_the_global_one() -> None:
+    w = make_world(Limits(max_sessions=3, max_sessions_per_repo=1))
+    w.registry.images.add(f"skybinder-gh-u-r:{SHA}")
+    w.binder.resolver = QuotaResolver({"u/r/HEAD": SHA}, quota=0)
+    launched = [request_launch(w.binder, "gh", "u/r/HEAD") for _ in range(4)]
+    assert [s.state for s in launched] == [S.STARTING] * 3 + [S.FAILED]
+    assert launched[-1].reason == "Too many users on this BinderHub! Try again soon."
+
+
+def test_no_quota_keeps_the_default_per_repo_limit() -> None:
+    w = make_world(Limits(max_sessions=10, max_sessions_per_repo=1))
+    w.registry.images.add(f"skybinder-gh-u-r:{SHA}")
+    w.binder.resolver = QuotaResolver({"u/r/HEAD": SHA}, quota=None)
+    assert request_launch(w.binder, "gh", "u/r/HEAD").state == S.STARTING
+    assert request_launch(w.binder, "gh", "u/r/HEAD").state == S.FAILED

@@ -10,12 +10,13 @@ import pytest
 
 from skybinder.adapters.providers import ProviderResolver, make_slug
 from skybinder.domain.errors import (
-    ProviderDisabledError,
     ProviderUnavailableError,
     ResolveError,
     SpecError,
     UnknownProviderError,
+    UnsafeUrlError,
 )
+from tests.provider_fakes import FakeDns, Web, make_resolver
 
 NOW = 1_760_000_000.0
 MAIN = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3"
@@ -71,7 +72,7 @@ def github() -> FakeGitHub:
 
 def gh_resolver(github: FakeGitHub, token: str | None = None) -> ProviderResolver:
     client = httpx.Client(transport=httpx.MockTransport(github.handle))
-    return ProviderResolver(client, github_token=token, now=lambda: NOW)
+    return ProviderResolver(client, github_token=token, now=lambda: NOW, getaddrinfo=FakeDns())
 
 
 def test_github_ref_resolves_to_the_commit_and_describes_the_repo(github: FakeGitHub) -> None:
@@ -211,7 +212,8 @@ def test_github_network_errors_are_provider_unavailable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    resolver = ProviderResolver(httpx.Client(transport=httpx.MockTransport(refuse)))
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    resolver = ProviderResolver(client, getaddrinfo=FakeDns())
     with pytest.raises(ProviderUnavailableError, match="Could not reach GitHub"):
         resolver.resolve("gh", "binder-examples/requirements/HEAD")
 
@@ -225,49 +227,55 @@ def test_github_malformed_spec_fails_before_any_request(github: FakeGitHub) -> N
 # --- ProviderResolver ----------------------------------------------------------------------
 
 
-def test_resolver_holds_all_nine_providers_in_order() -> None:
+def test_resolver_holds_all_nine_providers_in_binderhubs_order() -> None:
     resolver = ProviderResolver(httpx.Client())
     assert [p.prefix for p in resolver.providers] == [
-        "gh", "git", "gist", "gl", "zenodo", "figshare", "dataverse", "hydroshare", "ckan",
+        "gh", "gist", "gl", "git", "zenodo", "figshare", "dataverse", "hydroshare", "ckan",
     ]  # fmt: skip
+    assert sorted(resolver.data_providers()) == [
+        "ckan",
+        "dataverse",
+        "figshare",
+        "hydroshare",
+        "zenodo",
+    ]
 
 
-def test_display_configs_list_only_providers_that_resolve() -> None:
+def test_display_configs_describe_every_provider() -> None:
     configs = ProviderResolver(httpx.Client()).display_configs()
-    assert [c["id"] for c in configs] == ["gh", "git"]
+    assert [c["id"] for c in configs] == [
+        "gh", "gist", "gl", "git", "zenodo", "figshare", "dataverse", "hydroshare", "ckan",
+    ]  # fmt: skip
     for config in json.loads(json.dumps(configs)):
         assert set(config) >= {"id", "displayName", "spec", "repo", "ref"}
         assert set(config["spec"]) == {"validateRegex"}
+        re.compile(config["spec"]["validateRegex"])
         assert set(config["repo"]) == {"label", "placeholder", "urlEncode"}
-        assert config["ref"] == {"enabled": True, "default": "HEAD"}
-    assert [c["repo"]["urlEncode"] for c in configs] == [False, True]  # type: ignore[index]
+        git_based = config["id"] in ("gh", "gist", "gl", "git")
+        expected_ref = {"enabled": True, "default": "HEAD"} if git_based else {"enabled": False}
+        assert config["ref"] == expected_ref
+    encoded = {c["id"] for c in configs if c["repo"]["urlEncode"]}  # type: ignore[index]
+    assert encoded == {"gl", "git", "ckan"}
 
 
-PARSE_ONLY = [
-    ("gist", "parente/a1b2c3", "parente/not-hex"),
-    ("gl", "group%2Fproject/main", "group/project/main"),
-    ("zenodo", "10.5281/zenodo.3242074", "10.5281/zenodo.x"),
-    ("figshare", "10.6084/m9.figshare.9782777.v1", "10.6084/figshare"),
-    ("dataverse", "10.7910/DVN/TJCLKP", "10.7910"),
-    ("hydroshare", "b8f6eae9d89241cf8b5904033460af61", "b8f6"),
-    ("ckan", "https%3A%2F%2Fdemo.ckan.org%2Fdataset%2Fd1", "https%3A%2F%2Fdemo.ckan.org%2Fd1"),
+MALFORMED = [
+    ("gist", "parente/not-hex"),
+    ("gl", "group/project/main"),
+    ("zenodo", "10.5281/zenodo.x"),
+    ("figshare", "10.6084/figshare"),
+    ("dataverse", "10.7910"),
+    ("hydroshare", "b8f6"),
+    ("ckan", "https%3A%2F%2Fdemo.ckan.org%2Fd1"),
 ]
 
 
-@pytest.mark.parametrize(("provider", "valid", "malformed"), PARSE_ONLY)
-def test_parse_only_providers_validate_then_refuse(
-    github: FakeGitHub, provider: str, valid: str, malformed: str
+@pytest.mark.parametrize(("provider", "malformed"), MALFORMED)
+def test_malformed_specs_fail_before_any_request(
+    github: FakeGitHub, provider: str, malformed: str
 ) -> None:
-    resolver = gh_resolver(github)
-    with pytest.raises(ProviderDisabledError) as caught:
-        resolver.resolve(provider, valid)
+    with pytest.raises(SpecError) as caught:
+        gh_resolver(github).resolve(provider, malformed)
     assert caught.value.status_code == 400
-    assert caught.value.message.startswith(
-        f"The {provider} provider is not enabled on this binder yet; "
-    )
-    assert "gh, git" in caught.value.message
-    with pytest.raises(SpecError):
-        resolver.resolve(provider, malformed)
     assert github.requests == []
 
 
@@ -303,3 +311,23 @@ def test_slugs_of_different_repositories_differ_even_when_names_collide() -> Non
         make_slug("gh", "binder-examples-requirements", "gh:binder-examples/requirements")[:-9]
         == "gh-binder-examples-requirements"
     )
+
+
+def test_github_renamed_repository_redirect_is_followed() -> None:
+    web = Web()
+    old = "https://api.github.com/repos/old-name/repo/commits/HEAD"
+    new = "https://api.github.com/repositories/1296269/commits/HEAD"
+    web.redirect(old, new, status=301)
+    web.json(new, {"sha": MAIN})
+    repo = make_resolver(web).resolve("gh", "old-name/repo/HEAD")
+    assert repo.ref == MAIN
+    assert web.urls() == [old, new]
+
+
+def test_github_redirect_off_api_github_com_to_an_internal_host_is_refused() -> None:
+    web = Web()
+    web.redirect(
+        "https://api.github.com/repos/u/r/commits/HEAD", "http://169.254.169.254/latest/", 302
+    )
+    with pytest.raises(UnsafeUrlError):
+        make_resolver(web).resolve("gh", "u/r/HEAD")

@@ -14,6 +14,9 @@ class DirectRouter:
         # The host name users reach the servers by, when not the address they listen on.
         self.public_host = public_host
 
+    def reserve(self, session_id: str) -> None:
+        """Nothing to reserve: each server has a port of its own."""
+
     def add(self, session_id: str, address: str) -> str:
         host, _, port = address.rpartition(":")
         return f"http://{self.public_host or host}:{port}/s/{session_id}/"

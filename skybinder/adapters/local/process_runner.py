@@ -52,6 +52,10 @@ class ProcessRunner:
         self._stopping: set[str] = set()
         self._lock = threading.Lock()
 
+    def prepare(self, image_name: str) -> str:
+        """Nothing to prepare: a built environment is started as it is."""
+        return ""
+
     def start(self, request: LaunchRequest) -> str:
         image = self.images.load(request.image_name)
         if image is None:

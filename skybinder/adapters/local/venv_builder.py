@@ -17,6 +17,7 @@ from pathlib import Path
 import uv
 
 from skybinder.adapters.local.build_log import BUILDING, FAILED, FETCHING, BuildLog, read_lines
+from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.env_steps import (
     Interpreter,
     create_venv,
@@ -61,8 +62,10 @@ class VenvBuilder:
         uv_bin: str | None = None,
         base_packages: Sequence[str] = DEFAULT_BASE_PACKAGES,
         python: str | None = None,
+        data: DataFetcher | None = None,
     ) -> None:
         self.layout = ImageLayout(root)
+        self._data = data  # fetches the records of data providers (Zenodo, ...), not with git
         self._on_finished = on_finished
         self._uv = uv_bin or uv.find_uv_bin()
         self._base_packages = list(base_packages)
@@ -143,7 +146,10 @@ class VenvBuilder:
             # Next to its final place, so moving it there is a rename on one file system.
             checkout = image_dir / f"source.tmp-{secrets.token_hex(4)}"
             try:
-                fetch(job.repo_url, job.ref, checkout, fetching)
+                if self._data is not None and self._data.handles(job.provider):
+                    self._data.fetch(job, checkout, fetching)
+                else:
+                    fetch(job.repo_url, job.ref, checkout, fetching)
                 image = self._prepare(build_id, job, checkout, building)
             finally:
                 shutil.rmtree(checkout, ignore_errors=True)

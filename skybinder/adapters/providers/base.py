@@ -1,14 +1,13 @@
-"""The base class of repository providers, a parse-only provider, and the image-name slug helper."""
+"""The base classes of repository and data providers, and the image-name slug helper."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from skybinder.domain.errors import ProviderDisabledError
-from skybinder.domain.specs import ParsedSpec, parse_spec
 from skybinder.service.ports import ResolvedRepo
 
 S = TypeVar("S")
@@ -54,28 +53,47 @@ class RepoProvider(ABC, Generic[S]):
         return None
 
 
-class ParseOnlyProvider(RepoProvider[ParsedSpec]):
-    """A prefix this binder knows but does not resolve yet: validates the spec, then refuses."""
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a data record: where it goes in the build directory, and where it is."""
 
-    def __init__(self, prefix: str, enabled: list[str]) -> None:
-        self.prefix = prefix
-        self._enabled = enabled  # shared with the resolver, so the message names what works
+    path: str  # relative, "/"-separated; checked again by whoever writes it
+    url: str
+    expect_zip: bool = False  # prepared on demand: retry while the server has no zip yet
 
-    def parse(self, spec: str) -> ParsedSpec:
-        return parse_spec(self.prefix, spec)
 
-    def resolve_ref(self, parsed: ParsedSpec, notices: list[str]) -> str:
-        raise self._disabled()
+@dataclass(frozen=True)
+class DataRecord:
+    """The files of a data record (Zenodo, Figshare, ...) at one version."""
 
-    def describe(self, spec: str, parsed: ParsedSpec, ref: str) -> ResolvedRepo:
-        raise self._disabled()
+    files: tuple[RemoteFile, ...]
+    unzip: bool = False  # a single zip file is unpacked in place, as repo2docker does
+    keep: str | None = None  # after unpacking, only this folder's contents are kept
 
-    def _disabled(self) -> ProviderDisabledError:
-        enabled = ", ".join(self._enabled) or "none"
-        return ProviderDisabledError(
-            f"The {self.prefix} provider is not enabled on this binder yet; the spec is valid, "
-            f"but only these providers can be launched here: {enabled}."
-        )
+
+class DataProvider(ABC):
+    """A provider whose repositories are data records, downloaded file by file."""
+
+    prefix: str
+
+    @abstractmethod
+    def record(self, repo_url: str, ref: str) -> DataRecord:
+        """The files of the record `repo_url` at the resolved `ref` (what `resolve` gave).
+
+        Raises ResolveError when the record is gone, ProviderUnavailableError when the
+        provider cannot answer.
+        """
+
+
+def data_display_config(prefix: str, name: str, label: str, example: str) -> dict[str, object]:
+    """The /api/repoproviders entry of a provider whose spec is one identifier and no ref."""
+    return {
+        "id": prefix,
+        "displayName": name,
+        "spec": {"validateRegex": r".+"},
+        "repo": {"label": label, "placeholder": f"example: {example}", "urlEncode": False},
+        "ref": {"enabled": False},
+    }
 
 
 def make_slug(prefix: str, name: str, identity: str) -> str:

@@ -1,9 +1,10 @@
 """GitProvider: resolves git/<url-escaped clone URL>/<ref> over smart HTTP, or locally with git.
 
 Over HTTP(S) the ref list comes from the git smart HTTP protocol's ref advertisement
-(`GET <url>/info/refs?service=git-upload-pack`), read with the injected httpx client, so no git
-binary is needed (AWS Lambda has none). In local mode file:// URLs and local paths are read
-with `git ls-remote`. git:// and ssh URLs are not contacted at all: they need a commit sha.
+(`GET <url>/info/refs?service=git-upload-pack`), read through SafeHttp (the SSRF guard), so no
+git binary is needed (AWS Lambda has none). In local mode file:// URLs and local paths are read
+with `git ls-remote`. git:// and ssh URLs are not contacted at all: they need a commit sha
+(their host still passes the guard, since the builder will clone from it).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-import httpx
-
+from skybinder.adapters.providers.answers import rate_limit_wait, rate_limited
 from skybinder.adapters.providers.base import RepoProvider, make_slug
-from skybinder.domain.errors import ProviderUnavailableError, ResolveError, SpecError
-from skybinder.domain.spec_rules import show, split_url
+from skybinder.adapters.providers.guard import GIT_SCHEMES
+from skybinder.adapters.providers.safe_http import SafeHttp
+from skybinder.domain.errors import ProviderUnavailableError, ResolveError
 from skybinder.domain.specs import GitSpec, is_sha1, parse_git
 from skybinder.service.ports import ResolvedRepo
 
@@ -115,9 +117,9 @@ class GitProvider(RepoProvider[GitSpec]):
     prefix = "git"
 
     def __init__(
-        self, client: httpx.Client, *, allow_local: bool = False, git_timeout: float = 30.0
+        self, http: SafeHttp, *, allow_local: bool = False, git_timeout: float = 30.0
     ) -> None:
-        self._client = client
+        self._http = http
         self._allow_local = allow_local
         self._git_timeout = git_timeout
 
@@ -125,9 +127,12 @@ class GitProvider(RepoProvider[GitSpec]):
         return parse_git(spec, allow_local=self._allow_local)
 
     def resolve_ref(self, parsed: GitSpec, notices: list[str]) -> str:
+        scheme = urlsplit(parsed.url).scheme
+        if scheme != "file":
+            # Checked even when nothing is fetched here: the builder will clone from this host.
+            self._http.guard.check(parsed.url, GIT_SCHEMES)
         if is_sha1(parsed.ref):
             return parsed.ref.lower()
-        scheme = urlsplit(parsed.url).scheme
         if scheme in ("http", "https"):
             refs = self._http_refs(parsed.url)
         elif scheme == "file":
@@ -183,8 +188,16 @@ class GitProvider(RepoProvider[GitSpec]):
         info_refs = parts._replace(
             path=parts.path.rstrip("/") + "/info/refs", query="service=git-upload-pack", fragment=""
         )
-        response = self._get(urlunsplit(info_refs), url)
-        status = response.status_code
+        reply = self._http.get(
+            urlunsplit(info_refs),
+            what=f"the git server of {url}",
+            headers=HTTP_HEADERS,
+            max_redirects=MAX_REDIRECTS,
+        )
+        status = reply.status_code
+        wait = rate_limit_wait(reply, time.time)
+        if wait is not None:
+            raise rate_limited(f"The git server of {url}", wait)
         if status in (401, 403, 404):  # servers ask for credentials rather than say "no such repo"
             raise ResolveError(
                 f"Could not resolve {url}: repository not found or not public (HTTP {status}). "
@@ -194,39 +207,17 @@ class GitProvider(RepoProvider[GitSpec]):
             raise ProviderUnavailableError(
                 f"The git server of {url} answered HTTP {status}. Try again in a few minutes."
             )
-        if not response.headers.get("content-type", "").startswith(ADVERTISEMENT_TYPE):
+        if not reply.headers.get("content-type", "").startswith(ADVERTISEMENT_TYPE):
             raise ResolveError(
                 f"{url} did not answer as a git repository (no smart HTTP ref list). Check the "
                 "URL, or use the full 40-character commit sha as the ref."
             )
         try:
-            return parse_advertisement(response.content)
+            return parse_advertisement(reply.content)
         except MalformedAdvertisementError as error:
             raise ProviderUnavailableError(
                 f"The git server of {url} sent a malformed ref list ({error})."
             ) from error
-
-    def _get(self, target: str, url: str) -> httpx.Response:
-        """GET `target`, following redirects only to URLs the spec rules would accept."""
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                response = self._client.get(target, headers=HTTP_HEADERS)
-            except httpx.HTTPError as error:
-                raise ProviderUnavailableError(
-                    f"Could not reach the git server of {url} ({type(error).__name__}). "
-                    "Try again in a minute."
-                ) from error
-            location = response.headers.get("location")
-            if not response.is_redirect or not location:
-                return response
-            target = str(response.url.join(location))
-            try:
-                split_url("git", target, ("http", "https"), allow_internal=self._allow_local)
-            except SpecError:
-                raise ResolveError(
-                    f"{url} redirects to {show(target)}, which this binder does not follow."
-                ) from None
-        raise ResolveError(f"{url} redirects more than {MAX_REDIRECTS} times.")
 
     def _local_refs(self, url: str) -> Refs:
         path = unquote(urlsplit(url).path)

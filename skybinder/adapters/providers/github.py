@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable
 from urllib.parse import quote
 
-import httpx
-
 from skybinder.adapters.providers.base import RepoProvider, make_slug
+from skybinder.adapters.providers.github_api import GitHubApi
 from skybinder.domain.errors import ProviderUnavailableError, ResolveError
 from skybinder.domain.specs import GitHubSpec, is_sha1, parse_github
 from skybinder.service.ports import ResolvedRepo
 
-API_URL = "https://api.github.com"
 WEB_URL = "https://github.com"
 
 
 class GitHubProvider(RepoProvider[GitHubSpec]):
     prefix = "gh"
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        *,
-        token: str | None = None,
-        now: Callable[[], float] = time.time,
-    ) -> None:
-        self._client = client
-        self._token = token
-        self._now = now  # epoch seconds; injected so rate-limit messages can be tested
+    def __init__(self, api: GitHubApi) -> None:
+        self.api = api
 
     def parse(self, spec: str) -> GitHubSpec:
         return parse_github(spec)
@@ -84,61 +71,11 @@ class GitHubProvider(RepoProvider[GitHubSpec]):
 
     def _commit_sha(self, parsed: GitHubSpec, ref: str) -> str | None:
         """The commit `ref` names, or None when GitHub says there is no such repo or ref."""
-        url = f"{API_URL}/repos/{parsed.user}/{parsed.repo}/commits/{quote(ref, safe='/')}"
-        headers = {"Accept": "application/vnd.github+json", "User-Agent": "skybinder"}
-        if self._token:
-            headers["Authorization"] = f"token {self._token}"
-        try:
-            # Renamed repositories answer 301 to their new API URL, still on api.github.com.
-            response = self._client.get(url, headers=headers, follow_redirects=True)
-        except httpx.HTTPError as error:
-            raise ProviderUnavailableError(
-                f"Could not reach GitHub ({type(error).__name__}). Try again in a minute."
-            ) from error
-        if response.status_code in (404, 422):  # 422: the ref is not a valid commit-ish
+        path = f"/repos/{parsed.user}/{parsed.repo}/commits/{quote(ref, safe='/')}"
+        data = self.api.get_json(path)
+        if data is None:
             return None
-        self._raise_for_status(response)
-        try:
-            sha = response.json().get("sha")
-        except (ValueError, AttributeError):
-            sha = None
+        sha = data.get("sha")
         if not isinstance(sha, str) or not is_sha1(sha):
             raise ProviderUnavailableError("GitHub sent an unexpected answer. Try again later.")
         return sha.lower()
-
-    def _raise_for_status(self, response: httpx.Response) -> None:
-        status = response.status_code
-        if status == 200:
-            return
-        wait = self._rate_limit_wait(response)
-        if wait is not None:
-            minutes = max(1, math.ceil(wait / 60))
-            advice = "" if self._token else ", or set a GitHub token for this binder"
-            raise ProviderUnavailableError(
-                f"GitHub rate limit exceeded. Try again in {minutes} "
-                f"minute{'s' if minutes != 1 else ''}{advice}.",
-                status_code=429,
-            )
-        if status == 401:
-            raise ProviderUnavailableError(
-                "GitHub rejected this binder's token (401). The operator should check it."
-            )
-        raise ProviderUnavailableError(
-            f"GitHub answered {status} while resolving the ref. Try again in a few minutes."
-        )
-
-    def _rate_limit_wait(self, response: httpx.Response) -> float | None:
-        """Seconds until GitHub accepts requests again, or None when this is no rate limit."""
-        if response.status_code not in (403, 429):
-            return None
-        headers = response.headers
-        if headers.get("x-ratelimit-remaining") == "0":
-            try:
-                return max(0.0, float(headers.get("x-ratelimit-reset", "")) - self._now())
-            except ValueError:
-                return 60.0
-        # Secondary rate limits come with Retry-After instead of a reset time.
-        retry_after = headers.get("retry-after", "")
-        if retry_after.isdigit():
-            return float(retry_after)
-        return 60.0 if response.status_code == 429 else None

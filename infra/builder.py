@@ -1,0 +1,116 @@
+"""CodeBuild: the project that runs repo2docker (images/builder/buildspec.yml) and pushes to ECR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.names import (
+    BUILD_IMAGE_KEY,
+    BUILD_IMAGE_NAME,
+    BUILD_LOG_STREAM_PREFIX,
+    BUILD_REF,
+    BUILD_REPO_URL,
+)
+
+BUILDSPEC = Path(__file__).resolve().parent.parent / "images" / "builder" / "buildspec.yml"
+# ECR actions a `docker push` (and a registry cache export/import) needs on one repository.
+PUSH_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:InitiateLayerUpload",
+    "ecr:UploadLayerPart",
+    "ecr:CompleteLayerUpload",
+    "ecr:PutImage",
+)
+CACHE_TAG = "repo2docker"
+
+
+@dataclass
+class BuilderArgs:
+    account: pulumi.Input[str]
+    images_arn: pulumi.Input[str]
+    images_url: pulumi.Input[str]
+    cache_arn: pulumi.Input[str]
+    cache_url: pulumi.Input[str]
+    compute_type: str
+    image: str
+    timeout_minutes: int
+    concurrency: int
+    log_retention_days: int
+    soci_version: str = ""
+    soci_sha256: str = ""
+
+
+class Builder(pulumi.ComponentResource):
+    """Privileged Docker builds outside the VPC; the role can push to the two repositories only."""
+
+    def __init__(self, name: str, args: BuilderArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("skybinder:infra:Builder", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-builder-logs", retention_in_days=args.log_retention_days, opts=child
+        )
+        role = iam.role(
+            f"{name}-builder-role",
+            "codebuild.amazonaws.com",
+            args.account,
+            [
+                iam.log_writer(self.log_group.arn),
+                iam.allow(PUSH_ACTIONS, [args.images_arn, args.cache_arn]),
+                # AWS defines no resource for this action: it can only be granted on "*".
+                iam.allow(["ecr:GetAuthorizationToken"], ["*"]),
+            ],
+            self,
+        )
+        self.project = aws.codebuild.Project(
+            f"{name}-builder",
+            description="repo2docker builds of the repositories skybinder launches",
+            service_role=role.arn,
+            build_timeout=args.timeout_minutes,
+            queued_timeout=60,
+            concurrent_build_limit=args.concurrency or None,
+            source={"type": "NO_SOURCE", "buildspec": BUILDSPEC.read_text(encoding="utf-8")},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "compute_type": args.compute_type,
+                "image": args.image,
+                "image_pull_credentials_type": "CODEBUILD",
+                "privileged_mode": True,  # Docker-in-Docker for repo2docker
+                "environment_variables": _environment(args),
+            },
+            logs_config={
+                "cloudwatch_logs": {
+                    "status": "ENABLED",
+                    "group_name": self.log_group.name,
+                    "stream_name": BUILD_LOG_STREAM_PREFIX,
+                },
+                "s3_logs": {"status": "DISABLED"},
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
+        )
+        self.register_outputs({"project_name": self.project.name, "log_group": self.log_group.name})
+
+
+def _environment(args: BuilderArgs) -> list[dict[str, pulumi.Input[str]]]:
+    return [
+        _plain("IMAGE_REPOSITORY", args.images_url),
+        _plain("CACHE_REF", pulumi.Output.concat(args.cache_url, f":{CACHE_TAG}")),
+        _plain("SOCI_VERSION", args.soci_version),
+        _plain("SOCI_SHA256", args.soci_sha256),
+        # Placeholders; every StartBuild overrides them.
+        _plain(BUILD_REPO_URL, ""),
+        _plain(BUILD_REF, ""),
+        _plain(BUILD_IMAGE_NAME, ""),
+        _plain(BUILD_IMAGE_KEY, ""),
+    ]
+
+
+def _plain(name: str, value: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+    return {"name": name, "value": value, "type": "PLAINTEXT"}

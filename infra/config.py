@@ -1,0 +1,200 @@
+"""The deployment's settings: every one optional, read from `pulumi config` with defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+# The AWS-published Lambda Web Adapter layer (v1.1.0); `lambdaAdapterLayerArn` overrides it.
+ADAPTER_ACCOUNT = "753240598075"
+ADAPTER_LAYER_VERSION = 30
+# us-east-1 prices (reference/aws-facts.md); the cost model and docs/deploy.md use them.
+DEFAULT_PRICES: dict[str, float] = {
+    "fargate_vcpu_hour": 0.04048,
+    "fargate_gb_hour": 0.004445,
+    "spot_vcpu_hour": 0.0133,
+    "spot_gb_hour": 0.00146,
+    "public_ipv4_hour": 0.005,
+    "nat_gateway_hour": 0.045,
+    "alb_hour": 0.0225,
+}
+CAPACITY_POLICIES = ("spot-fallback", "spot", "on-demand")
+NETWORK_MODES = ("public", "private")
+# Fargate's valid (cpu units -> memory MiB range) pairs for the sizes a notebook needs.
+FARGATE_MEMORY = {
+    256: (512, 2048),
+    512: (1024, 4096),
+    1024: (2048, 8192),
+    2048: (4096, 16384),
+    4096: (8192, 30720),
+    8192: (16384, 61440),
+    16384: (32768, 122880),
+}
+
+
+class SettingsError(ValueError):
+    """A config value that cannot work; the message names the key and the allowed values."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    zone: str  # the Route 53 hosted zone (a domain name) that holds `name`
+
+
+@dataclass(frozen=True)
+class Settings:
+    prefix: str
+    region: str
+    network: str = "public"
+    vpc_cidr: str = "10.42.0.0/16"
+    alb_count: int = 1
+    session_cpu: int = 1024
+    session_memory: int = 2048
+    capacity: str = "spot-fallback"
+    max_sessions: int = 100
+    max_sessions_per_repo: int = 10
+    idle_timeout: int = 600
+    max_age: int = 6 * 3600
+    launch_rate_limit: int = 10
+    launch_rate_window: int = 3600
+    banned_specs: tuple[str, ...] = ()
+    prices: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    container_insights: bool = False
+    domain: Domain | None = None
+    github_token_secret: str = ""
+    builder_compute_type: str = "BUILD_GENERAL1_MEDIUM"
+    builder_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
+    builder_timeout: int = 60
+    builder_concurrency: int = 0  # 0: the account's limit
+    soci_version: str = ""
+    soci_sha256: str = ""
+    lambda_architecture: str = "arm64"
+    adapter_layer_arn: str = ""
+    log_retention_days: int = 14
+    image_expiry_days: int = 90
+    api_rate_limit: float = 50.0
+    api_burst_limit: int = 100
+    alarm_email: str = ""
+    price_class: str = "PriceClass_100"
+    tracing: bool = False
+
+    @property
+    def private(self) -> bool:
+        return self.network == "private"
+
+    @property
+    def layer_arn(self) -> str:
+        if self.adapter_layer_arn:
+            return self.adapter_layer_arn
+        arch = "Arm64" if self.lambda_architecture == "arm64" else "X86"
+        return (
+            f"arn:aws:lambda:{self.region}:{ADAPTER_ACCOUNT}:layer:"
+            f"LambdaAdapterLayer{arch}:{ADAPTER_LAYER_VERSION}"
+        )
+
+
+def load(config: pulumi.Config, stack: str, region: str) -> Settings:
+    """Settings from the stack's config; SettingsError explains the first bad value."""
+    values: dict[str, Any] = {"prefix": prefix_for(stack), "region": region}
+    for key, name, reader in _FIELDS:
+        value = getattr(config, reader)(key)
+        if value is not None:
+            values[name] = value
+    if (banned := config.get_object("bannedSpecs")) is not None:
+        values["banned_specs"] = tuple(str(item) for item in banned)
+    if (prices := config.get_object("prices")) is not None:
+        values["prices"] = {**DEFAULT_PRICES, **{str(k): float(v) for k, v in prices.items()}}
+    if (domain := config.get_object("domain")) is not None:
+        values["domain"] = Domain(name=str(domain["name"]), zone=str(domain["zone"]))
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def prefix_for(stack: str) -> str:
+    """A short name for this deployment, used where AWS limits name lengths (target groups)."""
+    cleaned = re.sub(r"[^a-z0-9-]", "-", stack.lower()).strip("-") or "stack"
+    return f"sb-{cleaned[:10]}".rstrip("-")
+
+
+def validate(settings: Settings) -> None:
+    _choice("network", settings.network, NETWORK_MODES)
+    _choice("capacity", settings.capacity, CAPACITY_POLICIES)
+    _choice("lambdaArchitecture", settings.lambda_architecture, ("arm64", "x86_64"))
+    if settings.session_cpu not in FARGATE_MEMORY:
+        raise SettingsError(
+            f"sessionCpu {settings.session_cpu} is not a Fargate size; use one "
+            f"of {sorted(FARGATE_MEMORY)} (1024 = 1 vCPU)."
+        )
+    low, high = FARGATE_MEMORY[settings.session_cpu]
+    if not low <= settings.session_memory <= high or settings.session_memory % 1024:
+        raise SettingsError(
+            f"sessionMemory {settings.session_memory} MiB does not fit "
+            f"sessionCpu {settings.session_cpu}: use a multiple of 1024 "
+            f"from {low} to {high}."
+        )
+    try:
+        network = ipaddress.IPv4Network(settings.vpc_cidr)
+    except ValueError:
+        network = None
+    if network is None or not 16 <= network.prefixlen <= 24:
+        raise SettingsError(
+            f"vpcCidr {settings.vpc_cidr!r} is not an IPv4 network from /16 to "
+            "/24, e.g. 10.42.0.0/16."
+        )
+    if not 1 <= settings.alb_count <= 10:
+        raise SettingsError(
+            f"albCount {settings.alb_count}: use 1 to 10 load balancers "
+            "(each holds up to 100 sessions)."
+        )
+    if not 5 <= settings.builder_timeout <= 2160:
+        raise SettingsError("builderTimeout is in minutes, from 5 to 2160 (CodeBuild's range).")
+    if bool(settings.soci_version) != bool(settings.soci_sha256):
+        raise SettingsError(
+            "Set sociVersion and sociSha256 together (the checksum of the "
+            "soci-snapshotter release archive), or neither."
+        )
+
+
+def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise SettingsError(f"{key} is {value!r}; use one of {', '.join(allowed)}.")
+
+
+# (config key, Settings field, pulumi.Config reader) for the scalar settings.
+_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("network", "network", "get"),
+    ("vpcCidr", "vpc_cidr", "get"),
+    ("albCount", "alb_count", "get_int"),
+    ("sessionCpu", "session_cpu", "get_int"),
+    ("sessionMemory", "session_memory", "get_int"),
+    ("capacity", "capacity", "get"),
+    ("maxSessions", "max_sessions", "get_int"),
+    ("maxSessionsPerRepo", "max_sessions_per_repo", "get_int"),
+    ("idleTimeout", "idle_timeout", "get_int"),
+    ("maxAge", "max_age", "get_int"),
+    ("launchRateLimit", "launch_rate_limit", "get_int"),
+    ("launchRateWindow", "launch_rate_window", "get_int"),
+    ("containerInsights", "container_insights", "get_bool"),
+    ("githubTokenSecret", "github_token_secret", "get"),
+    ("builderComputeType", "builder_compute_type", "get"),
+    ("builderImage", "builder_image", "get"),
+    ("builderTimeout", "builder_timeout", "get_int"),
+    ("builderConcurrency", "builder_concurrency", "get_int"),
+    ("sociVersion", "soci_version", "get"),
+    ("sociSha256", "soci_sha256", "get"),
+    ("lambdaArchitecture", "lambda_architecture", "get"),
+    ("lambdaAdapterLayerArn", "adapter_layer_arn", "get"),
+    ("logRetentionDays", "log_retention_days", "get_int"),
+    ("imageExpiryDays", "image_expiry_days", "get_int"),
+    ("apiRateLimit", "api_rate_limit", "get_float"),
+    ("apiBurstLimit", "api_burst_limit", "get_int"),
+    ("alarmEmail", "alarm_email", "get"),
+    ("priceClass", "price_class", "get"),
+    ("tracing", "tracing", "get_bool"),
+)

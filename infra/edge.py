@@ -1,0 +1,212 @@
+"""CloudFront: HTTPS for everything, `/s/*` to the internal load balancers, the rest to the API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.config import Domain
+
+# AWS managed policies (their ids are the same in every account).
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
+CACHED_METHODS = ["GET", "HEAD"]
+API_ORIGIN = "api"
+SESSION_PATH = "/s/*"
+Origin = dict[str, Any]  # an origin or cache behavior, as pulumi_aws takes it
+
+
+def session_path_pattern(index: int) -> str:
+    """The sessions of load balancer `index`: ids on the first have no prefix, others `p<i>-`."""
+    return SESSION_PATH if index == 0 else f"/s/p{index}-*"
+
+
+@dataclass
+class EdgeArgs:
+    prefix: str
+    region: str  # VPC origin names are unique per account, across regions
+    api_domain: pulumi.Input[str]
+    api_stage: str
+    load_balancer_arns: Sequence[pulumi.Input[str]]
+    load_balancer_dns_names: Sequence[pulumi.Input[str]]
+    price_class: str
+    public_url_parameter: str
+    domain: Domain | None = None
+
+
+class Edge(pulumi.ComponentResource):
+    """The public face: redirects HTTP to HTTPS, caches nothing dynamic, never caches sessions."""
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("skybinder:infra:Edge", name, None, opts)
+        self._base = name
+        child = pulumi.ResourceOptions(parent=self)
+        origins, behaviors = self._session_origins(args)
+        certificate, aliases = self._certificate(args.domain)
+        self.distribution = aws.cloudfront.Distribution(
+            f"{name}-cdn",
+            enabled=True,
+            comment=f"skybinder {args.prefix}",
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            price_class=args.price_class,
+            aliases=aliases,
+            origins=[_api_origin(args), *origins],
+            default_cache_behavior=_api_behavior(),
+            ordered_cache_behaviors=behaviors,
+            restrictions={"geo_restriction": {"restriction_type": "none"}},
+            viewer_certificate=certificate,
+            opts=child,
+        )
+        host = args.domain.name if args.domain else self.distribution.domain_name
+        self.url = pulumi.Output.concat("https://", host)
+        if args.domain:
+            self._alias(args.domain)
+        # The launch function reads its public URL here at run time: no dependency cycle.
+        aws.ssm.Parameter(
+            f"{name}-public-url",
+            name=args.public_url_parameter,
+            type="String",
+            value=self.url,
+            opts=child,
+        )
+        self.register_outputs({"url": self.url})
+
+    def _session_origins(self, args: EdgeArgs) -> tuple[list[Origin], list[Origin]]:
+        """A VPC origin and a cache behavior per load balancer, most specific pattern first."""
+        origins, behaviors = [], []
+        for index in reversed(range(len(args.load_balancer_arns))):
+            origin_id = f"sessions-{index}"
+            vpc_origin = aws.cloudfront.VpcOrigin(
+                f"{self._base}-vpc-origin-{index}",
+                vpc_origin_endpoint_config={
+                    "name": f"{args.prefix}-{args.region}-alb-{index}",
+                    "arn": args.load_balancer_arns[index],
+                    "http_port": 80,
+                    "https_port": 443,
+                    "origin_protocol_policy": "http-only",  # inside the VPC, to an internal ALB
+                    "origin_ssl_protocols": {"items": ["TLSv1.2"], "quantity": 1},
+                },
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            origins.append(
+                {
+                    "origin_id": origin_id,
+                    "domain_name": args.load_balancer_dns_names[index],
+                    "vpc_origin_config": {
+                        "vpc_origin_id": vpc_origin.id,
+                        # Room for the websocket pings that keep sessions open (default 30 s).
+                        "origin_read_timeout": 60,
+                        "origin_keepalive_timeout": 60,
+                    },
+                }
+            )
+            behaviors.append(_session_behavior(session_path_pattern(index), origin_id))
+        return origins, behaviors
+
+    def _certificate(self, domain: Domain | None):
+        if domain is None:
+            return {"cloudfront_default_certificate": True}, []
+        # CloudFront only takes certificates from us-east-1, whatever the stack's region.
+        virginia = aws.Provider(
+            f"{self._base}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=self)
+        )
+        zone = aws.route53.get_zone_output(
+            name=domain.zone, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self)
+        )
+        self._zone_id = zone.zone_id
+        cert = aws.acm.Certificate(
+            f"{self._base}-certificate",
+            domain_name=domain.name,
+            validation_method="DNS",
+            opts=pulumi.ResourceOptions(parent=self, provider=virginia),
+        )
+        option = cert.domain_validation_options[0]
+        record = aws.route53.Record(
+            f"{self._base}-certificate-validation",
+            zone_id=zone.zone_id,
+            name=option.resource_record_name,
+            type=option.resource_record_type,
+            records=[option.resource_record_value],
+            ttl=300,
+            allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        validated = aws.acm.CertificateValidation(
+            f"{self._base}-certificate-validated",
+            certificate_arn=cert.arn,
+            validation_record_fqdns=[record.fqdn],
+            opts=pulumi.ResourceOptions(parent=self, provider=virginia),
+        )
+        viewer = {
+            "acm_certificate_arn": validated.certificate_arn,
+            "ssl_support_method": "sni-only",
+            "minimum_protocol_version": "TLSv1.2_2021",
+        }
+        return viewer, [domain.name]
+
+    def _alias(self, domain: Domain) -> None:
+        for record_type in ("A", "AAAA"):
+            aws.route53.Record(
+                f"{self._base}-alias-{record_type.lower()}",
+                zone_id=self._zone_id,
+                name=domain.name,
+                type=record_type,
+                aliases=[
+                    {
+                        "name": self.distribution.domain_name,
+                        "zone_id": self.distribution.hosted_zone_id,
+                        "evaluate_target_health": False,
+                    }
+                ],
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+
+def _api_origin(args: EdgeArgs) -> Origin:
+    return {
+        "origin_id": API_ORIGIN,
+        "domain_name": args.api_domain,
+        "origin_path": f"/{args.api_stage}",
+        "custom_origin_config": {
+            "http_port": 80,
+            "https_port": 443,
+            "origin_protocol_policy": "https-only",
+            "origin_ssl_protocols": ["TLSv1.2"],
+            "origin_read_timeout": 60,  # between bytes; /build sends a keepalive every 25 s
+            "origin_keepalive_timeout": 60,
+        },
+    }
+
+
+def _api_behavior() -> Origin:
+    """The app: nothing cached; every header but Host (API Gateway routes on its own Host)."""
+    return {
+        "target_origin_id": API_ORIGIN,
+        "viewer_protocol_policy": "redirect-to-https",
+        "allowed_methods": ALL_METHODS,
+        "cached_methods": CACHED_METHODS,
+        "cache_policy_id": CACHING_DISABLED,
+        "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST,
+        "compress": True,
+    }
+
+
+def _session_behavior(pattern: str, origin_id: str) -> Origin:
+    """A session: never cached; all headers (Authorization, Upgrade), cookies and queries."""
+    return {
+        "path_pattern": pattern,
+        "target_origin_id": origin_id,
+        "viewer_protocol_policy": "redirect-to-https",
+        "allowed_methods": ALL_METHODS,
+        "cached_methods": CACHED_METHODS,
+        "cache_policy_id": CACHING_DISABLED,
+        "origin_request_policy_id": ALL_VIEWER,
+        "compress": False,
+    }

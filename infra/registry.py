@@ -1,0 +1,82 @@
+"""ECR: the session images, and the builder's layer cache."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass
+class RegistryArgs:
+    image_expiry_days: int
+
+
+class Registry(pulumi.ComponentResource):
+    """Images are scanned on push and expire after a while; the cache keeps only its latest."""
+
+    def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("skybinder:infra:Registry", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.images = aws.ecr.Repository(
+            f"{name}-images",
+            image_scanning_configuration={"scan_on_push": True},
+            # A tag names the repository's commit: it never points anywhere else.
+            image_tag_mutability="IMMUTABLE",
+            encryption_configurations=[{"encryption_type": "AES256"}],
+            force_delete=True,  # `pulumi destroy` removes the images with the repository
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-images-expiry",
+            repository=self.images.name,
+            policy=json.dumps({"rules": [_expire_after(1, args.image_expiry_days)]}),
+            opts=child,
+        )
+        self.cache = aws.ecr.Repository(
+            f"{name}-cache",
+            image_scanning_configuration={"scan_on_push": False},
+            image_tag_mutability="MUTABLE",  # the cache tag moves with every build
+            encryption_configurations=[{"encryption_type": "AES256"}],
+            force_delete=True,
+            opts=child,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{name}-cache-expiry",
+            repository=self.cache.name,
+            policy=json.dumps({"rules": [_untagged(1)]}),
+            opts=child,
+        )
+        self.register_outputs(
+            {"images_url": self.images.repository_url, "cache_url": self.cache.repository_url}
+        )
+
+
+def _expire_after(priority: int, days: int) -> dict[str, object]:
+    return {
+        "rulePriority": priority,
+        "description": f"Images older than {days} days are rebuilt on their next launch",
+        "selection": {
+            "tagStatus": "any",
+            "countType": "sinceImagePushed",
+            "countUnit": "days",
+            "countNumber": days,
+        },
+        "action": {"type": "expire"},
+    }
+
+
+def _untagged(priority: int) -> dict[str, object]:
+    return {
+        "rulePriority": priority,
+        "description": "Cache manifests replaced by a newer build",
+        "selection": {
+            "tagStatus": "untagged",
+            "countType": "sinceImagePushed",
+            "countUnit": "days",
+            "countNumber": 1,
+        },
+        "action": {"type": "expire"},
+    }

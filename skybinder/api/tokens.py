@@ -1,0 +1,104 @@
+"""Build tokens: short-lived HS256 JWTs the /v2 page gives its /build request, as BinderHub's.
+
+A token names one spec (`aud` = "<provider>/<spec>", the spec still percent-encoded as in the
+URL) and the origin the page was served to, so it cannot be replayed for another repository or
+from another site's pages. A valid token exempts its /build request from the per-IP rate limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+import jwt
+from starlette.requests import HTTPConnection
+
+from skybinder.domain.errors import SkybinderError
+
+log = logging.getLogger(__name__)
+ALGORITHM = "HS256"
+DEFAULT_LIFETIME = 300.0  # seconds; BinderHub's build_token_expires_seconds
+
+
+class BuildTokenError(SkybinderError):
+    """A build token that is malformed, expired, or not for this spec or origin (403)."""
+
+    status_code = 403
+
+
+class BuildTokens:
+    """Issues and checks build tokens with one secret."""
+
+    def __init__(
+        self,
+        secret: str | bytes | None = None,
+        lifetime: float = DEFAULT_LIFETIME,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        if not secret:
+            # Fine for one process. Several instances behind one address (Lambda) must share a
+            # configured secret, or a page served by one is refused by another.
+            log.info("no build token secret configured: using a random one for this run")
+            secret = secrets.token_bytes(32)
+        self._key = secret.encode("utf-8") if isinstance(secret, str) else secret
+        self.lifetime = lifetime
+        self._now = now
+
+    def issue(self, provider_spec: str, origin: str) -> str:
+        claims = {"exp": int(self._now() + self.lifetime), "aud": provider_spec, "origin": origin}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def check(self, token: str, provider_spec: str, origin: str) -> bool:
+        """True for a valid token, False for none; BuildTokenError for an invalid one.
+
+        As BinderHub: a request without a token is served (the rate limit then applies to
+        it), one with a bad token is refused.
+        """
+        if not token:
+            return False
+        self.verify(token, provider_spec, origin)
+        return True
+
+    def verify(self, token: str, provider_spec: str, origin: str) -> None:
+        """Raise BuildTokenError unless `token` is ours, unexpired, for this spec and origin."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],  # never trust the token's own "alg"
+                audience=provider_spec,
+                # "exp" is checked below against our clock, which tests can move.
+                options={"require": ["exp", "aud", "origin"], "verify_exp": False},
+            )
+        except jwt.InvalidTokenError as err:
+            raise BuildTokenError(_explain(err)) from None
+        if int(claims["exp"]) <= self._now():
+            raise BuildTokenError(_explain(jwt.ExpiredSignatureError()))
+        if claims.get("origin") != origin:
+            raise BuildTokenError(
+                "Invalid build token: it was issued for another site. Open the launch link "
+                "on this site to start the launch."
+            )
+
+
+def _explain(err: jwt.InvalidTokenError) -> str:
+    if isinstance(err, jwt.ExpiredSignatureError):
+        return "Invalid build token: it has expired. Reload the launch page to get a new one."
+    if isinstance(err, jwt.InvalidAudienceError):
+        return (
+            "Invalid build token: it was issued for another repository. Open this repository's "
+            "own launch link."
+        )
+    return "Invalid build token. Reload the launch page, or leave build_token out."
+
+
+def token_origin(request: HTTPConnection) -> str:
+    """The origin a token is bound to: the Origin header, else Host, without the scheme.
+
+    BinderHub's rule: a page and the /build request it makes agree on it, a page of another
+    site sending its visitors' browsers here does not.
+    """
+    origin = request.headers.get("origin") or request.headers.get("host", "")
+    return origin.split("://", 1)[1] if "://" in origin else origin

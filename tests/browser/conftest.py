@@ -1,0 +1,96 @@
+"""Headless Chromium (Debian's, driven by Playwright) against a real `skybinder serve`.
+
+The server and the local git repositories come from the end-to-end tests' helpers. Playwright
+never downloads a browser here: it starts the system's `chromium`, which `python3 dev.py test`
+installs when it is missing. Screenshots of every state go to artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, sync_playwright
+
+from tests.e2e.conftest import Server, server  # noqa: F401  (the `server` fixture, reused)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1100, "height": 900}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: tests that drive a real (headless) browser")
+
+
+def chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
+    executable = chromium()
+    if executable is None:
+        pytest.skip(
+            "Debian's chromium is not installed. Install it with "
+            "`apt-get update && apt-get install -y chromium` (as root; `python3 dev.py test` "
+            "does this for you), then run the browser tests again."
+        )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh user-data dir per run
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=DESKTOP,
+        )
+        context.set_default_timeout(30_000)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser: BrowserContext) -> Iterator[Page]:
+    """A fresh tab (so a fresh sessionStorage); fails the test on any script error."""
+    tab = browser.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    yield tab
+    tab.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+def shot(page: Page, name: str, *, full_page: bool = True) -> Path:
+    """Save a screenshot of the page's current state as artifacts/browser/<name>.png."""
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def sessions_for(server: Server, spec: str) -> list[tuple[str, str]]:
+    """(id, state) of every session the binder's store holds for `spec`, read from its file."""
+    uri = f"file:{server.data_dir / 'skybinder.sqlite'}?mode=ro"
+    with sqlite3.connect(uri, uri=True) as db:
+        rows = db.execute(
+            "SELECT id, state FROM sessions WHERE json_extract(data, '$.spec') = ?", (spec,)
+        ).fetchall()
+    return [(str(a), str(b)) for a, b in rows]

@@ -1,0 +1,210 @@
+"""The program's shape: components and their children, outputs, and what each option changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra import names
+from infra.config import ADAPTER_ACCOUNT
+from tests.infra.deployment import Deployment
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where each kind of resource belongs.
+HOME = {
+    "ec2/vpc:Vpc": "Network",
+    "ec2/subnet:Subnet": "Network",
+    "ec2/securityGroup:SecurityGroup": "Network",
+    "ecr/repository:Repository": "Registry",
+    "codebuild/project:Project": "Builder",
+    "ecs/cluster:Cluster": "Sessions",
+    "ecs/taskDefinition:TaskDefinition": "Sessions",
+    "lb/loadBalancer:LoadBalancer": "Sessions",
+    "cloudfront/distribution:Distribution": "Edge",
+    "cloudfront/vpcOrigin:VpcOrigin": "Edge",
+    "apigateway/restApi:RestApi": "Api",
+    "dynamodb/table:Table": "State",
+    "cloudwatch/eventRule:EventRule": "Schedules",
+    "cloudwatch/dashboard:Dashboard": "Observability",
+    "cloudwatch/metricAlarm:MetricAlarm": "Observability",
+}
+COMPONENTS = {
+    "Network",
+    "Registry",
+    "Builder",
+    "Sessions",
+    "Edge",
+    "Api",
+    "State",
+    "Schedules",
+    "Observability",
+}
+
+
+def test_one_component_per_concern_under_the_stack(deployment: Deployment) -> None:
+    kinds = [c.type.rsplit(":", 1)[1] for c in deployment.components]
+    assert sorted(kinds) == sorted(COMPONENTS)
+    assert all(c.parent_type == "pulumi:pulumi:Stack" for c in deployment.components)
+
+
+def test_every_resource_is_a_child_of_its_component(deployment: Deployment) -> None:
+    others = [r for r in deployment.resources if r not in deployment.components]
+    assert len(others) > 80
+    for resource in others:
+        assert resource.parent_type.startswith("skybinder:infra:"), resource.name
+    for resource in others:
+        for suffix, component in HOME.items():
+            if resource.type.endswith(suffix):
+                assert resource.parent_type == f"skybinder:infra:{component}", resource.name
+
+
+def test_outputs_name_everything_an_operator_needs(deployment: Deployment) -> None:
+    outputs = deployment.outputs
+    assert outputs["binder_url"].startswith("https://")
+    assert outputs["api_url"].startswith("https://") and outputs["api_url"].endswith("/binder")
+    assert outputs["admin_endpoint"] == outputs["api_url"] + "/api/admin"
+    for key in ("table_name", "cluster_name", "repository_url", "build_project_name"):
+        assert outputs[key], key
+    assert outputs["binder_url"] + "/badge_logo.svg" in outputs["badge_markdown"]
+
+
+def test_the_table_is_what_the_store_expects(deployment: Deployment) -> None:
+    table = deployment.one("dynamodb/table:Table").inputs
+    assert table["billingMode"] == "PAY_PER_REQUEST"
+    assert (table["hashKey"], table["rangeKey"]) == (names.PARTITION_KEY, names.SORT_KEY)
+    assert table["ttl"] == {"attributeName": names.TTL_ATTRIBUTE, "enabled": True}
+    assert table["pointInTimeRecovery"] == {"enabled": True}
+    indexes = {
+        i["name"]: (i["hashKey"], i.get("rangeKey")) for i in table["globalSecondaryIndexes"]
+    }
+    assert indexes == names.INDEXES
+    assert {a["name"]: a["type"] for a in table["attributes"]} == names.ATTRIBUTE_TYPES
+    assert table["deletionProtectionEnabled"] is False  # `pulumi destroy` removes it
+
+
+def test_the_default_network_has_no_fixed_cost(default: Deployment) -> None:
+    for kind in ("natGateway:NatGateway", "ec2/eip:Eip", "vpcEndpoint:VpcEndpoint"):
+        assert not default.of_type(kind), kind
+    variables = default.function("launch").inputs["environment"]["variables"]
+    assert variables["SKYBINDER_ASSIGN_PUBLIC_IP"] == "true"
+    public = {s.id for s in default.of_type("ec2/subnet:Subnet") if "public" in s.name}
+    assert set(variables["SKYBINDER_SUBNETS"].split(",")) == public
+    assert len(public) == 2
+
+
+def test_the_private_network_has_nat_and_endpoints(options: Deployment) -> None:
+    assert len(options.of_type("natGateway:NatGateway")) == 1
+    services = {e.inputs["serviceName"] for e in options.of_type("vpcEndpoint:VpcEndpoint")}
+    assert services == {
+        f"com.amazonaws.us-east-1.{s}" for s in ("s3", "ecr.api", "ecr.dkr", "logs")
+    }
+    variables = options.function("launch").inputs["environment"]["variables"]
+    assert variables["SKYBINDER_ASSIGN_PUBLIC_IP"] == "false"
+    internal = {s.id for s in options.of_type("ec2/subnet:Subnet") if "internal" in s.name}
+    assert set(variables["SKYBINDER_SUBNETS"].split(",")) == internal
+
+
+def test_load_balancers_sit_in_subnets_without_an_internet_route(deployment: Deployment) -> None:
+    internal = {s.id for s in deployment.of_type("ec2/subnet:Subnet") if "internal" in s.name}
+    for balancer in deployment.of_type("lb/loadBalancer:LoadBalancer"):
+        assert set(balancer.inputs["subnets"]) == internal
+
+
+def test_a_pool_of_two_load_balancers(default: Deployment, options: Deployment) -> None:
+    assert len(default.of_type("lb/listener:Listener")) == 1
+    listeners = options.of_type("lb/listener:Listener")
+    assert len(listeners) == 2
+    variables = options.function("build").inputs["environment"]["variables"]
+    assert len(variables["SKYBINDER_LISTENER_ARNS"].split(",")) == 2
+
+
+def test_the_cluster_runs_fargate_and_spot(deployment: Deployment) -> None:
+    capacity = deployment.one("ecs/clusterCapacityProviders:ClusterCapacityProviders").inputs
+    assert sorted(capacity["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+
+
+def test_container_insights_is_an_option(default: Deployment, options: Deployment) -> None:
+    def insights(deployment: Deployment) -> str:
+        return deployment.one("ecs/cluster:Cluster").inputs["settings"][0]["value"]
+
+    assert (insights(default), insights(options)) == ("disabled", "enabled")
+
+
+def test_the_builder_runs_the_buildspec_privileged(
+    default: Deployment, options: Deployment
+) -> None:
+    project = default.one("codebuild/project:Project").inputs
+    buildspec = (ROOT / "images" / "builder" / "buildspec.yml").read_text(encoding="utf-8")
+    assert project["source"] == {"type": "NO_SOURCE", "buildspec": buildspec}
+    assert project["environment"]["privilegedMode"] is True
+    assert project["buildTimeout"] == 60
+    assert project["logsConfig"]["cloudwatchLogs"]["status"] == "ENABLED"
+    variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+    assert variables["CACHE_REF"].endswith("sb-dev-cache-1a2b3c4:repo2docker")
+    assert {names.BUILD_REPO_URL, names.BUILD_REF, names.BUILD_IMAGE_NAME} <= set(variables)
+    assert variables["SOCI_VERSION"] == ""
+    soci = {
+        v["name"]: v["value"]
+        for v in options.one("codebuild/project:Project").inputs["environment"][
+            "environmentVariables"
+        ]
+    }
+    assert soci["SOCI_VERSION"] == "0.11.1"
+    assert options.one("codebuild/project:Project").inputs["buildTimeout"] == 90
+
+
+def test_the_launch_function_runs_behind_the_web_adapter(deployment: Deployment) -> None:
+    launch = deployment.function("launch").inputs
+    arch = launch["architectures"][0]
+    assert launch["handler"] == "run.sh"
+    assert launch["runtime"] == "python3.12"
+    variables = launch["environment"]["variables"]
+    assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
+    assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
+    layer = "Arm64" if arch == "arm64" else "X86"
+    assert (
+        f"arn:aws:lambda:us-east-1:{ADAPTER_ACCOUNT}:layer:LambdaAdapterLayer{layer}:30"
+        in (launch["layers"])
+    )
+
+
+def test_build_and_reap_are_plain_handlers(deployment: Deployment) -> None:
+    for role in ("build", "reap"):
+        function = deployment.function(role).inputs
+        assert function["handler"] == "handler.handler"
+        assert not any("LambdaAdapterLayer" in layer for layer in function["layers"])
+        assert "AWS_LAMBDA_EXEC_WRAPPER" not in function["environment"]["variables"]
+
+
+def test_every_function_gets_every_shared_variable(deployment: Deployment) -> None:
+    expected = set(names.Env.all().values())
+    for role in ("launch", "build", "reap"):
+        variables = deployment.function(role).inputs["environment"]["variables"]
+        assert expected <= set(variables), role
+
+
+def test_environments_fit_lambdas_4_kb_limit(deployment: Deployment) -> None:
+    for role in ("launch", "build", "reap"):
+        variables = deployment.function(role).inputs["environment"]["variables"]
+        assert sum(len(k) + len(v) for k, v in variables.items()) < 4096, role
+
+
+def test_settings_reach_the_functions(default: Deployment, options: Deployment) -> None:
+    base = default.function("launch").inputs["environment"]["variables"]
+    changed = options.function("launch").inputs["environment"]["variables"]
+    assert (base["SKYBINDER_SESSION_CPU"], changed["SKYBINDER_SESSION_CPU"]) == ("1024", "2048")
+    assert (base["SKYBINDER_CAPACITY"], changed["SKYBINDER_CAPACITY"]) == (
+        "spot-fallback",
+        "on-demand",
+    )
+    assert changed["SKYBINDER_BANNED_SPECS"] == '["^gh/evil/.*"]'
+    assert changed["SKYBINDER_GITHUB_TOKEN_SECRET"] == "skybinder/github-token"
+    assert '"fargate_vcpu_hour": 0.04048' in base["SKYBINDER_PRICES"]
+
+
+def test_function_errors_raise_an_alarm(deployment: Deployment) -> None:
+    alarm = deployment.one("cloudwatch/metricAlarm:MetricAlarm").inputs
+    functions = {
+        q["metric"]["dimensions"]["FunctionName"] for q in alarm["metricQueries"] if "metric" in q
+    }
+    assert functions == {f"sb-dev-{role}-1a2b3c4" for role in ("launch", "build", "reap")}
+    assert alarm["alarmActions"]

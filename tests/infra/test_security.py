@@ -1,0 +1,196 @@
+"""Security properties, asserted over every resource the program declares."""
+
+from __future__ import annotations
+
+import json
+
+from tests.infra.deployment import Deployment, as_list
+
+# Actions for which AWS defines no resource type (Service Authorization Reference): they can
+# only be granted on "*". Everything else must name its resources.
+UNSCOPED_ACTIONS = frozenset(
+    {
+        "ecr:GetAuthorizationToken",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DescribeTaskDefinition",
+        "ecs:ListTasks",  # scoped by the ecs:cluster condition instead
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetGroups",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+    }
+)
+SESSION_EGRESS = {("tcp", 80), ("tcp", 443), ("tcp", 9418), ("tcp", 53), ("udp", 53)}
+
+
+def test_policies_exist_and_are_all_allow_statements(deployment: Deployment) -> None:
+    statements = list(deployment.statements())
+    # Trust policies of 5 roles and at least one statement per permission policy.
+    assert len(statements) > 20
+    assert all(statement["Effect"] == "Allow" for _, statement in statements)
+
+
+def test_no_statement_grants_wildcard_actions(deployment: Deployment) -> None:
+    for resource, statement in deployment.statements():
+        for action in as_list(statement.get("Action", [])):
+            assert "*" not in action, f"{resource.name} grants {action}"
+        assert "NotAction" not in statement, resource.name
+
+
+def test_wildcard_resources_only_where_aws_requires_them(deployment: Deployment) -> None:
+    for resource, statement in deployment.statements():
+        if "Principal" in statement:
+            continue  # a trust policy: who may assume the role, not what it may touch
+        resources = as_list(statement["Resource"])
+        if "*" in resources:
+            actions = set(as_list(statement["Action"]))
+            assert actions <= UNSCOPED_ACTIONS, (
+                f"{resource.name}: {actions - UNSCOPED_ACTIONS} on *"
+            )
+        for arn in resources:
+            # A partial wildcard is fine inside a name (task/<cluster>/*), never as the account.
+            assert ":*:" not in arn and "::*" not in arn, f"{resource.name}: {arn}"
+
+
+def test_roles_carry_no_managed_policies(deployment: Deployment) -> None:
+    assert not deployment.of_type("iam/rolePolicyAttachment:RolePolicyAttachment")
+    for role in deployment.of_type("iam/role:Role"):
+        assert not role.inputs.get("managedPolicyArns"), role.name
+
+
+def test_only_intended_services_assume_roles(deployment: Deployment) -> None:
+    principals = {
+        statement["Principal"]["Service"]
+        for _, statement in deployment.statements()
+        if "Principal" in statement
+    }
+    assert principals == {
+        "lambda.amazonaws.com",
+        "codebuild.amazonaws.com",
+        "ecs-tasks.amazonaws.com",
+    }
+
+
+def test_session_task_definition_has_no_task_role(deployment: Deployment) -> None:
+    definition = deployment.one("ecs/taskDefinition:TaskDefinition")
+    assert not definition.inputs.get("taskRoleArn")
+    assert definition.inputs["executionRoleArn"]
+    assert definition.inputs["networkMode"] == "awsvpc"
+    (container,) = json.loads(definition.inputs["containerDefinitions"])
+    assert container["user"] == "1000" and not container.get("privileged")
+    assert container["portMappings"] == [{"containerPort": 8888, "protocol": "tcp"}]
+
+
+def test_functions_never_pass_a_role_to_tasks_other_than_the_execution_role(
+    deployment: Deployment,
+) -> None:
+    execution = deployment.named("iam/role:Role", "sb-dev-execution")
+    arn = f"arn:aws:iam::123456789012:role/{execution.name}-1a2b3c4"
+    for resource, statement in deployment.statements():
+        if "iam:PassRole" in as_list(statement.get("Action", [])):
+            assert as_list(statement["Resource"]) == [arn], resource.name
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+            }
+
+
+def test_sessions_admit_only_the_load_balancers_on_8888(deployment: Deployment) -> None:
+    session_sg = deployment.function("launch").inputs["environment"]["variables"][
+        "SKYBINDER_SECURITY_GROUPS"
+    ]
+    balancers = deployment.of_type("lb/loadBalancer:LoadBalancer")
+    alb_sgs = {sg for balancer in balancers for sg in balancer.inputs["securityGroups"]}
+    assert session_sg not in alb_sgs
+    ingress = [
+        rule
+        for rule in deployment.of_type("vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if rule.inputs["securityGroupId"] == session_sg
+    ]
+    assert [
+        (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) for r in ingress
+    ] == [("tcp", 8888, 8888)]
+    assert {r.inputs["referencedSecurityGroupId"] for r in ingress} <= alb_sgs
+    assert not any("cidrIpv4" in r.inputs or "cidrIpv6" in r.inputs for r in ingress)
+
+
+def test_session_egress_is_web_git_and_dns_only(deployment: Deployment) -> None:
+    session_sg = deployment.function("reap").inputs["environment"]["variables"][
+        "SKYBINDER_SECURITY_GROUPS"
+    ]
+    egress = [
+        rule
+        for rule in deployment.of_type("vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if rule.inputs["securityGroupId"] == session_sg
+    ]
+    ports = {(r.inputs["ipProtocol"], r.inputs["fromPort"]) for r in egress}
+    assert ports == SESSION_EGRESS
+    assert all(r.inputs["fromPort"] == r.inputs["toPort"] for r in egress)
+
+
+def test_no_security_group_has_inline_rules_or_open_ingress(deployment: Deployment) -> None:
+    for group in deployment.of_type("ec2/securityGroup:SecurityGroup"):
+        # Inline rules would sit beside the rule resources and hide from the checks above.
+        assert not group.inputs.get("ingress") and not group.inputs.get("egress"), group.name
+    for rule in deployment.of_type("vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0", rule.name
+        assert "cidrIpv6" not in rule.inputs, rule.name
+
+
+def test_load_balancers_are_internal_and_reached_from_their_subnets(deployment: Deployment) -> None:
+    balancers = deployment.of_type("lb/loadBalancer:LoadBalancer")
+    for balancer in balancers:
+        assert balancer.inputs["internal"] is True
+        assert balancer.inputs["dropInvalidHeaderFields"] is True
+    alb_sgs = {sg for balancer in balancers for sg in balancer.inputs["securityGroups"]}
+    subnets = {s.id: s.inputs["cidrBlock"] for s in deployment.of_type("ec2/subnet:Subnet")}
+    ingress = [
+        rule.inputs
+        for rule in deployment.of_type("vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if rule.inputs["securityGroupId"] in alb_sgs
+    ]
+    # CloudFront's VPC origin interfaces sit in the load balancers' own subnets.
+    expected = {subnets[s] for balancer in balancers for s in balancer.inputs["subnets"]}
+    assert {rule["cidrIpv4"] for rule in ingress} == expected
+    assert all(
+        (rule["ipProtocol"], rule["fromPort"], rule["toPort"]) == ("tcp", 80, 80)
+        for rule in ingress
+    )
+
+
+def test_every_listener_answers_404_by_default(deployment: Deployment) -> None:
+    listeners = deployment.of_type("lb/listener:Listener")
+    assert listeners
+    for listener in listeners:
+        (action,) = listener.inputs["defaultActions"]
+        assert action["type"] == "fixed-response"
+        assert action["fixedResponse"]["statusCode"] == "404"
+
+
+def test_every_log_group_has_a_retention(deployment: Deployment) -> None:
+    groups = deployment.of_type("cloudwatch/logGroup:LogGroup")
+    assert len(groups) == 5  # builds, sessions, and one per function
+    assert all(group.inputs["retentionInDays"] == 14 for group in groups)
+
+
+def test_images_are_scanned_and_expire(deployment: Deployment) -> None:
+    images = next(r for r in deployment.of_type("ecr/repository:Repository") if "images" in r.name)
+    assert images.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert images.inputs["imageTagMutability"] == "IMMUTABLE"
+    policies = deployment.of_type("ecr/lifecyclePolicy:LifecyclePolicy")
+    rules = {p.name: json.loads(p.inputs["policy"])["rules"][0]["selection"] for p in policies}
+    assert rules["sb-dev-images-expiry"]["countNumber"] == 90
+    assert rules["sb-dev-cache-expiry"]["tagStatus"] == "untagged"
+
+
+def test_the_builder_can_push_only_to_its_repositories(deployment: Deployment) -> None:
+    policy = deployment.named("iam/rolePolicy:RolePolicy", "sb-dev-builder-role-policy")
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    pushes = [s for s in statements if "ecr:PutImage" in s["Action"]]
+    assert len(pushes) == 1
+    assert sorted(r.rsplit("/", 1)[1] for r in pushes[0]["Resource"]) == [
+        "sb-dev-cache-1a2b3c4",
+        "sb-dev-images-1a2b3c4",
+    ]
