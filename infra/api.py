@@ -20,7 +20,7 @@ ADAPTER_ENVIRONMENT = {
     "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
     "AWS_LWA_INVOKE_MODE": "response_stream",
     "AWS_LWA_PORT": "8080",
-    "AWS_LWA_READINESS_CHECK_PATH": "/versions",
+    "AWS_LWA_READINESS_CHECK_PATH": "/health",
 }
 
 

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import Domain
+from infra.names import pool_id_prefix
 
 # AWS managed policies (their ids are the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -23,8 +24,8 @@ Origin = dict[str, Any]  # an origin or cache behavior, as pulumi_aws takes it
 
 
 def session_path_pattern(index: int) -> str:
-    """The sessions of load balancer `index`: ids on the first have no prefix, others `p<i>-`."""
-    return SESSION_PATH if index == 0 else f"/s/p{index}-*"
+    """The paths of the sessions behind load balancer `index` of the pool."""
+    return SESSION_PATH if index == 0 else f"/s/{pool_id_prefix(index)}*"
 
 
 @dataclass

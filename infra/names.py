@@ -26,6 +26,14 @@ ATTRIBUTE_TYPES: dict[str, str] = {
     "task_pk": "S",
 }
 
+
+# CloudFront sends /s/<id>/... to load balancer i of the pool when the session id starts
+# with this prefix (the first load balancer takes every other id): the runtime gives a
+# session routed through load balancer i an id that starts with it.
+def pool_id_prefix(index: int) -> str:
+    return "" if index == 0 else f"p{index}-"
+
+
 # The session container inside the task definition the runtime copies for each image.
 SESSION_CONTAINER = "notebook"
 SESSION_PORT = 8888

@@ -166,7 +166,9 @@ class Runtime:
         )
 
     def _run_tasks(self) -> list[Statement]:
-        definitions = self._arn("ecs", f"task-definition/{self.task_family}*:*")
+        # The runtime's per-image copies (<prefix><tag>); the template's family is their stem.
+        stem = self.task_family.rstrip("-")
+        definitions = self._arn("ecs", f"task-definition/{stem}*:*")
         on_cluster = {"ArnEquals": {"ecs:cluster": self.cluster_arn}}
         return [
             allow(["ecs:RunTask"], [definitions], on_cluster),

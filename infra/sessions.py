@@ -79,6 +79,7 @@ class Sessions(pulumi.ComponentResource):
             self,
         )
         self.family = f"{args.prefix}-session"
+        self.family_prefix = f"{self.family}-"  # the runtime's copies: <family>-<image tag>
         self.task_definition = self._task_definition(args)
         self.load_balancers, self.listeners = self._load_balancers(name, args)
         self.register_outputs(

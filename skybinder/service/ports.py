@@ -7,7 +7,7 @@ keep real state (tests/fakes.py); one contract suite per port keeps the fakes ho
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -219,6 +219,15 @@ class Sweepable(Protocol):
 
     def release(self, resource: str) -> None:
         """Let go of one resource `held` returned; idempotent."""
+        ...
+
+
+@runtime_checkable
+class CounterRepair(Protocol):
+    """A SessionStore that keeps admission counters beside the sessions (DynamoDB does)."""
+
+    def repair_counters(self) -> Mapping[str, object]:
+        """Recount the counters from the active sessions; return those it corrected."""
         ...
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from skybinder.domain.model import ACTIVE, Session, SessionState, TaskStatus
+from skybinder.domain.model import ACTIVE, ImageState, Session, SessionState, TaskStatus
 from skybinder.service.binder import Binder
-from skybinder.service.ports import Sweepable
+from skybinder.service.launch import on_build_finished
+from skybinder.service.ports import CounterRepair, Sweepable
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
 
 S = SessionState
@@ -26,6 +27,10 @@ def reap(binder: Binder) -> Counter[str]:
         if action:
             done[action] += 1
     done.update(sweep_orphans(binder))
+    if isinstance(binder.store, CounterRepair):
+        repaired = len(binder.store.repair_counters())
+        if repaired:
+            done["counter-repair"] += repaired
     return done
 
 
@@ -62,13 +67,25 @@ def _reap_one(binder: Binder, session: Session) -> str:
             minutes = round(cfg.build_timeout / 60)
             fail(binder, session.id, f"The build did not finish within {minutes} minutes.")
             return "build-timeout"
-        return ""
+        return _settle_if_built(binder, session)
     if session.task_id and not binder.runner.is_alive(session.task_id):
         on_task_state(
             binder, session.id, session.task_id, TaskStatus.STOPPED, reason="the server is gone"
         )
         return "lost"
     return _reap_running(binder, session, now, age)
+
+
+def _settle_if_built(binder: Binder, session: Session) -> str:
+    """A session still waiting for a build that has ended: the news of its end missed it (a
+    store's index may lag the move to `building`). Settle every session waiting for it."""
+    if session.state != S.BUILDING:
+        return ""
+    record = binder.store.get_image(session.image_name)
+    if record is None or record.state == ImageState.BUILDING:
+        return ""
+    on_build_finished(binder, record.name, ok=record.state == ImageState.BUILT)
+    return "settled"
 
 
 def _reap_running(binder: Binder, session: Session, now: float, age: float) -> str:

@@ -195,3 +195,9 @@ def _ecs_tasks_advance_manually() -> Iterator[None]:
         yield
     finally:
         state_manager.unset_transition("ecs::task")
+
+
+# -- compute: CodeBuild, ECR, ECS, ALB and the functions ------------------------------------
+# The deployment, the binder bootstrap_aws makes of it, and AWS's events: compute_fixtures.py.
+
+from tests.aws.compute_fixtures import cloud  # noqa: E402, F401

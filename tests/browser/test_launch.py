@@ -4,6 +4,7 @@ JupyterLab with the notebook open, a build that fails, and a stream that drops m
 from __future__ import annotations
 
 import json
+import time
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -85,8 +86,11 @@ def test_a_dropped_stream_reattaches_to_the_same_launch(
     )
     port = int(server.url.rsplit(":", 1)[1])
     with DroppingProxy(port) as proxy:
+        page.on("request", lambda r: print(time.time(), "req", r.url[:90]))
+        page.on("requestfailed", lambda r: print(time.time(), "failed", r.url[:90], r.failure))
+        page.on("console", lambda m: print(time.time(), "console", m.text))
         page.goto(f"http://127.0.0.1:{proxy.port}/v2/git/{spec_of(repo)}?labpath=notebook.ipynb")
-        page.wait_for_function("document.body.dataset.reattached === '1'", timeout=30_000)
+        expect(page.locator("body")).to_have_attribute("data-reattached", "1", timeout=30_000)
         assert proxy.cut.is_set()
         expect(page.locator("#log .note")).to_contain_text("Reconnected to your launch")
         red = page.locator("#log .ansi-fg-1.ansi-bold")

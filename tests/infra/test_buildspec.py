@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -194,3 +195,9 @@ def test_repo2docker_is_pinned_and_run_as_the_jovyan_user() -> None:
     assert '"jupyter-repo2docker==${REPO2DOCKER_VERSION}"' in install
     login = " ".join(spec["phases"]["pre_build"]["commands"])
     assert "aws ecr get-login-password" in login and "--password-stdin" in login
+
+
+def test_the_image_key_only_rides_along() -> None:
+    spec = yaml.safe_load(BUILDSPEC.read_text(encoding="utf-8"))
+    assert "IMAGE_KEY" in spec["env"]["variables"]
+    assert "IMAGE_KEY" not in json.dumps(spec["phases"])  # never expanded by any command

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
-from infra.config import Settings, SettingsError, prefix_for, validate
+from infra.config import DEFAULT_PRICES, Settings, SettingsError, prefix_for, validate
 
 
 def _settings(**changes: object) -> Settings:
@@ -51,3 +52,20 @@ def test_the_prefix_is_short_and_safe_for_aws_names() -> None:
     assert prefix_for("dev") == "sb-dev"
     assert prefix_for("My_Very-Long.Stack.Name") == "sb-my-very-lo"
     assert len(prefix_for("x" * 80)) <= 13
+
+
+def test_the_deploy_docs_quote_the_default_prices() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "deploy.md").read_text(encoding="utf-8")
+    prices, settings = DEFAULT_PRICES, Settings(prefix="sb-dev", region="us-east-1")
+    vcpu, gb = settings.session_cpu / 1024, settings.session_memory / 1024
+    spot = (
+        vcpu * prices["spot_vcpu_hour"] + gb * prices["spot_gb_hour"] + prices["public_ipv4_hour"]
+    )
+    on_demand = (
+        vcpu * prices["fargate_vcpu_hour"]
+        + gb * prices["fargate_gb_hour"]
+        + prices["public_ipv4_hour"]
+    )
+    assert f"**≈ ${spot:.3f}**" in docs
+    assert f"**≈ ${on_demand:.3f}**" in docs
+    assert f"${prices['alb_hour'] * 730:.2f} a month" in docs

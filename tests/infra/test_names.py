@@ -72,3 +72,11 @@ def test_every_variable_infra_sets_is_read_or_listed_as_pending() -> None:
     unread = set(infra.Env.all()) - set(_runtime_variables())
     assert unread <= NOT_YET_READ, f"set but not read by the runtime: {unread - NOT_YET_READ}"
     assert not NOT_YET_READ & set(_runtime_variables()), "now read: drop them from NOT_YET_READ"
+
+
+def test_the_metrics_the_dashboard_shows_are_the_ones_the_functions_emit() -> None:
+    assert infra.METRIC_NAMESPACE == runtime.METRIC_NAMESPACE
+    assert (infra.METRIC_BUILDS, infra.METRIC_FAILURES) == (
+        runtime.METRIC_BUILDS,
+        runtime.METRIC_FAILURES,
+    )

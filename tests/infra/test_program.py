@@ -137,7 +137,11 @@ def test_the_builder_runs_the_buildspec_privileged(
     assert project["source"] == {"type": "NO_SOURCE", "buildspec": buildspec}
     assert project["environment"]["privilegedMode"] is True
     assert project["buildTimeout"] == 60
-    assert project["logsConfig"]["cloudwatchLogs"]["status"] == "ENABLED"
+    logs = project["logsConfig"]["cloudwatchLogs"]
+    assert logs["status"] == "ENABLED"
+    assert logs["streamName"] == names.BUILD_LOG_STREAM_PREFIX
+    variables = default.function("launch").inputs["environment"]["variables"]
+    assert variables[names.Env.BUILD_LOG_STREAM_PREFIX] == names.BUILD_LOG_STREAM_PREFIX
     variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
     assert variables["CACHE_REF"].endswith("sb-dev-cache-1a2b3c4:repo2docker")
     assert {names.BUILD_REPO_URL, names.BUILD_REF, names.BUILD_IMAGE_NAME} <= set(variables)

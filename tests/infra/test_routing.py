@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
+from infra.names import pool_id_prefix
 from tests.infra.deployment import Deployment, Resource
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-OWN_EVENTS = Path(__file__).resolve().parent / "events"
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 
@@ -78,7 +78,10 @@ def test_cloudfront_never_caches_sessions(deployment: Deployment) -> None:
     distribution = deployment.one("cloudfront/distribution:Distribution").inputs
     ordered = distribution["orderedCacheBehaviors"]
     balancers = len(deployment.of_type("lb/loadBalancer:LoadBalancer"))
-    assert [b["pathPattern"] for b in ordered][-1] == "/s/*"  # last: the catch-all of sessions
+    patterns = [b["pathPattern"] for b in ordered]
+    # The catch-all of the first load balancer last, after the other pool members' prefixes.
+    assert patterns == [f"/s/{pool_id_prefix(i)}*" for i in reversed(range(balancers))]
+    assert patterns[-1] == "/s/*"
     assert len(ordered) == balancers
     vpc_origins = {o["originId"] for o in distribution["origins"] if "vpcOriginConfig" in o}
     for behavior in ordered:
@@ -125,18 +128,16 @@ def test_the_public_url_is_published_for_the_functions(deployment: Deployment) -
     for role in ("launch", "build", "reap"):
         variables = deployment.function(role).inputs["environment"]["variables"]
         assert variables["SKYBINDER_PUBLIC_URL_PARAMETER"] == parameter["name"]
+        # Known before the distribution exists only when it is the operator's own domain.
+        custom = bool(deployment.of_type("acm/certificate:Certificate"))
+        assert variables["SKYBINDER_PUBLIC_URL"] == (parameter["value"] if custom else "")
 
 
 # -- EventBridge ---------------------------------------------------------------------------
 
 
 def _samples(source: str) -> list[dict[str, object]]:
-    found = [
-        json.loads(path.read_text(encoding="utf-8"))
-        for folder in (EVENTS, OWN_EVENTS)
-        if folder.is_dir()
-        for path in sorted(folder.glob("*.json"))
-    ]
+    found = [json.loads(path.read_text(encoding="utf-8")) for path in sorted(EVENTS.glob("*.json"))]
     samples = [
         event for event in found if isinstance(event, dict) and event.get("source") == source
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 from tests.infra.deployment import Deployment, as_list
@@ -194,3 +195,19 @@ def test_the_builder_can_push_only_to_its_repositories(deployment: Deployment) -
         "sb-dev-cache-1a2b3c4",
         "sb-dev-images-1a2b3c4",
     ]
+
+
+def test_functions_run_only_this_deployments_task_definitions(deployment: Deployment) -> None:
+    template = deployment.one("ecs/taskDefinition:TaskDefinition").inputs["family"]
+    prefix = deployment.function("launch").inputs["environment"]["variables"][
+        "SKYBINDER_TASK_FAMILY_PREFIX"
+    ]
+    arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/{}:{}"
+    runs = [s for _, s in deployment.statements() if "ecs:RunTask" in as_list(s.get("Action", []))]
+    assert runs
+    for statement in runs:
+        (pattern,) = as_list(statement["Resource"])
+        assert fnmatch.fnmatchcase(arn.format(template, 1), pattern)
+        assert fnmatch.fnmatchcase(arn.format(f"{prefix}r2d-9a1d4b6", 3), pattern)
+        assert not fnmatch.fnmatchcase(arn.format("someone-elses-task", 1), pattern)
+        assert "ecs:cluster" in statement["Condition"]["ArnEquals"]

@@ -68,7 +68,9 @@ ENV_VPC_ID = "SKYBINDER_VPC_ID"  # the VPC of the session target groups
 ENV_LISTENER_ARNS = "SKYBINDER_LISTENER_ARNS"  # comma-separated: one listener per ALB
 ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 15 chars
 ENV_TARGET_GROUPS_PER_ALB = "SKYBINDER_TARGET_GROUPS_PER_ALB"  # AWS's hard limit is 100
-ENV_PUBLIC_URL = "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
+ENV_PUBLIC_URL = (
+    "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
+)
 ENV_PUBLIC_URL_PARAMETER = "SKYBINDER_PUBLIC_URL_PARAMETER"  # or: an SSM parameter holding it
 ENV_GITHUB_TOKEN_SECRET = "SKYBINDER_GITHUB_TOKEN_SECRET"  # SSM parameter or secret (optional)
 ENV_MAX_SESSIONS = "SKYBINDER_MAX_SESSIONS"
@@ -88,3 +90,12 @@ BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store; the build functi
 SESSION_CONTAINER = "notebook"
 SESSION_PORT = 8888
 TASK_GROUP_PREFIX = "skybinder:"
+
+# CloudWatch metrics the functions emit (embedded metric format); as infra/names.py names them.
+METRIC_NAMESPACE = "skybinder"
+METRIC_BUILDS = "Builds"
+METRIC_FAILURES = "Failures"
+METRIC_TASK_EVENTS = "TaskEvents"
+METRIC_SPOT_INTERRUPTIONS = "SpotInterruptions"
+METRIC_REAPED = "Reaped"
+METRIC_IGNORED = "IgnoredEvents"  # events the functions were sent but do not act on

@@ -1,0 +1,225 @@
+"""Router on Application Load Balancers: per session an ip target group and a path rule.
+
+An ALB holds at most 100 target groups (a hard AWS limit that moto does not enforce), so the
+router counts them itself, over a pool of listeners (one per ALB), and refuses a session when
+every ALB is full: before its server starts, because `reserve` runs first.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from skybinder.adapters.aws.alb_listeners import Listener, load_balancer_of, read_listener
+from skybinder.adapters.aws.client_errors import error_code
+from skybinder.domain.errors import LaunchError, QuotaExceededError
+
+if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
+log = logging.getLogger(__name__)
+PRIORITY_ATTEMPTS = 8
+_FULL = {"TooManyTargetGroups", "TooManyRules", "TooManyUniqueTargetGroupsPerLoadBalancer"}
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,15}")
+
+
+@dataclass(frozen=True)
+class AlbSettings:
+    listener_arns: tuple[str, ...]
+    vpc_id: str
+    public_url: Callable[[], str]  # read when first needed: it may live in SSM
+    name_prefix: str = "sb-"  # unique per deployment: the orphan sweep owns these names
+    targets_per_alb: int = 100
+    port: int = 8888
+    deregistration_delay: int = 15  # seconds; Spot gives two minutes' notice
+
+    def __post_init__(self) -> None:
+        if not self.listener_arns:
+            raise ValueError("The ALB router needs at least one listener.")
+        if not _PREFIX.fullmatch(self.name_prefix):
+            raise ValueError(
+                f"Target group prefix {self.name_prefix!r}: 1-16 letters, digits and hyphens."
+            )
+
+
+@dataclass(frozen=True)
+class _TargetGroup:
+    arn: str
+    load_balancers: tuple[str, ...]  # where a rule forwards to it
+
+
+class AlbRouter:
+    def __init__(
+        self,
+        client: ElasticLoadBalancingv2Client,
+        settings: AlbSettings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.rng = rng or random.SystemRandom()
+
+    def name(self, session_id: str) -> str:
+        return f"{self.settings.name_prefix}{session_id}"[:32]
+
+    def reserve(self, session_id: str) -> None:
+        prefix = self.settings.name_prefix
+        for arn in self.settings.listener_arns:
+            listener = read_listener(self.client, arn, prefix)
+            if session_id in listener.sessions:
+                return
+            if len(listener.target_groups) >= self.settings.targets_per_alb:
+                continue
+            target_group = self._target_group(session_id)
+            if target_group.load_balancers:
+                return  # routed on another listener already
+            if self._add_rule(listener, session_id, target_group.arn):
+                return
+        self._drop(session_id)
+        slots = self.settings.targets_per_alb * len(self.settings.listener_arns)
+        raise QuotaExceededError(
+            f"This binder is at capacity: all {slots} session slots of its load balancers are "
+            "in use. Please try again in a few minutes."
+        )
+
+    def add(self, session_id: str, address: str) -> str:
+        host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+        target_group = self._find(session_id)
+        if target_group is None or not target_group.load_balancers:
+            self.reserve(session_id)  # the route was never made, or was lost: make it now
+            target_group = self._find(session_id)
+        if target_group is None:
+            raise LaunchError("The load balancer route to the server could not be made.")
+        self.client.register_targets(
+            TargetGroupArn=target_group.arn,
+            Targets=[{"Id": host, "Port": int(port or self.settings.port)}],
+        )
+        return f"{self.settings.public_url().rstrip('/')}/s/{session_id}/"
+
+    def remove(self, session_id: str) -> None:
+        target_group = self._find(session_id)
+        if target_group is None:
+            return
+        for listener_arn in self.settings.listener_arns:
+            if load_balancer_of(listener_arn) not in target_group.load_balancers:
+                continue
+            listener = read_listener(self.client, listener_arn, self.settings.name_prefix)
+            for rule_arn in listener.rules_to(target_group.arn):
+                self._ignoring("RuleNotFound", self.client.delete_rule, RuleArn=rule_arn)
+        # A rule outside the pool still forwarding to it makes this fail (ResourceInUse): the
+        # error surfaces, and the orphan sweep tries again.
+        self._ignoring(
+            "TargetGroupNotFound", self.client.delete_target_group, TargetGroupArn=target_group.arn
+        )
+
+    def held(self) -> dict[str, str]:
+        """Session target groups of this deployment (its VPC and name prefix): id -> id."""
+        prefix = self.settings.name_prefix
+        held: dict[str, str] = {}
+        for page in self.client.get_paginator("describe_target_groups").paginate():
+            for group in page.get("TargetGroups", []):
+                name = str(group.get("TargetGroupName", ""))
+                if group.get("VpcId") == self.settings.vpc_id and name.startswith(prefix):
+                    session_id = name.removeprefix(prefix)
+                    held[session_id] = session_id
+        return held
+
+    def release(self, resource: str) -> None:
+        self.remove(resource)
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _target_group(self, session_id: str) -> _TargetGroup:
+        s = self.settings
+        try:
+            created = self.client.create_target_group(
+                Name=self.name(session_id),
+                Protocol="HTTP",
+                Port=s.port,
+                VpcId=s.vpc_id,
+                TargetType="ip",
+                HealthCheckProtocol="HTTP",
+                # Jupyter answers `<base_url>api` without a token.
+                HealthCheckPath=f"/s/{session_id}/api",
+                HealthCheckIntervalSeconds=5,
+                HealthCheckTimeoutSeconds=4,
+                HealthyThresholdCount=2,
+                UnhealthyThresholdCount=2,
+                Matcher={"HttpCode": "200"},
+            )["TargetGroups"][0]
+        except Exception as err:
+            if error_code(err) != "DuplicateTargetGroupName":
+                raise
+            found = self._find(session_id)
+            if found is None:
+                raise
+            return found
+        arn = str(created["TargetGroupArn"])
+        # ALB's default is 300 s: far longer than a session needs to drain its connections.
+        delay = str(s.deregistration_delay)
+        self.client.modify_target_group_attributes(
+            TargetGroupArn=arn,
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": delay}],
+        )
+        return _TargetGroup(arn, ())
+
+    def _add_rule(self, listener: Listener, session_id: str, target_group_arn: str) -> bool:
+        """Add the session's rule at a free priority; False when the listener is full."""
+        for _ in range(PRIORITY_ATTEMPTS):
+            priority = listener.free_priority(self.rng)
+            try:
+                self.client.create_rule(
+                    ListenerArn=listener.arn,
+                    Priority=priority,
+                    Conditions=[
+                        {
+                            "Field": "path-pattern",
+                            "PathPatternConfig": {
+                                "Values": [f"/s/{session_id}", f"/s/{session_id}/*"]
+                            },
+                        }
+                    ],
+                    Actions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
+                )
+                return True
+            except Exception as err:
+                code = error_code(err)
+                if code in _FULL:
+                    return False
+                if code != "PriorityInUse":
+                    raise
+                # Another launch took it between our read and our write: read again.
+                log.info("priority %s of %s was taken; choosing again", priority, listener.arn)
+                listener = read_listener(self.client, listener.arn, self.settings.name_prefix)
+                listener.priorities.add(priority)
+        return False
+
+    def _find(self, session_id: str) -> _TargetGroup | None:
+        try:
+            answer = self.client.describe_target_groups(Names=[self.name(session_id)])
+        except Exception as err:
+            if error_code(err) == "TargetGroupNotFound":
+                return None
+            raise
+        group = answer["TargetGroups"][0]
+        return _TargetGroup(str(group["TargetGroupArn"]), tuple(group.get("LoadBalancerArns", [])))
+
+    def _drop(self, session_id: str) -> None:
+        """Delete the session's target group if no rule uses it (a reservation that failed)."""
+        found = self._find(session_id)
+        if found is not None and not found.load_balancers:
+            self._ignoring(
+                "TargetGroupNotFound", self.client.delete_target_group, TargetGroupArn=found.arn
+            )
+
+    @staticmethod
+    def _ignoring(code: str, call: Callable[..., Any], **kwargs: Any) -> None:
+        try:
+            call(**kwargs)
+        except Exception as err:
+            if error_code(err) != code:
+                raise

@@ -1,0 +1,152 @@
+"""Runner on ECS Fargate: one task per session, on Spot, on-demand, or Spot falling back.
+
+The session id travels with the task (`startedBy`, and `group` with a prefix that marks the
+task as ours), so task state events and the orphan sweep map back to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from skybinder.adapters.aws import names
+from skybinder.adapters.aws.client_errors import error_code, error_message
+from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
+from skybinder.domain.errors import LaunchError
+from skybinder.domain.jupyter import JupyterOptions, jupyter_args
+from skybinder.domain.model import CapacityPolicy
+from skybinder.service.ports import LaunchRequest
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+log = logging.getLogger(__name__)
+SPOT, ON_DEMAND = "FARGATE_SPOT", "FARGATE"
+# The capacity providers tried, in order, for each policy.
+PLAN = {
+    CapacityPolicy.SPOT_FALLBACK: (SPOT, ON_DEMAND),
+    CapacityPolicy.SPOT: (SPOT,),
+    CapacityPolicy.ON_DEMAND: (ON_DEMAND,),
+}
+STOP_REASON = "Stopped by skybinder"
+_GONE = {"InvalidParameterException", "ResourceNotFoundException"}  # ECS's "no such task"
+
+
+@dataclass(frozen=True)
+class EcsSettings:
+    cluster: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    assign_public_ip: bool = False
+    capacity: CapacityPolicy = CapacityPolicy.SPOT_FALLBACK
+    jupyter: JupyterOptions = field(default_factory=JupyterOptions)
+
+
+def is_capacity_failure(failure: dict[str, Any]) -> bool:
+    """RunTask reports "no capacity" as a failure in its answer, not as an error."""
+    return "capacity" in str(failure.get("reason", "")).lower()
+
+
+class EcsRunner:
+    def __init__(
+        self, client: ECSClient, settings: EcsSettings, definitions: TaskDefinitions
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.definitions = definitions
+
+    def prepare(self, image_name: str) -> str:
+        return self.definitions.prepare(image_name)
+
+    def start(self, request: LaunchRequest) -> str:
+        definition = request.task_definition or self.prepare(request.image_name)
+        plan = PLAN[request.capacity or self.settings.capacity]
+        for provider in plan:
+            answer = self.client.run_task(**self._run_args(request, definition, provider))
+            tasks = answer.get("tasks") or []
+            if tasks:
+                log.info("session %s runs on %s", request.session_id, provider)
+                return str(tasks[0]["taskArn"])
+            failures = [dict(f) for f in answer.get("failures") or []]
+            if not all(is_capacity_failure(f) for f in failures):
+                detail = "; ".join(f"{f.get('reason')} {f.get('detail') or ''}" for f in failures)
+                log.error("RunTask for session %s failed: %s", request.session_id, detail)
+                raise LaunchError(
+                    "AWS Fargate refused to start it. The operator finds why in the log of "
+                    "the function that launched it."
+                )
+            log.warning("no %s capacity for session %s", provider, request.session_id)
+        kind = "Fargate Spot" if plan == (SPOT,) else "Fargate"
+        raise LaunchError(
+            f"{kind} has no capacity for a new server right now. Please try again in a few minutes."
+        )
+
+    def _run_args(self, request: LaunchRequest, definition: str, provider: str) -> dict[str, Any]:
+        s = self.settings
+        command = ["jupyter", "server"]
+        command += jupyter_args(request.base_url, "0.0.0.0", names.SESSION_PORT, s.jupyter)
+        env = {**request.env, "JUPYTER_TOKEN": request.token}
+        return {
+            "cluster": s.cluster,
+            "taskDefinition": definition,
+            "count": 1,
+            # A strategy and no launch type: AWS refuses both together.
+            "capacityProviderStrategy": [{"capacityProvider": provider, "weight": 1}],
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": list(s.subnets),
+                    "securityGroups": list(s.security_groups),
+                    "assignPublicIp": "ENABLED" if s.assign_public_ip else "DISABLED",
+                }
+            },
+            # The command only: the image's entrypoint runs the repository's `start` script.
+            "overrides": {
+                "containerOverrides": [
+                    {
+                        "name": names.SESSION_CONTAINER,
+                        "command": command,
+                        "environment": [{"name": k, "value": v} for k, v in env.items()],
+                    }
+                ]
+            },
+            "startedBy": request.session_id[:36],
+            "group": f"{names.TASK_GROUP_PREFIX}{request.session_id}",
+            "clientToken": f"{request.session_id}-{provider}"[:64],
+        }
+
+    def stop(self, task_id: str) -> None:
+        try:
+            self.client.stop_task(cluster=self.settings.cluster, task=task_id, reason=STOP_REASON)
+        except Exception as err:
+            if error_code(err) in _GONE:
+                log.info("task %s is gone already: %s", task_id, error_message(err))
+                return
+            raise
+
+    def is_alive(self, task_id: str) -> bool:
+        answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
+        tasks = answer.get("tasks") or []
+        return bool(tasks) and tasks[0].get("lastStatus") != "STOPPED"
+
+    def held(self) -> dict[str, str]:
+        """Tasks of this cluster that are (to be) running for a session: ARN -> session id."""
+        arns: list[str] = []
+        pages = self.client.get_paginator("list_tasks").paginate(
+            cluster=self.settings.cluster, desiredStatus="RUNNING"
+        )
+        for page in pages:
+            arns += page.get("taskArns", [])
+        held: dict[str, str] = {}
+        for start in range(0, len(arns), 100):  # DescribeTasks takes 100 at a time
+            answer = self.client.describe_tasks(
+                cluster=self.settings.cluster, tasks=arns[start : start + 100]
+            )
+            for task in answer.get("tasks") or []:
+                group = str(task.get("group", ""))
+                if group.startswith(names.TASK_GROUP_PREFIX):
+                    held[str(task["taskArn"])] = group.removeprefix(names.TASK_GROUP_PREFIX)
+        return held
+
+    def release(self, resource: str) -> None:
+        self.stop(resource)

@@ -1,0 +1,129 @@
+"""Settings of the AWS functions, read from their environment (variable names in names.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
+
+from skybinder.adapters.aws import names as n
+from skybinder.domain.model import CapacityPolicy
+
+T = TypeVar("T")
+REQUIRED = (
+    n.ENV_TABLE_NAME,
+    n.ENV_CLUSTER,
+    n.ENV_BUILD_PROJECT,
+    n.ENV_BUILD_LOG_GROUP,
+    n.ENV_IMAGE_REPOSITORY,
+    n.ENV_SESSION_TASK_DEFINITION,
+    n.ENV_SUBNETS,
+    n.ENV_SECURITY_GROUPS,
+    n.ENV_VPC_ID,
+    n.ENV_LISTENER_ARNS,
+)
+
+
+class AwsSettingsError(ValueError):
+    """The function's environment lacks a setting, or has one that cannot work."""
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    table: str
+    cluster: str
+    build_project: str
+    build_log_group: str
+    image_repository: str  # the ECR repository URI
+    session_task_definition: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    vpc_id: str
+    listener_arns: tuple[str, ...]
+    build_log_stream_prefix: str = ""
+    task_family_prefix: str = "skybinder-session-"
+    assign_public_ip: bool = False
+    capacity: CapacityPolicy = CapacityPolicy.SPOT_FALLBACK
+    target_group_prefix: str = "sb-"
+    targets_per_alb: int = 100
+    public_url: str = ""
+    public_url_parameter: str = ""
+    github_token_secret: str = ""
+    max_sessions: int = 100
+    max_sessions_per_repo: int = 10
+    idle_timeout: int = 600
+    max_age: float = 6 * 3600.0
+
+
+def load_settings(environ: Mapping[str, str]) -> AwsSettings:
+    """AwsSettings from `environ`; AwsSettingsError names every variable that is wrong."""
+    env = {key: value.strip() for key, value in environ.items()}
+    missing = [name for name in REQUIRED if not env.get(name)]
+    if missing:
+        raise AwsSettingsError(
+            f"The function's environment lacks {', '.join(missing)}. The deployment (infra/) "
+            "sets them; redeploy, or set them by hand when running the functions elsewhere."
+        )
+    problems: list[str] = []
+
+    def read(name: str, parse: Callable[[str], T], default: T) -> T:
+        if not env.get(name):
+            return default
+        try:
+            return parse(env[name])
+        except ValueError as err:
+            problems.append(f"{name}={env[name]!r} ({err})")
+            return default
+
+    settings = AwsSettings(
+        table=env[n.ENV_TABLE_NAME],
+        cluster=env[n.ENV_CLUSTER],
+        build_project=env[n.ENV_BUILD_PROJECT],
+        build_log_group=env[n.ENV_BUILD_LOG_GROUP],
+        image_repository=env[n.ENV_IMAGE_REPOSITORY],
+        session_task_definition=env[n.ENV_SESSION_TASK_DEFINITION],
+        subnets=_list(env[n.ENV_SUBNETS]),
+        security_groups=_list(env[n.ENV_SECURITY_GROUPS]),
+        vpc_id=env[n.ENV_VPC_ID],
+        listener_arns=_list(env[n.ENV_LISTENER_ARNS]),
+        build_log_stream_prefix=env.get(n.ENV_BUILD_LOG_STREAM_PREFIX, ""),
+        task_family_prefix=env.get(n.ENV_TASK_FAMILY_PREFIX) or AwsSettings.task_family_prefix,
+        assign_public_ip=read(n.ENV_ASSIGN_PUBLIC_IP, _flag, False),
+        capacity=read(n.ENV_CAPACITY, CapacityPolicy, CapacityPolicy.SPOT_FALLBACK),
+        target_group_prefix=env.get(n.ENV_TARGET_GROUP_PREFIX) or AwsSettings.target_group_prefix,
+        targets_per_alb=read(n.ENV_TARGET_GROUPS_PER_ALB, _count(1, 100), 100),
+        public_url=env.get(n.ENV_PUBLIC_URL, ""),
+        public_url_parameter=env.get(n.ENV_PUBLIC_URL_PARAMETER, ""),
+        github_token_secret=env.get(n.ENV_GITHUB_TOKEN_SECRET, ""),
+        max_sessions=read(n.ENV_MAX_SESSIONS, _count(0), 100),
+        max_sessions_per_repo=read(n.ENV_MAX_SESSIONS_PER_REPO, _count(0), 10),
+        idle_timeout=read(n.ENV_IDLE_TIMEOUT, _count(60), 600),
+        max_age=float(read(n.ENV_MAX_AGE, _count(0), 6 * 3600)),
+    )
+    if problems:
+        raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
+    return settings
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _flag(value: str) -> bool:
+    lowered = value.lower()
+    if lowered in {"true", "1", "yes"}:
+        return True
+    if lowered in {"false", "0", "no"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _count(low: int, high: int | None = None) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < low or (high is not None and number > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise ValueError(f"expected a whole number of at least {low}{upper}")
+        return number
+
+    return parse

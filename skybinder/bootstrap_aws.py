@@ -1,0 +1,135 @@
+"""The AWS composition root: a Binder of AWS adapters, built from the functions' environment.
+
+Nothing is created at import: `current()` builds the process's binder on first use, and a
+Lambda container keeps it between invocations.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
+from skybinder.adapters.aws.cloudwatch_logs import BuildLogs
+from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
+from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
+from skybinder.adapters.aws.ecr_registry import EcrRegistry
+from skybinder.adapters.aws.ecs_runner import EcsRunner, EcsSettings
+from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
+from skybinder.adapters.aws.http_prober import PublicUrlProber
+from skybinder.adapters.aws.lazy import LazyResolver, public_url_reader
+from skybinder.adapters.aws.settings import AwsSettings, load_settings
+from skybinder.adapters.local.http import SystemClock
+from skybinder.domain.jupyter import JupyterOptions
+from skybinder.domain.model import Limits
+from skybinder.service.binder import Binder, ServiceConfig
+from skybinder.service.ports import Clock, Resolver
+
+# Retries with backoff for throttling; short timeouts, because a user is waiting.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=20
+)
+
+
+@dataclass
+class AwsBinder:
+    """The service wired to AWS, with the settings it was built from."""
+
+    binder: Binder
+    settings: AwsSettings
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def health_checks(self) -> dict[str, Callable[[], bool]]:
+        return {"store": lambda: self.binder.store.get("health-check") is None}
+
+
+def build_aws(
+    environ: Mapping[str, str] = os.environ,
+    *,
+    session: Any = None,
+    http: httpx.Client | None = None,
+    resolver: Resolver | None = None,
+    clock: Clock | None = None,
+) -> AwsBinder:
+    """Wire the AWS adapters. `session` (a boto3 Session), `http`, `resolver` and `clock`
+    replace the defaults (tests pass moto-backed and mock-transport ones)."""
+    settings = load_settings(environ)
+    aws: Any = session or boto3.session.Session()
+
+    def client(name: str) -> Any:
+        return aws.client(name, config=CLIENT_CONFIG)
+
+    http = http or httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
+    registry = EcrRegistry(client("ecr"), settings.image_repository)
+    logs = BuildLogs(client("logs"), settings.build_log_group, settings.build_log_stream_prefix)
+    ecs = client("ecs")
+    definitions = TaskDefinitions(
+        ecs, settings.session_task_definition, settings.task_family_prefix, registry.uri
+    )
+    binder = Binder(
+        store=DynamoSessionStore(client("dynamodb"), settings.table),
+        registry=registry,
+        builder=CodeBuildBuilder(client("codebuild"), logs, settings.build_project, registry.uri),
+        runner=EcsRunner(ecs, _ecs_settings(settings), definitions),
+        router=AlbRouter(client("elbv2"), _alb_settings(settings, lambda: client("ssm"))),
+        prober=PublicUrlProber(http),
+        resolver=resolver or LazyResolver(http, settings.github_token_secret, client),
+        clock=clock or SystemClock(),
+        config=ServiceConfig(
+            limits=Limits(
+                max_sessions=settings.max_sessions,
+                max_sessions_per_repo=settings.max_sessions_per_repo,
+            ),
+            max_age=settings.max_age,
+            poll_interval=1.0,  # every poll of /build reads DynamoDB
+        ),
+    )
+    return AwsBinder(binder=binder, settings=settings, clients=[http])
+
+
+def _ecs_settings(settings: AwsSettings) -> EcsSettings:
+    return EcsSettings(
+        cluster=settings.cluster,
+        subnets=settings.subnets,
+        security_groups=settings.security_groups,
+        assign_public_ip=settings.assign_public_ip,
+        capacity=settings.capacity,
+        jupyter=JupyterOptions(idle_timeout=settings.idle_timeout),
+    )
+
+
+def _alb_settings(settings: AwsSettings, ssm: Callable[[], Any]) -> AlbSettings:
+    return AlbSettings(
+        listener_arns=settings.listener_arns,
+        vpc_id=settings.vpc_id,
+        public_url=public_url_reader(settings.public_url, settings.public_url_parameter, ssm),
+        name_prefix=settings.target_group_prefix,
+        targets_per_alb=settings.targets_per_alb,
+    )
+
+
+_lock = threading.Lock()
+_current: AwsBinder | None = None
+
+
+def current() -> AwsBinder:
+    """The process's AwsBinder, built from the environment on first use."""
+    global _current
+    with _lock:
+        if _current is None:
+            _current = build_aws()
+        return _current
+
+
+def use(aws_binder: AwsBinder | None) -> None:
+    """Make `current()` return `aws_binder`; None builds from the environment again."""
+    global _current
+    with _lock:
+        _current = aws_binder
