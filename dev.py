@@ -43,6 +43,22 @@ def sync() -> Path:
     return ROOT / ".venv" / "bin"
 
 
+def browser() -> None:
+    """Debian's chromium for the browser tests, installed when missing and we may install it.
+
+    Playwright's own browser downloads are not used: the tests start the system's chromium.
+    Without it the browser tests skip, saying how to install it.
+    """
+    if shutil.which("chromium") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    print("Installing chromium for the browser tests ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        if subprocess.call(cmd, env=env) != 0:
+            print("Could not install chromium: the browser tests will be skipped.", flush=True)
+            return
+
+
 def main(argv: list[str]) -> None:
     command, rest = (argv[0], argv[1:]) if argv else ("help", [])
     if command == "serve":
@@ -53,6 +69,7 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "ruff", "check", "skybinder", "tests", "bench", "dev.py")
         run(bin_dir / "ruff", "format", "--check", "skybinder", "tests", "bench", "dev.py")
         run(bin_dir / "mypy")
+        browser()
         run(bin_dir / "pytest", "-q", "-ra", *rest)
     elif command == "bench":
         bin_dir = sync()

@@ -17,6 +17,9 @@ from infra.runtime import Runtime
 STAGE = "binder"
 STREAM_TIMEOUT_MS = 900_000  # 15 minutes: the longest a streamed response may last
 ADAPTER_ENVIRONMENT = {
+    # run.sh starts Python itself, outside Lambda's bootstrap, which is what adds layers to
+    # sys.path: the dependencies layer (/opt/python) must be named here.
+    "PYTHONPATH": "/opt/python",
     "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
     "AWS_LWA_INVOKE_MODE": "response_stream",
     "AWS_LWA_PORT": "8080",
@@ -112,7 +115,9 @@ class Api(pulumi.ComponentResource):
         self._fingerprint = [(role, auth) for role, _, auth in routes]
         return [self._method(f"{name}-{role}", resource, auth) for role, resource, auth in routes]
 
-    def _resource(self, name: str, parent_id, part: str) -> aws.apigateway.Resource:
+    def _resource(
+        self, name: str, parent_id: pulumi.Input[str], part: str
+    ) -> aws.apigateway.Resource:
         return aws.apigateway.Resource(
             name,
             rest_api=self.rest_api.id,
@@ -121,7 +126,9 @@ class Api(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _method(self, name: str, resource_id, authorization: str) -> aws.apigateway.Integration:
+    def _method(
+        self, name: str, resource_id: pulumi.Input[str], authorization: str
+    ) -> aws.apigateway.Integration:
         method = aws.apigateway.Method(
             f"{name}-any",
             rest_api=self.rest_api.id,
@@ -143,7 +150,9 @@ class Api(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _deploy(self, name: str, settings: Settings, integrations) -> aws.apigateway.Stage:
+    def _deploy(
+        self, name: str, settings: Settings, integrations: list[aws.apigateway.Integration]
+    ) -> aws.apigateway.Stage:
         child = pulumi.ResourceOptions(parent=self, depends_on=integrations)
         # A new deployment whenever the routes or their integration settings change.
         fingerprint = hashlib.sha256(

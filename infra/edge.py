@@ -81,7 +81,8 @@ class Edge(pulumi.ComponentResource):
 
     def _session_origins(self, args: EdgeArgs) -> tuple[list[Origin], list[Origin]]:
         """A VPC origin and a cache behavior per load balancer, most specific pattern first."""
-        origins, behaviors = [], []
+        origins: list[Origin] = []
+        behaviors: list[Origin] = []
         for index in reversed(range(len(args.load_balancer_arns))):
             origin_id = f"sessions-{index}"
             vpc_origin = aws.cloudfront.VpcOrigin(
@@ -111,7 +112,7 @@ class Edge(pulumi.ComponentResource):
             behaviors.append(_session_behavior(session_path_pattern(index), origin_id))
         return origins, behaviors
 
-    def _certificate(self, domain: Domain | None):
+    def _certificate(self, domain: Domain | None) -> tuple[Origin, list[str]]:
         if domain is None:
             return {"cloudfront_default_certificate": True}, []
         # CloudFront only takes certificates from us-east-1, whatever the stack's region.
@@ -195,7 +196,7 @@ def _api_behavior() -> Origin:
         "cached_methods": CACHED_METHODS,
         "cache_policy_id": CACHING_DISABLED,
         "origin_request_policy_id": ALL_VIEWER_EXCEPT_HOST,
-        "compress": True,
+        "compress": False,  # compressing would hold back the /build event stream
     }
 
 

@@ -32,8 +32,8 @@ LOCAL_ONLY = ("uv", "typer", "rich")
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
-# Bumped when the layout of the artifacts changes, so old cache entries are not reused.
-FORMAT = "1"
+# Part of every cache key: a change to how packages are built rebuilds them.
+FORMAT = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 # Cached packages of older code are deleted once unused this long (seconds).
 STALE_AFTER = 7 * 24 * 3600
 
@@ -85,11 +85,13 @@ def locked_requirements(root: Path = ROOT) -> str:
     return _run(command, "export the locked dependencies").stdout
 
 
-def dependencies_layer(arch: str, root: Path = ROOT, cache: Path | None = None) -> Artifact:
+def dependencies_layer(
+    arch: str, root: Path = ROOT, cache: Path | None = None, python: str = PYTHON
+) -> Artifact:
     """The layer zip (`python/...`), built once per (lock, architecture, Python)."""
     requirements = locked_requirements(root)
-    key = _digest([FORMAT, arch, PYTHON, requirements])
-    target = (cache or cache_dir()) / f"layer-{arch}-{key[:16]}.zip"
+    key = _digest([FORMAT, arch, python, requirements])
+    target = (cache or cache_dir()) / f"layer-{arch}-py{python}-{key[:16]}.zip"
     if not target.exists():
         with tempfile.TemporaryDirectory(prefix="skybinder-layer-") as work:
             site = Path(work) / "python"
@@ -111,7 +113,7 @@ def dependencies_layer(arch: str, root: Path = ROOT, cache: Path | None = None) 
                     "--python-platform",
                     python_platform(arch),
                     "--python-version",
-                    PYTHON,
+                    python,
                     "-r",
                     str(listing),
                 ],

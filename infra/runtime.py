@@ -202,23 +202,17 @@ class Runtime:
         ]
 
     def _settings_reads(self) -> list[Statement]:
-        reads = [
-            allow(["ssm:GetParameter"], [self._arn("ssm", f"parameter{self.public_url_parameter}")])
-        ]
+        """The public URL's parameter, and the GitHub token where one is configured: an SSM
+        parameter by name, or a Secrets Manager secret by ARN (as the runtime reads it)."""
+        public_url = self._arn("ssm", f"parameter{self.public_url_parameter}")
+        reads = [allow(["ssm:GetParameter"], [public_url])]
         secret = self.settings.github_token_secret
-        if secret:
-            name = secret.lstrip("/")
-            reads.append(allow(["ssm:GetParameter"], [self._arn("ssm", f"parameter/{name}")]))
-            reads.append(
-                allow(
-                    ["secretsmanager:GetSecretValue"],
-                    [
-                        secret
-                        if secret.startswith("arn:")
-                        else self._arn("secretsmanager", f"secret:{name}-??????")
-                    ],
-                )
-            )
+        if ":secretsmanager:" in secret:
+            # A full ARN ends in Secrets Manager's 6-character suffix; a partial one does not.
+            reads.append(allow(["secretsmanager:GetSecretValue"], [secret, f"{secret}-??????"]))
+        elif secret:
+            parameter = self._arn("ssm", f"parameter/{secret.lstrip('/')}")
+            reads.append(allow(["ssm:GetParameter"], [parameter]))
         return reads
 
     def _task_arns(self) -> pulumi.Output[str]:

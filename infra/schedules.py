@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from infra import lambdas
 from infra.config import Settings
+from infra.iam import Statement
 from infra.packaging import Artifact
 from infra.runtime import Runtime
 
@@ -64,7 +65,9 @@ class Schedules(pulumi.ComponentResource):
         self.reap_rule = self._rule("every-minute", self.reap, schedule_expression=REAP_SCHEDULE)
         self.register_outputs({"build_function": self.build.name, "reap_function": self.reap.name})
 
-    def _function(self, role: str, code: Artifact, statements, args: SchedulesArgs):
+    def _function(
+        self, role: str, code: Artifact, statements: list[Statement], args: SchedulesArgs
+    ) -> aws.lambda_.Function:
         return lambdas.create(
             f"{self._base}-{role}",
             lambdas.FunctionSpec(
@@ -83,7 +86,7 @@ class Schedules(pulumi.ComponentResource):
         )
 
     def _rule(
-        self, role: str, function: aws.lambda_.Function, **source
+        self, role: str, function: aws.lambda_.Function, **source: pulumi.Input[str]
     ) -> aws.cloudwatch.EventRule:
         child = pulumi.ResourceOptions(parent=self)
         rule = aws.cloudwatch.EventRule(f"{self._base}-{role}", **source, opts=child)

@@ -109,8 +109,11 @@ class Sessions(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _load_balancers(self, name: str, args: SessionsArgs):
-        balancers, listeners = [], []
+    def _load_balancers(
+        self, name: str, args: SessionsArgs
+    ) -> tuple[list[aws.lb.LoadBalancer], list[aws.lb.Listener]]:
+        balancers: list[aws.lb.LoadBalancer] = []
+        listeners: list[aws.lb.Listener] = []
         for index in range(args.alb_count):
             balancer = aws.lb.LoadBalancer(
                 f"{name}-alb-{index}",

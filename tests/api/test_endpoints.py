@@ -106,30 +106,4 @@ def test_home_page_is_html(api: ApiWorld) -> None:
     assert "<html" in response.text.lower()
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/v2/gh/u/r/HEAD",
-        "/v2/gl/group%2Fproject/main?urlpath=lab/tree/x.ipynb",
-        f"/v2/gh/u/{SCRIPT}/HEAD",
-        f"/v2/gh/u/r/HEAD?urlpath={SCRIPT}&labpath={SCRIPT}",
-        f"/v2/{SCRIPT}/u/r/HEAD",
-        f"/?repo={SCRIPT}",
-    ],
-)
-def test_pages_are_html_and_never_echo_the_request(api: ApiWorld, path: str) -> None:
-    response = api.client.get(path)
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/html")
-    assert "<html" in response.text.lower()
-    for echo in (MARKER, "group%2Fproject", "group/project", "x.ipynb"):
-        assert echo not in response.text
-    # Nothing is built or resolved just by showing a page.
-    assert api.resolver.seen == [] and api.store.list() == []
-
-
-def test_launch_page_is_the_same_for_every_spec(api: ApiWorld) -> None:
-    plain = api.client.get("/v2/gh/u/r/HEAD").text
-    hostile = api.client.get(f"/v2/gh/u/{SCRIPT}/HEAD?urlpath={SCRIPT}").text
-    assert plain == hostile
-    assert plain != api.client.get("/").text
+# The launch and bad-link pages (escaping, build tokens, Open Graph tags): tests/api/test_pages.py

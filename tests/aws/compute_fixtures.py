@@ -228,6 +228,7 @@ class Cloud:
     elbv2: Any = None
     ecr: Any = None
     logs: Any = None
+    last_log_ms: int = 0
 
     @property
     def binder(self) -> Any:
@@ -261,8 +262,11 @@ class Cloud:
         )
         if not streams["logStreams"]:
             self.logs.create_log_stream(logGroupName=BUILD_LOGS, logStreamName=stream)
-        now = int(time.time() * 1000)  # CloudWatch refuses events from the future
-        events = [{"timestamp": now + i, "message": line} for i, line in enumerate(lines)]
+        # CloudWatch refuses events from the future, and orders a stream by time: each line
+        # gets a later millisecond than every line before it.
+        start = max(int(time.time() * 1000), self.last_log_ms + 1)
+        events = [{"timestamp": start + i, "message": line} for i, line in enumerate(lines)]
+        self.last_log_ms = start + len(lines)
         self.logs.put_log_events(logGroupName=BUILD_LOGS, logStreamName=stream, logEvents=events)
 
     def build_event(self, name: str, build_id: str) -> dict[str, Any]:

@@ -19,8 +19,10 @@ from tests.aws.compute_fixtures import EVENTS, load_event
 
 CLUSTER = "skybinder-sessions"
 SESSION = "3c9f2a7e5b1d8c40"  # the session id in the ECS payloads
-TASK = "arn:aws:ecs:us-east-1:123456789012:task/skybinder-sessions/" + "0f8e1c3b6a2d4e5f9a7b1c2d3e4f5a6b"
-IMAGE = "skybinder-gh-binder-2dexamples-2drequirements-5f3ba0:" + "b8259dac9eb4aa5f2d65d8881f2da94a4952a195"
+TASK = "arn:aws:ecs:us-east-1:123456789012:task/skybinder-sessions/0f8e1c3b6a2d4e5f9a7b1c2d3e4f5a6b"
+IMAGE = (
+    "skybinder-gh-binder-2dexamples-2drequirements-5f3ba0:b8259dac9eb4aa5f2d65d8881f2da94a4952a195"
+)
 
 
 def task(name: str) -> TaskStateChange:

@@ -86,9 +86,9 @@ def shot(page: Page, name: str, *, full_page: bool = True) -> Path:
     return path
 
 
-def sessions_for(server: Server, spec: str) -> list[tuple[str, str]]:
+def sessions_for(binder: Server, spec: str) -> list[tuple[str, str]]:
     """(id, state) of every session the binder's store holds for `spec`, read from its file."""
-    uri = f"file:{server.data_dir / 'skybinder.sqlite'}?mode=ro"
+    uri = f"file:{binder.data_dir / 'skybinder.sqlite'}?mode=ro"
     with sqlite3.connect(uri, uri=True) as db:
         rows = db.execute(
             "SELECT id, state FROM sessions WHERE json_extract(data, '$.spec') = ?", (spec,)

@@ -9,12 +9,19 @@ from contextlib import suppress
 
 
 class DroppingProxy:
-    """Forwards 127.0.0.1:<port> to the binder; the first /build response is cut once its
-    bytes include `cut_after`. Everything else, the resumed stream too, passes untouched."""
+    """Forwards 127.0.0.1:<port> to the binder; the first /build response is cut `delay`
+    seconds after its bytes include `cut_after`. Everything else passes untouched.
 
-    def __init__(self, target_port: int, cut_after: bytes = b'"resume"') -> None:
+    The delay lets the browser take in the event before the connection dies: bytes that
+    arrive together with the end of a broken response may be dropped by it.
+    """
+
+    def __init__(
+        self, target_port: int, cut_after: bytes = b'"resume"', delay: float = 0.5
+    ) -> None:
         self.target_port = target_port
         self.cut_after = cut_after
+        self.delay = delay
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self.listener.getsockname()[1])
         self.build_requests = 0
@@ -45,7 +52,9 @@ class DroppingProxy:
                 target=self._responses, args=(upstream, client, is_build), daemon=True
             ).start()
 
-    def _requests(self, client: socket.socket, upstream: socket.socket, is_build: threading.Event) -> None:
+    def _requests(
+        self, client: socket.socket, upstream: socket.socket, is_build: threading.Event
+    ) -> None:
         with suppress(OSError):
             while data := client.recv(65536):
                 if b"GET /build/" in data:
@@ -55,7 +64,9 @@ class DroppingProxy:
                 upstream.sendall(data)
         _close(client, upstream)
 
-    def _responses(self, upstream: socket.socket, client: socket.socket, is_build: threading.Event) -> None:
+    def _responses(
+        self, upstream: socket.socket, client: socket.socket, is_build: threading.Event
+    ) -> None:
         seen = b""
         with suppress(OSError):
             while data := upstream.recv(65536):
@@ -64,7 +75,9 @@ class DroppingProxy:
                     seen = (seen + data)[-65536:]
                     if self.cut_after in seen:
                         self.cut.set()
-                        break
+                        cut = threading.Timer(self.delay, _close, (client, upstream))
+                        cut.daemon = True
+                        cut.start()
         _close(client, upstream)
 
 

@@ -57,6 +57,14 @@ def test_the_layer_is_built_once_per_lock(layer: packaging.Artifact) -> None:
     assert again == layer and again.path.stat().st_ino == inode
 
 
+def test_a_fresh_build_of_the_layer_gives_the_same_bytes(
+    layer: packaging.Artifact, tmp_path: Path
+) -> None:
+    again = packaging.dependencies_layer("arm64", cache=tmp_path)
+    assert again.path != layer.path
+    assert again.sha256 == layer.sha256
+
+
 def test_each_function_is_well_under_lambdas_size_limit(layer: packaging.Artifact) -> None:
     for function in ("launch", "build", "reap"):
         code = packaging.function_archive(function)

@@ -211,3 +211,24 @@ def test_functions_run_only_this_deployments_task_definitions(deployment: Deploy
         assert fnmatch.fnmatchcase(arn.format(f"{prefix}r2d-9a1d4b6", 3), pattern)
         assert not fnmatch.fnmatchcase(arn.format("someone-elses-task", 1), pattern)
         assert "ecs:cluster" in statement["Condition"]["ArnEquals"]
+
+
+def test_the_github_token_is_readable_only_where_configured(
+    default: Deployment, options: Deployment
+) -> None:
+    def parameters(deployment: Deployment) -> set[str]:
+        return {
+            arn
+            for _, statement in deployment.statements()
+            if "ssm:GetParameter" in as_list(statement.get("Action", []))
+            for arn in as_list(statement["Resource"])
+        }
+
+    base = "arn:aws:ssm:us-east-1:123456789012:parameter"
+    assert parameters(default) == {f"{base}/sb-dev/public-url"}
+    assert parameters(options) == {f"{base}/sb-dev/public-url", f"{base}/skybinder/github-token"}
+    for deployment in (default, options):
+        assert not any(
+            "secretsmanager:GetSecretValue" in as_list(s.get("Action", []))
+            for _, s in deployment.statements()
+        )

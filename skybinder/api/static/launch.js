@@ -27,7 +27,7 @@
   var log = new window.SkybinderLog.LogView(byId("log"), byId("follow"));
   var started = Date.now();
   var state = { source: null, sessionId: "", resume: "", step: -1, stepStarted: [], retries: 0,
-                done: "", reattached: 0, timer: null };
+                done: "", reattached: 0, replaying: false, timer: null };
 
   function seconds(ms) {
     var s = Math.max(0, Math.round(ms / 1000));
@@ -110,6 +110,13 @@
 
   function handle(data) {
     var phase = String(data.phase || "").toLowerCase();
+    if (state.replaying) {  // a resumed stream replays the log from its start
+      state.replaying = false;
+      if (phase !== "failed") {
+        log.clear();
+        log.note("Reconnected to your launch; the log so far follows.");
+      }
+    }
     if (data.session_id) { state.sessionId = String(data.session_id); }
     if (data.resume) { state.resume = String(data.resume); remember(); }
     if (phase === "ready") { return ready(data); }
@@ -144,8 +151,8 @@
   function reattach() {
     state.reattached += 1;
     document.body.dataset.reattached = String(state.reattached);
-    log.clear();  // the resumed stream replays the log from its start
-    log.note("Reconnected to your launch; the log so far follows.");
+    byId("notice").textContent = "The connection dropped; this page reconnected to the same launch.";
+    state.replaying = true;
     open(eventsUrl());
   }
 
@@ -174,6 +181,7 @@
     window.clearInterval(state.timer);
     tick();
     document.body.dataset.outcome = kind;
+    byId("heading-verb").textContent = kind === "ready" ? "Opening" : "Could not start";
     favicon(kind === "ready" ? "success" : "fail");
     byId("bar").dataset.state = kind;
     if (kind === "failed") { toStep(Math.max(state.step, 0), true); }

@@ -1,0 +1,135 @@
+"""bootstrap_aws: settings from the environment, the binder built on moto, nothing at import."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from skybinder import bootstrap_aws
+from skybinder.adapters.aws import names as n
+from skybinder.adapters.aws.alb_router import AlbRouter
+from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
+from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
+from skybinder.adapters.aws.ecr_registry import EcrRegistry
+from skybinder.adapters.aws.ecs_runner import EcsRunner
+from skybinder.adapters.aws.lazy import LazyResolver, public_url_reader
+from skybinder.adapters.aws.settings import REQUIRED, AwsSettingsError, load_settings
+from skybinder.domain.errors import LaunchError
+from skybinder.domain.model import CapacityPolicy
+from tests.aws.compute_fixtures import PUBLIC_URL, deploy
+from tests.aws.conftest import ApiCalls, client, mocked_aws
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {name: f"value-of-{name}" for name in REQUIRED}
+
+
+def test_every_missing_variable_is_named() -> None:
+    partial = {k: v for k, v in ENV.items() if k not in {n.ENV_CLUSTER, n.ENV_VPC_ID}}
+    with pytest.raises(AwsSettingsError) as raised:
+        load_settings(partial)
+    assert f"lacks {n.ENV_CLUSTER}, {n.ENV_VPC_ID}." in str(raised.value)
+
+
+def test_values_that_cannot_work_are_named() -> None:
+    bad = {**ENV, n.ENV_CAPACITY: "cheap", n.ENV_TARGET_GROUPS_PER_ALB: "150"}
+    with pytest.raises(AwsSettingsError) as raised:
+        load_settings(bad)
+    assert n.ENV_CAPACITY in str(raised.value) and n.ENV_TARGET_GROUPS_PER_ALB in str(raised.value)
+
+
+def test_defaults_and_lists() -> None:
+    settings = load_settings(
+        {**ENV, n.ENV_SUBNETS: "subnet-a, subnet-b,", n.ENV_ASSIGN_PUBLIC_IP: "true"}
+    )
+    assert settings.subnets == ("subnet-a", "subnet-b")
+    assert settings.assign_public_ip is True
+    assert settings.capacity == CapacityPolicy.SPOT_FALLBACK
+    assert (settings.targets_per_alb, settings.target_group_prefix) == (100, "sb-")
+
+
+def test_the_binder_is_built_from_the_environment_once_per_process() -> None:
+    with mocked_aws():
+        environment = deploy().env
+        with pytest.MonkeyPatch.context() as patch:
+            for key, value in environment.items():
+                patch.setenv(key, value)
+            bootstrap_aws.use(None)
+            try:
+                built = bootstrap_aws.current()
+                assert bootstrap_aws.current() is built
+            finally:
+                bootstrap_aws.use(None)
+        binder = built.binder
+        assert isinstance(binder.store, DynamoSessionStore)
+        assert isinstance(binder.registry, EcrRegistry)
+        assert isinstance(binder.builder, CodeBuildBuilder)
+        assert isinstance(binder.runner, EcsRunner)
+        assert isinstance(binder.router, AlbRouter)
+        assert isinstance(binder.resolver, LazyResolver)
+        assert built.health_checks()["store"]()
+
+
+def test_importing_the_functions_builds_nothing() -> None:
+    """No settings, no credentials, no network: importing every entry module still works,
+    because clients and the binder are made on the first invocation."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SKYBINDER_"))}
+    environment["PYTHONPATH"] = str(ROOT)
+    code = (
+        "import importlib, sys, boto3\n"
+        "made = []\n"
+        "real = boto3.session.Session.client\n"
+        "boto3.session.Session.client = lambda *a, **k: made.append(a) or real(*a, **k)\n"
+        "for name in ('build.handler', 'reap.handler', 'launch.app'):\n"
+        "    importlib.import_module('functions.' + name)\n"
+        "assert made == [], made\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=environment, cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_the_github_token_is_read_on_the_first_resolve_only() -> None:
+    with mocked_aws():
+        ssm = client("ssm")
+        ssm.put_parameter(Name="/skybinder/github-token", Value="ghp_x", Type="SecureString")
+        calls = ApiCalls(ssm)
+        asked: list[str] = []
+
+        def factory(service: str) -> Any:
+            asked.append(service)
+            return ssm
+
+        resolver = LazyResolver(httpx_client(), "/skybinder/github-token", factory)
+        assert asked == []
+        assert {c["id"] for c in resolver.display_configs()} >= {"gh", "zenodo"}
+        resolver.display_configs()
+        assert asked == ["ssm"] and calls.names == ["GetParameter"]
+
+
+def test_the_public_url_comes_from_its_value_or_once_from_ssm() -> None:
+    assert public_url_reader(PUBLIC_URL + "/", "", lambda: None)() == PUBLIC_URL
+    with mocked_aws():
+        ssm = client("ssm")
+        ssm.put_parameter(
+            Name="/skybinder/public-url", Value="https://d1.cloudfront.net", Type="String"
+        )
+        calls = ApiCalls(ssm)
+        read = public_url_reader("", "/skybinder/public-url", lambda: ssm)
+        assert read() == read() == "https://d1.cloudfront.net"
+        assert calls.names == ["GetParameter"]
+    with pytest.raises(LaunchError, match="does not know its public URL"):
+        public_url_reader("", "", lambda: None)()
+
+
+def httpx_client() -> Any:
+    import httpx
+
+    return httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(500)))

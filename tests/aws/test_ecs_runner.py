@@ -1,0 +1,140 @@
+"""EcsRunner and its task definitions on moto: a copy of the session template per image
+(never a task role), RunTask's failures, stops and the tasks it holds."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.awsrequest import AWSResponse
+
+from skybinder.adapters.aws.ecr_registry import image_tag
+from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions, family_name
+from skybinder.domain.errors import LaunchError
+from skybinder.service.ports import LaunchRequest
+from tests.aws.compute_fixtures import ACCOUNT, CLUSTER, IMAGE, TEMPLATE, Cloud
+from tests.aws.conftest import ApiCalls, fail_calls
+
+SESSION = "9a8b7c6d5e4f3a2b"
+
+
+def request(**fields: Any) -> LaunchRequest:
+    values: dict[str, Any] = {
+        "session_id": SESSION,
+        "image_name": IMAGE,
+        "base_url": f"/s/{SESSION}/",
+        "token": "secret-token",
+        "env": {"BINDER_REQUEST": "v2/gh/binder-examples/requirements/HEAD"},
+    }
+    return LaunchRequest(**{**values, **fields})
+
+
+def answer_run_task(aws_client: Any, failures: list[dict[str, str]]) -> None:
+    """RunTask's next answer: no task, these failures (as AWS reports what it cannot start)."""
+    left = [1]
+
+    def hook(**_: Any) -> Any:
+        if not left[0]:
+            return None
+        left[0] -= 1
+        response = AWSResponse("https://ecs.invalid", status_code=200, headers={}, raw=None)
+        return response, {"tasks": [], "failures": failures, "ResponseMetadata": {}}
+
+    aws_client.meta.events.register("before-call.ecs.RunTask", hook)
+
+
+def test_an_image_gets_a_copy_of_the_session_template_with_its_image(cloud: Cloud) -> None:
+    arn = cloud.binder.runner.prepare(IMAGE)
+    definition = cloud.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    template = cloud.ecs.describe_task_definition(taskDefinition=TEMPLATE)["taskDefinition"]
+    assert definition["family"] == family_name("skybinder-session-", IMAGE)
+    (container,) = definition["containerDefinitions"]
+    assert container["image"] == f"{cloud.deployment.repository_uri}:{image_tag(IMAGE)}"
+    assert container["portMappings"] == template["containerDefinitions"][0]["portMappings"]
+    for key in ("cpu", "memory", "networkMode", "executionRoleArn", "requiresCompatibilities"):
+        assert definition[key] == template[key]
+
+
+def test_preparing_again_registers_nothing(cloud: Cloud) -> None:
+    first = cloud.binder.runner.prepare(IMAGE)
+    calls = ApiCalls(cloud.binder.runner.client)
+    assert cloud.binder.runner.prepare(IMAGE) == first
+    assert calls.names == ["DescribeTaskDefinition"]
+
+
+def test_a_task_role_on_the_template_never_reaches_a_session(cloud: Cloud) -> None:
+    template = cloud.ecs.describe_task_definition(taskDefinition=TEMPLATE)["taskDefinition"]
+    cloud.ecs.register_task_definition(
+        family="template-with-role",
+        taskRoleArn=f"arn:aws:iam::{ACCOUNT}:role/powerful",
+        **{k: template[k] for k in ("containerDefinitions", "networkMode", "cpu", "memory")},
+    )
+    definitions = TaskDefinitions(cloud.ecs, "template-with-role", "t-", lambda name: "img:1")
+    arn = definitions.prepare(IMAGE)
+    definition = cloud.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+    assert not definition.get("taskRoleArn")
+
+
+def test_a_missing_template_is_a_launch_error_naming_it(cloud: Cloud) -> None:
+    definitions = TaskDefinitions(cloud.ecs, "no-such-template", "t-", lambda name: "img:1")
+    with pytest.raises(LaunchError, match="The session task definition no-such-template does"):
+        definitions.prepare(IMAGE)
+
+
+def test_a_prepared_task_definition_is_used_as_given(cloud: Cloud) -> None:
+    arn = cloud.binder.runner.prepare(IMAGE)
+    calls = ApiCalls(cloud.binder.runner.client)
+    task = cloud.binder.runner.start(request(task_definition=arn))
+    assert calls.names == ["RunTask"]
+    (described,) = cloud.ecs.describe_tasks(cluster=CLUSTER, tasks=[task])["tasks"]
+    assert described["taskDefinitionArn"] == arn
+    assert (described["startedBy"], described["group"]) == (SESSION, f"skybinder:{SESSION}")
+
+
+def test_a_failure_other_than_capacity_is_not_retried_on_demand(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    answer_run_task(runner.client, [{"arn": "", "reason": "RESOURCE:ENI"}])
+    calls = ApiCalls(runner.client)
+    with pytest.raises(LaunchError, match="AWS Fargate refused to start it"):
+        runner.start(request(task_definition=runner.prepare(IMAGE)))
+    assert calls.names.count("RunTask") == 1
+
+
+def test_the_token_travels_in_the_environment_never_on_the_command_line(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    runner.start(request(task_definition=runner.prepare(IMAGE)))
+    (run,) = cloud.run_tasks
+    (override,) = run["overrides"]["containerOverrides"]
+    assert "secret-token" not in json.dumps(override["command"])
+    assert {"name": "JUPYTER_TOKEN", "value": "secret-token"} in override["environment"]
+
+
+def test_stopping_is_idempotent_and_ends_what_is_alive(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    task = runner.start(request())
+    assert runner.is_alive(task)
+    runner.stop(task)
+    runner.stop(task)
+    assert not runner.is_alive(task)
+    unknown = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{CLUSTER}/00000000000000000000000000000000"
+    assert not runner.is_alive(unknown)
+    fail_calls(runner.client, "StopTask", "InvalidParameterException")  # AWS: no such task
+    runner.stop(unknown)
+
+
+def test_held_lists_this_binders_tasks_only(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    ours = runner.start(request())
+    template = cloud.ecs.describe_task_definition(taskDefinition=TEMPLATE)["taskDefinition"]
+    network = cloud.run_tasks[0]["networkConfiguration"]
+    cloud.ecs.run_task(
+        cluster=CLUSTER,
+        taskDefinition=template["taskDefinitionArn"],
+        networkConfiguration=network,
+        capacityProviderStrategy=[{"capacityProvider": "FARGATE", "weight": 1}],
+        group="family:someone-elses",
+    )
+    assert runner.held() == {ours: SESSION}
+    runner.release(ours)
+    assert runner.held() == {}

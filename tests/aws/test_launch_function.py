@@ -1,0 +1,116 @@
+"""The launch function: the HTTP app over the AWS binder, and run.sh as the Lambda Web Adapter
+starts it (a real uvicorn process against moto's server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+from fastapi.testclient import TestClient
+
+from skybinder.domain.model import SessionState
+from tests.aws.compute_fixtures import IMAGE, PUBLIC_URL, SPEC, Cloud
+from tests.aws.conftest import REGION
+
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 30.0) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def test_build_streams_a_cached_launch_to_ready(cloud: Cloud) -> None:
+    from functions.launch.app import create
+
+    cloud.push_image(IMAGE)
+    http = TestClient(create())
+    events: list[dict[str, Any]] = []
+
+    def read_stream() -> None:
+        with http.stream("GET", f"/build/gh/{SPEC}") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line.removeprefix("data: ")))
+
+    reader = threading.Thread(target=read_stream)
+    reader.start()
+    session = wait_for(lambda: next(iter(cloud.binder.store.list({SessionState.STARTING})), None))
+    cloud.send_reap(cloud.task_event("ecs-task-running", session.task_id))
+    reader.join(30)
+    assert [e["phase"] for e in events] == ["built", "launching", "launching", "ready"]
+    assert events[-1]["url"] == f"{PUBLIC_URL}/s/{session.id}/"
+    assert events[-1]["token"] == session.token
+    versions = http.get("/versions").json()
+    assert versions["builder_info"]["builder"] == "AWS CodeBuild"
+
+
+# Started before uvicorn in run.sh's process: moto in that process, the deployment in it, and
+# the functions' environment for it, as the Lambda service would set it.
+SITE = """
+import os, sys
+from moto import mock_aws
+mock_aws().start()
+sys.path.insert(0, {root!r})
+import tests.aws.conftest  # first, as pytest imports it: it imports compute_fixtures
+from tests.aws.compute_fixtures import deploy
+os.environ.update(deploy().env)
+"""
+
+
+def test_run_sh_serves_the_app_on_the_adapters_port(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(SITE.format(root=str(ROOT)))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environment = {
+        "HOME": str(tmp_path),
+        "PORT": str(port),
+        "PYTHONPATH": f"{tmp_path}:{ROOT}",
+        "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    process = subprocess.Popen(
+        ["sh", "run.sh"],
+        cwd=ROOT / "functions" / "launch",
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        health = wait_for(lambda: _get(f"http://127.0.0.1:{port}/health"), timeout=60)
+        assert health.status_code == 200
+        assert health.json() == {"ok": True, "checks": [{"service": "store", "ok": True}]}
+        versions = _get(f"http://127.0.0.1:{port}/versions")
+        assert versions is not None
+        assert versions.json()["builder_info"]["project"] == "skybinder-build"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=30)[0].decode(errors="replace")
+    assert f"Uvicorn running on http://127.0.0.1:{port}" in output
+
+
+def _get(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None

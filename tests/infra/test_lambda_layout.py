@@ -1,0 +1,115 @@
+"""The launch function as Lambda lays it out: its zip in a task root, the dependencies layer in
+/opt, `run.sh` started with the function's environment; the app must answer.
+
+Built for this machine's Python and architecture (Lambda's are 3.12 on arm64, which cannot
+run here), from the same lock and by the same code as the deployed package.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infra import packaging
+from infra.api import ADAPTER_ENVIRONMENT
+from infra.names import Env
+
+ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
+# What the deployment sets, with placeholder resources (nothing is called at start-up).
+ENVIRONMENT = {
+    Env.TABLE_NAME: "sb-test-table",
+    Env.CLUSTER: "sb-test-cluster",
+    Env.BUILD_PROJECT: "sb-test-builder",
+    Env.BUILD_LOG_GROUP: "sb-test-builder-logs",
+    Env.BUILD_LOG_STREAM_PREFIX: "repo2docker",
+    Env.IMAGE_REPOSITORY: "123456789012.dkr.ecr.us-east-1.amazonaws.com/sb-test-images",
+    Env.SESSION_TASK_DEFINITION: "sb-test-session",
+    Env.TASK_FAMILY_PREFIX: "sb-test-session-",
+    Env.SUBNETS: "subnet-1,subnet-2",
+    Env.SECURITY_GROUPS: "sg-1",
+    Env.VPC_ID: "vpc-1",
+    Env.LISTENER_ARNS: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2",
+    Env.PUBLIC_URL: "https://binder.example.org",
+    "AWS_REGION": "us-east-1",  # Lambda sets both
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _unzip(archive: Path, target: Path) -> None:
+    with zipfile.ZipFile(archive) as opened:
+        for info in opened.infolist():
+            path = Path(opened.extract(info, target))
+            path.chmod((info.external_attr >> 16) & 0o777)  # zipfile drops the modes
+
+
+def _base_python(bin_dir: Path) -> None:
+    """`python` on PATH: this interpreter without the test environment's packages."""
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(Path(sys._base_executable).resolve())  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(ARCH is None, reason=f"no Lambda architecture like {platform.machine()}")
+def test_run_sh_serves_the_app_from_the_zip_and_the_layer(tmp_path: Path) -> None:
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    layer = packaging.dependencies_layer(str(ARCH), python=python)
+    code = packaging.function_archive("launch", cache=tmp_path / "cache")
+    task, opt, bin_dir = tmp_path / "task", tmp_path / "opt", tmp_path / "bin"
+    _unzip(code.path, task)
+    _unzip(layer.path, opt)
+    _base_python(bin_dir)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PYTHONNOUSERSITE": "1",
+        **ENVIRONMENT,
+        **{k: v.replace("/opt", str(opt)) for k, v in ADAPTER_ENVIRONMENT.items()},
+        "PORT": str(_free_port()),
+    }
+    bare = subprocess.run(
+        ["python", "-c", "import fastapi"],
+        env={**env, "PYTHONPATH": ""},
+        capture_output=True,
+        check=False,
+    )
+    assert bare.returncode != 0, "the bare interpreter must not have fastapi of its own"
+    server = subprocess.Popen(
+        ["./run.sh"], cwd=task, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        answer = _wait_for(f"http://127.0.0.1:{env['PORT']}/versions", server)
+        assert answer.status_code == 200
+        assert "skybinder" in answer.json()
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=10)
+    assert "Traceback" not in output, output
+
+
+def _wait_for(url: str, server: subprocess.Popen[str]) -> httpx.Response:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            output = server.stdout.read() if server.stdout else ""
+            pytest.fail(f"run.sh exited with {server.returncode}:\n{output}")
+        try:
+            return httpx.get(url, timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail(f"nothing answered on {url} within 30 s")
