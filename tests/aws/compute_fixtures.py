@@ -37,7 +37,7 @@ from skybinder.domain.model import Progress, Session
 from skybinder.domain.naming import image_name
 from skybinder.service.launch import request_launch
 from skybinder.service.watch import watch
-from tests.aws.conftest import REGION, TABLE, client, mocked_aws
+from tests.aws.conftest import REGION, TABLE, mocked_aws
 from tests.fake_ports import FakeClock, FakeResolver
 
 ACCOUNT = "123456789012"
@@ -59,12 +59,27 @@ NO_CAPACITY = (  # RunTask's failure reason when Fargate (Spot) has no capacity
 IMAGE = image_name("skybinder-", "gh-binder-examples-requirements", SHA)  # what SPEC builds
 
 
+class Clients:
+    """Clients of one boto3 session, one per service: a session loads AWS's endpoint data
+    once, which is most of what making a client costs."""
+
+    def __init__(self) -> None:
+        self.session = boto3.session.Session(region_name=REGION)
+        self._made: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self._made:
+            self._made[service] = self.session.client(service)  # type: ignore[call-overload]
+        return self._made[service]
+
+
 @dataclass
 class Deployment:
     env: dict[str, str]
     vpc_id: str
     listener_arns: list[str]
     repository_uri: str
+    client: Clients  # the operator's view of the account, for setting up and looking
 
 
 def deploy(
@@ -75,6 +90,7 @@ def deploy(
     settings: dict[str, str] | None = None,
 ) -> Deployment:
     """What `pulumi up` would create, on moto; the functions' environment for it."""
+    client = Clients()
     ec2 = client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
@@ -85,10 +101,10 @@ def deploy(
     subnet_ids = [s["Subnet"]["SubnetId"] for s in subnets]
     group = ec2.create_security_group(GroupName="sessions", Description="sessions", VpcId=vpc)
     repository = client("ecr").create_repository(repositoryName=REPOSITORY)["repository"]
-    _builder()
-    _cluster()
+    _builder(client)
+    _cluster(client)
     create_table(client("dynamodb"), TABLE)
-    arns = [_alb(f"skybinder-{i}", subnet_ids) for i in range(listeners)]
+    arns = [_alb(client, f"skybinder-{i}", subnet_ids) for i in range(listeners)]
     env = {
         n.ENV_TABLE_NAME: TABLE,
         n.ENV_CLUSTER: CLUSTER,
@@ -109,10 +125,10 @@ def deploy(
     if capacity:
         env[n.ENV_CAPACITY] = capacity
     env.update(settings or {})
-    return Deployment(env, vpc, arns, repository["repositoryUri"])
+    return Deployment(env, vpc, arns, repository["repositoryUri"], client)
 
 
-def _builder() -> None:
+def _builder(client: Clients) -> None:
     client("logs").create_log_group(logGroupName=BUILD_LOGS)
     client("codebuild").create_project(
         name=PROJECT,
@@ -135,7 +151,7 @@ def _builder() -> None:
     )
 
 
-def _cluster() -> None:
+def _cluster(client: Clients) -> None:
     ecs = client("ecs")
     ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
     ecs.register_task_definition(
@@ -159,7 +175,7 @@ def _cluster() -> None:
     )
 
 
-def _alb(name: str, subnets: list[str]) -> str:
+def _alb(client: Clients, name: str, subnets: list[str]) -> str:
     elbv2 = client("elbv2")
     lb = elbv2.create_load_balancer(Name=name, Subnets=subnets, Scheme="internal")
     listener = elbv2.create_listener(
@@ -180,8 +196,8 @@ class JupyterBehindAlb:
     """The internet, as the prober sees it: a request to the public URL reaches a session's
     Jupyter only through a listener rule whose target group has a healthy target."""
 
-    def __init__(self, listener_arns: list[str]) -> None:
-        self.elbv2 = client("elbv2")
+    def __init__(self, elbv2: Any, listener_arns: list[str]) -> None:
+        self.elbv2 = elbv2
         self.listener_arns = listener_arns
         self.requests: list[str] = []
 
@@ -445,7 +461,7 @@ def make_cloud(deployment: Deployment, *, refs: dict[str, str] | None = None) ->
     session.events.register("before-parameter-build.codebuild.StartBuild", record_start)
     session.events.register("after-call.codebuild.StartBuild", record_id)
     session.events.register("before-parameter-build.ecs.RunTask", record_run)
-    internet = JupyterBehindAlb(deployment.listener_arns)
+    internet = JupyterBehindAlb(deployment.client("elbv2"), deployment.listener_arns)
     clock = FakeClock()
     resolver = FakeResolver(refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA})
     aws = build_aws(
@@ -463,10 +479,10 @@ def make_cloud(deployment: Deployment, *, refs: dict[str, str] | None = None) ->
         clock=clock,
         starts=cloud_starts,
         run_tasks=run_tasks,
-        ecs=client("ecs"),
-        elbv2=client("elbv2"),
-        ecr=client("ecr"),
-        logs=client("logs"),
+        ecs=deployment.client("ecs"),
+        elbv2=deployment.client("elbv2"),
+        ecr=deployment.client("ecr"),
+        logs=deployment.client("logs"),
     )
     bootstrap_aws.use(aws)
     return cloud
