@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import httpx
+import botocore.session
 from botocore.config import Config
 
 from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
@@ -23,14 +23,15 @@ from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecr_registry import EcrRegistry
 from skybinder.adapters.aws.ecs_runner import EcsRunner, EcsSettings
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
-from skybinder.adapters.aws.http_prober import PublicUrlProber
-from skybinder.adapters.aws.lazy import LazyResolver, public_url_reader
+from skybinder.adapters.aws.lazy import LazyProber, LazyResolver, public_url_reader
 from skybinder.adapters.aws.settings import AwsSettings, load_settings
-from skybinder.adapters.local.http import SystemClock
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import Limits
 from skybinder.service.binder import Binder, ServiceConfig
-from skybinder.service.ports import Clock, Resolver
+from skybinder.service.ports import Clock, Prober, Resolver
+
+if TYPE_CHECKING:
+    import httpx
 
 # Retries with backoff for throttling; short timeouts, because a user is waiting.
 CLIENT_CONFIG = Config(
@@ -50,6 +51,14 @@ class AwsBinder:
         return {"store": lambda: self.binder.store.get("health-check") is None}
 
 
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
 def build_aws(
     environ: Mapping[str, str] = os.environ,
     *,
@@ -58,15 +67,23 @@ def build_aws(
     resolver: Resolver | None = None,
     clock: Clock | None = None,
 ) -> AwsBinder:
-    """Wire the AWS adapters. `session` (a boto3 Session), `http`, `resolver` and `clock`
-    replace the defaults (tests pass moto-backed and mock-transport ones)."""
+    """Wire the AWS adapters. `session` (a botocore Session), `http` (the prober's client),
+    `resolver` and `clock` replace the defaults (tests pass moto-backed and mock ones).
+
+    botocore rather than boto3, and the HTTP client only when first used: a function that
+    never probes or resolves never imports httpx, and none imports boto3 (a cold start saved).
+    """
     settings = load_settings(environ)
-    aws: Any = session or boto3.session.Session()
+    aws: Any = session or botocore.session.get_session()
 
     def client(name: str) -> Any:
-        return aws.client(name, config=CLIENT_CONFIG)
+        return aws.create_client(name, config=CLIENT_CONFIG)
 
-    http = http or httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0))
+    prober: Prober = LazyProber()
+    if http is not None:
+        from skybinder.adapters.aws.http_prober import PublicUrlProber
+
+        prober = PublicUrlProber(http)
     registry = EcrRegistry(client("ecr"), settings.image_repository)
     logs = BuildLogs(client("logs"), settings.build_log_group, settings.build_log_stream_prefix)
     ecs = client("ecs")
@@ -79,8 +96,8 @@ def build_aws(
         builder=CodeBuildBuilder(client("codebuild"), logs, settings.build_project, registry.uri),
         runner=EcsRunner(ecs, _ecs_settings(settings), definitions),
         router=AlbRouter(client("elbv2"), _alb_settings(settings, lambda: client("ssm"))),
-        prober=PublicUrlProber(http),
-        resolver=resolver or LazyResolver(http, settings.github_token_secret, client),
+        prober=prober,
+        resolver=resolver or LazyResolver(settings.github_token_secret, client),
         clock=clock or SystemClock(),
         config=ServiceConfig(
             limits=Limits(
@@ -91,7 +108,7 @@ def build_aws(
             poll_interval=1.0,  # every poll of /build reads DynamoDB
         ),
     )
-    return AwsBinder(binder=binder, settings=settings, clients=[http])
+    return AwsBinder(binder=binder, settings=settings, clients=[http] if http else [])
 
 
 def _ecs_settings(settings: AwsSettings) -> EcsSettings:

@@ -96,8 +96,11 @@ def _find_or_build_image(binder: Binder, session: Session) -> None:
     name = session.image_name
     record = binder.store.get_image(name)
     if binder.registry.has(name):
-        if binder.store.transition(session.id, {S.QUEUED}, S.BUILT, updated_at=binder.clock.now()):
-            _after_built(binder, session.id)
+        built = binder.store.transition(
+            session.id, {S.QUEUED}, S.BUILT, updated_at=binder.clock.now()
+        )
+        if built is not None:
+            _after_built(binder, built, record)
         return
     if record is not None and record.state == ImageState.BUILT:
         # The record outlived the image (deleted from the registry): build it again.
@@ -176,25 +179,26 @@ def _settle_waiting(binder: Binder, session_id: str, record: Image) -> None:
         fail(binder, session_id, message, status_code=500, expected={S.BUILDING})
         return
     now = binder.clock.now()
-    if binder.store.transition(session_id, {S.BUILDING}, S.BUILT, updated_at=now):
-        _after_built(binder, session_id)
+    built = binder.store.transition(session_id, {S.BUILDING}, S.BUILT, updated_at=now)
+    if built is not None:
+        _after_built(binder, built, record)
 
 
-def _after_built(binder: Binder, session_id: str) -> None:
-    session = binder.store.get(session_id)
-    if session is None:
-        return
+def _after_built(binder: Binder, session: Session, record: Image | None) -> None:
     if session.build_only:
         now = binder.clock.now()
         binder.store.transition(
-            session_id, {S.BUILT}, S.STOPPED, reason="build only", ended_at=now, updated_at=now
+            session.id, {S.BUILT}, S.STOPPED, reason="build only", ended_at=now, updated_at=now
         )
         return
-    launch(binder, session_id)
+    launch(binder, session.id, record)
 
 
-def launch(binder: Binder, session_id: str) -> None:
-    """Start the server of a session whose image is built. Only one caller wins the move."""
+def launch(binder: Binder, session_id: str, record: Image | None = None) -> None:
+    """Start the server of a session whose image is built. Only one caller wins the move.
+
+    `record`: the image's record, when the caller has just read it (it is not read again).
+    """
     session = binder.store.transition(
         session_id, {S.BUILT}, S.LAUNCHING, updated_at=binder.clock.now()
     )
@@ -203,7 +207,7 @@ def launch(binder: Binder, session_id: str) -> None:
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
         binder.router.reserve(session.id)
-        task_id = binder.runner.start(_launch_request(binder, session))
+        task_id = binder.runner.start(_launch_request(binder, session, record))
     except Exception as err:  # a runner or router fault fails this session, never the caller
         reason, status = _start_failure(err)
         if isinstance(err, QuotaExceededError):
@@ -220,20 +224,20 @@ def launch(binder: Binder, session_id: str) -> None:
         binder.runner.stop(task_id)
 
 
-def _launch_request(binder: Binder, session: Session) -> LaunchRequest:
+def _launch_request(binder: Binder, session: Session, record: Image | None) -> LaunchRequest:
     return LaunchRequest(
         session_id=session.id,
         image_name=session.image_name,
         base_url=f"/s/{session.id}/",
         token=session.token,
         env=binder_env(session),
-        task_definition=_prepared(binder, session.image_name),
+        task_definition=_prepared(binder, session.image_name, record),
     )
 
 
-def _prepared(binder: Binder, name: str) -> str:
+def _prepared(binder: Binder, name: str, record: Image | None) -> str:
     """The runner's handle for the image, prepared (and kept on its record) when missing."""
-    record = binder.store.get_image(name)
+    record = record or binder.store.get_image(name)
     if record is not None and record.task_definition:
         return record.task_definition
     handle = binder.runner.prepare(name)

@@ -18,14 +18,14 @@ import fnmatch
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import httpx
-import pytest
 from botocore.awsrequest import AWSResponse
 
 from skybinder import bootstrap_aws
@@ -37,7 +37,7 @@ from skybinder.domain.model import Progress, Session
 from skybinder.domain.naming import image_name
 from skybinder.service.launch import request_launch
 from skybinder.service.watch import watch
-from tests.aws.conftest import REGION, TABLE, mocked_aws
+from tests.aws.conftest import REGION, TABLE
 from tests.fake_ports import FakeClock, FakeResolver
 
 ACCOUNT = "123456789012"
@@ -235,7 +235,7 @@ class Cloud:
 
     aws: AwsBinder
     deployment: Deployment
-    boto: boto3.session.Session  # the session every client of the binder comes from
+    boto: Any  # the botocore session every client of the binder comes from
     internet: JupyterBehindAlb
     clock: FakeClock
     starts: list[dict[str, Any]] = field(default_factory=list)  # StartBuild parameters
@@ -442,9 +442,15 @@ def load_event(name: str) -> dict[str, Any]:
     return dict(json.loads((EVENTS / f"{name}.json").read_text()))
 
 
-def make_cloud(deployment: Deployment, *, refs: dict[str, str] | None = None) -> Cloud:
+def make_cloud(
+    deployment: Deployment,
+    *,
+    refs: dict[str, str] | None = None,
+    hooks: list[tuple[str, Callable[..., Any]]] | None = None,
+) -> Cloud:
     """The binder bootstrap_aws builds from the deployment's environment, made current."""
-    session = boto3.session.Session(region_name=REGION)
+    session = botocore.session.get_session()
+    session.set_config_variable("region", REGION)
     cloud_starts: list[dict[str, Any]] = []
     run_tasks: list[dict[str, Any]] = []
 
@@ -458,9 +464,11 @@ def make_cloud(deployment: Deployment, *, refs: dict[str, str] | None = None) ->
     def record_run(params: dict[str, Any], **_: Any) -> None:
         run_tasks.append(copy.deepcopy(params))
 
-    session.events.register("before-parameter-build.codebuild.StartBuild", record_start)
-    session.events.register("after-call.codebuild.StartBuild", record_id)
-    session.events.register("before-parameter-build.ecs.RunTask", record_run)
+    session.register("before-parameter-build.codebuild.StartBuild", record_start)
+    session.register("after-call.codebuild.StartBuild", record_id)
+    session.register("before-parameter-build.ecs.RunTask", record_run)
+    for event, handler in hooks or []:
+        session.register(event, handler)
     internet = JupyterBehindAlb(deployment.client("elbv2"), deployment.listener_arns)
     clock = FakeClock()
     resolver = FakeResolver(refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA})
@@ -486,11 +494,3 @@ def make_cloud(deployment: Deployment, *, refs: dict[str, str] | None = None) ->
     )
     bootstrap_aws.use(aws)
     return cloud
-
-
-@pytest.fixture
-def cloud() -> Iterator[Cloud]:
-    """One ALB, the default capacity policy (Spot, falling back to on-demand)."""
-    with mocked_aws():
-        yield make_cloud(deploy())
-        bootstrap_aws.use(None)

@@ -198,6 +198,16 @@ def _ecs_tasks_advance_manually() -> Iterator[None]:
 
 
 # -- compute: CodeBuild, ECR, ECS, ALB and the functions ------------------------------------
-# The deployment, the binder bootstrap_aws makes of it, and AWS's events: compute_fixtures.py.
+# The deployment, the binder bootstrap_aws makes of it, and AWS's events: compute_fixtures.py
+# (imported here only when used: it imports this module).
 
-from tests.aws.compute_fixtures import cloud  # noqa: E402, F401
+
+@pytest.fixture
+def cloud() -> Iterator[Any]:
+    """One ALB, the default capacity policy (Spot, falling back to on-demand)."""
+    from skybinder import bootstrap_aws
+    from tests.aws.compute_fixtures import deploy, make_cloud
+
+    with mocked_aws():
+        yield make_cloud(deploy())
+        bootstrap_aws.use(None)
