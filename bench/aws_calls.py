@@ -10,6 +10,7 @@ STOPPED event. Goal: a cached launch makes at most 10 calls from request to `rea
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -40,6 +41,7 @@ def run() -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
         cloud = make_cloud(deploy(), hooks=[("before-call.*.*", calls.hook)])
         _launch(cloud, calls, cached=False)
         uncached, calls.by_step = calls.by_step, {}
+        cloud.clock.sleep(600)  # a later visitor: the build is history for their stream
         _launch(cloud, calls, cached=True)
     return uncached, calls.by_step
 
@@ -69,7 +71,7 @@ def _launch(cloud: Cloud, calls: Calls, *, cached: bool) -> None:
     assert cloud.session(session.id).state.value == "stopped"
 
 
-def report(title: str, by_step: dict[str, Counter[str]]) -> int:
+def report(title: str, by_step: dict[str, Counter[str]]) -> tuple[int, int]:
     print(f"\n{title}")
     to_ready = 0
     for step, counts in by_step.items():
@@ -88,15 +90,22 @@ def report(title: str, by_step: dict[str, Counter[str]]) -> int:
         if not name.startswith("dynamodb.")
     )
     print(f"  request to ready: {to_ready} calls ({control} outside DynamoDB)")
-    return to_ready
+    return to_ready, control
 
 
 def main() -> None:
+    # The functions' own logs and metrics would drown the figures.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     uncached, cached = run()
     report("uncached launch (a CodeBuild build, then as below)", uncached)
-    to_ready = report("cached launch (the image and its task definition exist)", cached)
-    verdict = "meets" if to_ready <= GOAL else "misses"
-    print(f"\ncached launch, request to ready: {to_ready} calls; {verdict} the goal of <= {GOAL}")
+    to_ready, control = report("cached launch (the image and its task definition exist)", cached)
+    print(
+        f"\ncached launch, request to ready: {to_ready} AWS calls, {control} of them outside "
+        f"DynamoDB (ECR, ECS, ELBv2); goal <= {GOAL}: "
+        f"{'met' if to_ready <= GOAL else 'missed'} counting every call, "
+        f"{'met' if control <= GOAL else 'missed'} counting the control plane only"
+    )
 
 
 if __name__ == "__main__":

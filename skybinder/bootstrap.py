@@ -16,10 +16,12 @@ from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.http import DirectRouter, HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
 from skybinder.adapters.local.process_runner import ProcessRunner
+from skybinder.adapters.local.sqlite_rate_limit import SqliteRateLimiter
 from skybinder.adapters.local.sqlite_store import SqliteSessionStore
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.adapters.providers import ProviderResolver
 from skybinder.adapters.providers.cache import CachingResolver
+from skybinder.api.limits import LaunchRateLimit
 from skybinder.config import LocalSettings
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import ACTIVE, Limits, TaskStatus
@@ -41,6 +43,7 @@ class LocalBinder:
     store: SqliteSessionStore
     clients: list[httpx.Client]
     settings: LocalSettings
+    rate_limit: LaunchRateLimit | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start_reaper(self) -> None:
@@ -68,6 +71,8 @@ class LocalBinder:
         reap(self.binder)
         for client in self.clients:
             client.close()
+        if self.rate_limit is not None and isinstance(self.rate_limit.limiter, SqliteRateLimiter):
+            self.rate_limit.limiter.close()
         self.store.close()
 
 
@@ -114,8 +119,17 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     holder.append(binder)
     runner.sweep()
     reap(binder)  # sessions of an earlier run whose servers are gone end `stopped`
+    rate_limit = None
+    if settings.rate_limit > 0:
+        limiter = SqliteRateLimiter(root / "skybinder.sqlite")
+        rate_limit = LaunchRateLimit(limiter, limit=settings.rate_limit, window=3600)
     return LocalBinder(
-        binder=binder, runner=runner, store=store, clients=[http, probe], settings=settings
+        binder=binder,
+        runner=runner,
+        store=store,
+        clients=[http, probe],
+        settings=settings,
+        rate_limit=rate_limit,
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.text import Text
 
+from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     help="A Binder for your own machine and your own AWS account.", no_args_is_help=True
 )
 console = Console()
+app.add_typer(sessions_app, name="sessions")
 
 
 @app.command()
@@ -30,10 +32,12 @@ def serve(
     idle_timeout: int = typer.Option(600, help="Seconds of inactivity before a session ends."),
     max_sessions: int = typer.Option(20, help="Sessions running at once (0: no limit)."),
     config: Path = typer.Option(None, help="TOML file: GitHub token, operator controls."),
+    rate_limit: int = typer.Option(0, help="Launches per client address per hour (0: off)."),
 ) -> None:
     """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
     import uvicorn
 
+    from skybinder.api.admin import bearer_auth, write_admin_token
     from skybinder.api.app import AppOptions, create_app
     from skybinder.bootstrap import build_local
     from skybinder.example import launch_path, materialize_example
@@ -48,13 +52,19 @@ def serve(
             data_dir=data_dir or default_data_dir(),
             idle_timeout=idle_timeout,
             max_sessions=max_sessions,
+            rate_limit=rate_limit,
         )
     except ConfigFileError as err:
         console.print(Text(str(err), style="red"))  # as text: the message may hold "[...]"
         raise typer.Exit(2) from err
     local = build_local(settings)
     example = materialize_example(settings.data_dir)
-    options = AppOptions(keepalive=settings.keepalive, health_checks=local.health_checks())
+    options = AppOptions(
+        keepalive=settings.keepalive,
+        health_checks=local.health_checks(),
+        rate_limit=local.rate_limit,
+        admin_auth=bearer_auth(write_admin_token(settings.data_dir)),
+    )
     web = create_app(local.binder, options)
 
     @asynccontextmanager

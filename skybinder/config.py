@@ -38,6 +38,7 @@ class LocalSettings(BaseModel):
     reap_interval: float = 10.0
     poll_interval: float = 0.1  # local stores are cheap to read: watch closely
     keepalive: float = 25.0
+    rate_limit: int = 0  # launches per client address per hour; 0: off (one user, one machine)
 
 
 class ConfigFileError(ValueError):

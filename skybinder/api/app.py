@@ -10,7 +10,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from skybinder import __version__
-from skybinder.api import badges, build, events, legacy, ui
+from skybinder.api import admin, badges, build, events, legacy, ui
+from skybinder.api.admin import AdminAuth
+from skybinder.api.limits import LaunchRateLimit
 from skybinder.api.tokens import DEFAULT_LIFETIME, BuildTokens
 from skybinder.service.binder import Binder
 
@@ -24,6 +26,9 @@ class AppOptions:
     # Signs the /v2 pages' build tokens; None: a random one per process (one instance only).
     build_token_secret: str | bytes | None = None
     build_token_lifetime: float = DEFAULT_LIFETIME  # seconds
+    rate_limit: LaunchRateLimit | None = None  # per-IP launches; None: no limit
+    trusted_proxies: int = 0  # proxies in front that append to X-Forwarded-For
+    admin_auth: AdminAuth | None = None  # None: the admin API refuses everyone
 
 
 def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
@@ -33,11 +38,14 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app.state.binder = binder
     app.state.keepalive = options.keepalive
     app.state.build_tokens = BuildTokens(options.build_token_secret, options.build_token_lifetime)
+    app.state.rate_limit = options.rate_limit
+    app.state.trusted_proxies = options.trusted_proxies
+    app.state.admin_auth = options.admin_auth
     # mybinder.org answers every origin: thebe and Jupyter Book pages call /build cross-site.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.include_router(build.router)
     app.include_router(legacy.router)
-    for router in (ui.router, badges.router, events.router):
+    for router in (ui.router, badges.router, events.router, admin.router):
         app.include_router(router)
 
     @app.get("/versions")

@@ -12,6 +12,12 @@ from anyio import CapacityLimiter
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
+from skybinder.api.limits import (
+    LaunchRateLimit,
+    check_launch_rate,
+    client_ip,
+    rate_limit_message,
+)
 from skybinder.api.stream import failed_event, with_keepalive
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.service.binder import Binder
@@ -50,10 +56,6 @@ def accepts_event_stream(request: Request) -> bool:
     return not accept or "text/event-stream" in accept or "*/*" in accept
 
 
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
 @router.get("/build/{provider}/{spec:path}", response_class=StreamingResponse)
 def build(request: Request) -> StreamingResponse:
     binder: Binder = request.app.state.binder
@@ -62,19 +64,29 @@ def build(request: Request) -> StreamingResponse:
     build_only = request.query_params.get("build_only", "").lower() == "true"
     build_token = request.query_params.get("build_token", "")
     tokens: BuildTokens = request.app.state.build_tokens
-
-    async def events() -> AsyncIterator[str]:
-        if not accepts_event_stream(request):
-            yield failed_event("Requests to /build must accept text/event-stream.", 400)
-            return
+    rate_limit: LaunchRateLimit | None = request.app.state.rate_limit
+    ip = client_ip(request, request.app.state.trusted_proxies)
+    refusal: tuple[str, int] | None = None
+    headers = dict(SSE_HEADERS)
+    token_ok = False
+    if not accepts_event_stream(request):
+        refusal = ("Requests to /build must accept text/event-stream.", 400)
+    else:
         try:
             token_ok = tokens.check(build_token, f"{provider}/{spec}", token_origin(request))
         except BuildTokenError as err:
-            yield failed_event(err.message, err.status_code)
+            refusal = (err.message, err.status_code)
+    if refusal is None and rate_limit is not None and not token_ok:
+        # A valid build token (from our own /v2 page) exempts the request, as in BinderHub.
+        result = check_launch_rate(rate_limit, ip, binder.clock.now())
+        headers.update(result.headers())
+        if not result.allowed:
+            refusal = (rate_limit_message(result), 429)
+
+    async def events() -> AsyncIterator[str]:
+        if refusal is not None:
+            yield failed_event(*refusal)
             return
-        # The per-IP rate limit goes here: `if not token_ok:` check it, and when over the limit
-        # yield one failed event with status 429 and return. A valid build token exempts.
-        log.debug("/build/%s/%s: build token %s", provider, spec, "valid" if token_ok else "none")
         # A stream lasts as long as its build. Its blocking steps run one at a time in a thread
         # of its own, not in the pool the other endpoints share, and a step is at most one poll,
         # so a client that leaves is let go of within a poll.
@@ -86,8 +98,9 @@ def build(request: Request) -> StreamingResponse:
                     provider,
                     spec,
                     build_only=build_only,
-                    client_ip=client_ip(request),
+                    client_ip=ip,
                     launch_host=str(request.base_url),
+                    build_token=token_ok,
                 ),
                 limiter=limiter,
             )
@@ -102,7 +115,7 @@ def build(request: Request) -> StreamingResponse:
             log.exception("the /build stream for %s/%s failed", provider, spec)
             yield failed_event("Something went wrong on our side. Please try again.", 500)
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
 async def in_thread(items: Iterator[T], limiter: CapacityLimiter) -> AsyncIterator[T]:

@@ -78,6 +78,7 @@ class Session(BaseModel):
     # sha256 of the secret that lets the page which started the launch reattach to its stream;
     # the secret itself is only ever sent to that page, never stored.
     resume_hash: str = ""
+    build_token: bool = False  # launched from a page with a valid build token
     # Epoch seconds from the service's Clock.
     created_at: float = 0.0
     updated_at: float = 0.0

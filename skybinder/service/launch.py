@@ -9,6 +9,7 @@ from skybinder.domain.errors import QuotaExceededError, SkybinderError
 from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.service.binder import Binder
+from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, LaunchRequest, ResolvedRepo
 from skybinder.service.sessions import fail
 
@@ -25,6 +26,7 @@ def request_launch(
     build_only: bool = False,
     client_ip: str = "",
     launch_host: str = "",
+    build_token: bool = False,
 ) -> Session:
     """Resolve, admit and start a launch (or only a build); return the recorded session.
 
@@ -40,6 +42,7 @@ def request_launch(
         build_only=build_only,
         client_ip=client_ip,
         launch_host=launch_host,
+        build_token=build_token,
         created_at=now,
         updated_at=now,
     )
@@ -89,6 +92,7 @@ def _record_failed(binder: Binder, session: Session, err: SkybinderError) -> Ses
         }
     )
     binder.store.create(failed)
+    emit_launch_event(failed, "failure", failed.created_at)
     return failed
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import ACTIVE, RUNNING, Session, SessionState, TaskStatus
 from skybinder.service.binder import Binder
+from skybinder.service.launch_events import emit_launch_event
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -35,6 +36,7 @@ def fail(
     )
     if failed is not None:
         _release(binder, failed)
+        emit_launch_event(failed, "failure", now)
     return failed
 
 
@@ -105,7 +107,7 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     now = binder.clock.now()
     binder.router.remove(session.id)
     if session.state in BEFORE_READY:
-        binder.store.transition(
+        failed = binder.store.transition(
             session.id,
             BEFORE_READY,
             S.FAILED,
@@ -114,6 +116,8 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
             ended_at=now,
             updated_at=now,
         )
+        if failed is not None:
+            emit_launch_event(failed, "failure", now)
         return
     # A stop we asked for keeps the reason we gave; otherwise the task's reason stands.
     final = session.reason if session.state == S.STOPPING and session.reason else reason
@@ -136,6 +140,8 @@ def check_ready(binder: Binder, session_id: str) -> Session | None:
         return session
     now = binder.clock.now()
     ready = binder.store.transition(session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now)
+    if ready is not None:
+        emit_launch_event(ready, "success", now)
     return ready or binder.store.get(session_id)
 
 

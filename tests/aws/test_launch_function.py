@@ -53,7 +53,9 @@ def test_build_streams_a_cached_launch_to_ready(cloud: Cloud) -> None:
     session = wait_for(lambda: next(iter(cloud.binder.store.list({SessionState.STARTING})), None))
     cloud.send_reap(cloud.task_event("ecs-task-running", session.task_id))
     reader.join(30)
-    assert [e["phase"] for e in events] == ["built", "launching", "launching", "ready"]
+    phases = [e["phase"] for e in events]
+    # One or two `launching` events, as the stream saw the server starting or not.
+    assert phases[0] == "built" and phases[-1] == "ready" and set(phases[1:-1]) == {"launching"}
     assert events[-1]["url"] == f"{PUBLIC_URL}/s/{session.id}/"
     assert events[-1]["token"] == session.token
     versions = http.get("/versions").json()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -50,6 +52,27 @@ def test_launch_run_code_relaunch_and_cull(server: Server, repo: Path) -> None:
     second = str(again[-1]["session_id"])
     assert second != session_id and again[-1]["token"] != token
 
+    # The operator's view: both sessions listed by `skybinder sessions list` (admin API).
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skybinder",
+            "sessions",
+            "list",
+            "--binder",
+            server.url,
+            "--data-dir",
+            str(server.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert session_id in listing.stdout and second in listing.stdout
+
     # Left alone, both servers are culled by Jupyter and their sessions end `stopped`.
     httpx.delete(f"{url}api/kernels/{kernel}", headers={"Authorization": f"token {token}"})
     for sid in (session_id, second):
@@ -57,6 +80,49 @@ def test_launch_run_code_relaunch_and_cull(server: Server, repo: Path) -> None:
         assert ended["state"] == "stopped" and "idle" in str(ended["reason"])
         assert session_processes(sid) == []
         assert not (server.data_dir / "sessions" / sid).exists()
+
+
+def test_operator_stops_a_session_from_the_command_line(server: Server, repo: Path) -> None:
+    ready = server.events(build_path(repo))[-1]
+    session_id = str(ready["session_id"])
+    stop = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skybinder",
+            "sessions",
+            "stop",
+            session_id,
+            "--binder",
+            server.url,
+            "--data-dir",
+            str(server.data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stop.returncode == 0, stop.stderr
+    ended = server.wait_state(session_id, {"stopped", "failed"}, timeout=30)
+    assert (ended["state"], ended["reason"]) == ("stopped", "stopped by an operator")
+    assert session_processes(session_id) == []
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "skybinder",
+            "sessions",
+            "list",
+            "--binder",
+            server.url,
+            "--data-dir",
+            str(server.data_dir / "elsewhere"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 1 and "No admin token" in refused.stdout
 
 
 def test_killed_server_ends_stopped_with_a_reason(server: Server, repo: Path) -> None:
