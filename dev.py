@@ -66,8 +66,9 @@ def main(argv: list[str]) -> None:
         os.execv(bin_dir / "skybinder", ["skybinder", "serve", *rest])
     elif command == "test":
         bin_dir = sync()
-        run(bin_dir / "ruff", "check", "skybinder", "tests", "bench", "dev.py")
-        run(bin_dir / "ruff", "format", "--check", "skybinder", "tests", "bench", "dev.py")
+        code = ("skybinder", "tests", "bench", "functions", "infra", "dev.py")
+        run(bin_dir / "ruff", "check", *code)
+        run(bin_dir / "ruff", "format", "--check", *code)
         run(bin_dir / "mypy")
         browser()
         run(bin_dir / "pytest", "-q", "-ra", *rest)

@@ -11,6 +11,7 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from skybinder.api.limits import (
     LaunchRateLimit,
@@ -26,6 +27,16 @@ from skybinder.service.resume import attach_resume, with_resume
 from skybinder.service.watch import watch
 
 log = logging.getLogger(__name__)
+
+
+class AnyPath(PathConvertor):
+    """Like `path`, but also across newlines: a spec holding one must reach the spec rules
+    (and end in a `failed` event), not stop the route from matching (a bare 404)."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", AnyPath())
 router = APIRouter()
 T = TypeVar("T")
 _END = object()
@@ -56,7 +67,7 @@ def accepts_event_stream(request: Request) -> bool:
     return not accept or "text/event-stream" in accept or "*/*" in accept
 
 
-@router.get("/build/{provider}/{spec:path}", response_class=StreamingResponse)
+@router.get("/build/{provider}/{spec:anypath}", response_class=StreamingResponse)
 def build(request: Request) -> StreamingResponse:
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive

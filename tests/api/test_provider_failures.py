@@ -189,11 +189,6 @@ def test_bad_input_ends_in_one_failed_event(
     assert "Traceback" not in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the /build route's {spec:path} pattern stops at a newline, so Starlette answers a "
-    "plain 404 before the app sees the spec (fix in api/build.py: a convertor matching [\\s\\S]*)",
-)
 def test_a_newline_in_the_spec_ends_in_a_failed_event(client: TestClient) -> None:
     [event] = events(client, "/build/gh/u/r/ma%0Ain")
     assert event["status_code"] == 400

@@ -15,7 +15,7 @@ from skybinder.adapters.aws.events import (
     task_change,
 )
 from skybinder.domain.model import TaskStatus
-from tests.aws.compute_fixtures import EVENTS, load_event
+from tests.aws.compute_events import EVENTS, load_event
 
 CLUSTER = "skybinder-sessions"
 SESSION = "3c9f2a7e5b1d8c40"  # the session id in the ECS payloads

@@ -127,8 +127,8 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
         resolved_spec="a/b/abc", repo_key="github.com/a/b", image_name="img:abc",
         build_only=True, notices=["n1", "n2"], token="t", task_id="task-1",
         address="10.0.0.1:8888", url="https://x/s/s1/", client_ip="1.2.3.4",
-        launch_host="https://x", resume_hash="h", created_at=1.25, updated_at=2.5, ready_at=3.75,
-        ended_at=4.125,
+        launch_host="https://x", resume_hash="h", build_token=True, created_at=1.25,
+        updated_at=2.5, ready_at=3.75, ended_at=4.125,
     )  # fmt: skip
     assert full.model_fields_set == set(Session.model_fields), "set every field"
     store.create(full)
