@@ -105,6 +105,8 @@ def build_aws(
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            # Fargate pulls the whole image for every task: minutes for a large one.
+            start_timeout=600.0,
             poll_interval=1.0,  # every poll of /build reads DynamoDB
         ),
     )
