@@ -19,6 +19,8 @@ from botocore.config import Config
 from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
 from skybinder.adapters.aws.cloudwatch_logs import BuildLogs
 from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
+from skybinder.adapters.aws.dynamo_rate_limit import DynamoRateLimiter
+from skybinder.adapters.aws.dynamo_secret import shared_secret
 from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecr_registry import EcrRegistry
 from skybinder.adapters.aws.ecs_runner import EcsRunner, EcsSettings
@@ -28,7 +30,7 @@ from skybinder.adapters.aws.settings import AwsSettings, load_settings
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import Limits
 from skybinder.service.binder import Binder, ServiceConfig
-from skybinder.service.ports import Clock, Prober, Resolver
+from skybinder.service.ports import Clock, Prober, RateLimiter, Resolver
 
 if TYPE_CHECKING:
     import httpx
@@ -46,6 +48,8 @@ class AwsBinder:
     binder: Binder
     settings: AwsSettings
     clients: list[httpx.Client] = field(default_factory=list)
+    rate_limiter: RateLimiter | None = None  # per-IP launch windows, in the same table
+    build_token_secret: Callable[[], str] = lambda: ""  # the key all launch instances share
 
     def health_checks(self) -> dict[str, Callable[[], bool]]:
         return {"store": lambda: self.binder.store.get("health-check") is None}
@@ -110,7 +114,14 @@ def build_aws(
             poll_interval=1.0,  # every poll of /build reads DynamoDB
         ),
     )
-    return AwsBinder(binder=binder, settings=settings, clients=[http] if http else [])
+    limiter = DynamoRateLimiter(client("dynamodb"), settings.table)
+    return AwsBinder(
+        binder=binder,
+        settings=settings,
+        clients=[http] if http else [],
+        rate_limiter=limiter if settings.launch_rate_limit > 0 else None,
+        build_token_secret=lambda: shared_secret(client("dynamodb"), settings.table, "build-token"),
+    )
 
 
 def _ecs_settings(settings: AwsSettings) -> EcsSettings:

@@ -8,14 +8,31 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from skybinder.api.admin import iam_auth
 from skybinder.api.app import AppOptions, create_app
+from skybinder.api.limits import LaunchRateLimit
 from skybinder.bootstrap_aws import current
 
 KEEPALIVE = 25.0  # seconds: API Gateway ends a stream that is silent for 5 minutes
+# CloudFront, then API Gateway, each append to X-Forwarded-For: the viewer is 2 from the end.
+TRUSTED_PROXIES = 2
 
 
 def create() -> FastAPI:
     """The app over the process's AWS binder (uvicorn's `--factory` calls this once)."""
     aws = current()
-    options = AppOptions(keepalive=KEEPALIVE, health_checks=aws.health_checks())
+    settings = aws.settings
+    rate_limit = None
+    if aws.rate_limiter is not None:
+        rate_limit = LaunchRateLimit(
+            aws.rate_limiter, settings.launch_rate_limit, settings.launch_rate_window
+        )
+    options = AppOptions(
+        keepalive=KEEPALIVE,
+        health_checks=aws.health_checks(),
+        build_token_secret=aws.build_token_secret,  # fetched on first use, not at start
+        rate_limit=rate_limit,
+        trusted_proxies=TRUSTED_PROXIES,
+        admin_auth=iam_auth,  # API Gateway authorises /api/admin/* with IAM; checked again here
+    )
     return create_app(aws.binder, options)

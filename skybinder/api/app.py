@@ -24,7 +24,7 @@ class AppOptions:
     keepalive: float = 25.0  # seconds of silence on /build before a keepalive comment
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Signs the /v2 pages' build tokens; None: a random one per process (one instance only).
-    build_token_secret: str | bytes | None = None
+    build_token_secret: str | bytes | Callable[[], str] | None = None
     build_token_lifetime: float = DEFAULT_LIFETIME  # seconds
     rate_limit: LaunchRateLimit | None = None  # per-IP launches; None: no limit
     trusted_proxies: int = 0  # proxies in front that append to X-Forwarded-For

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ class BuildTokens:
 
     def __init__(
         self,
-        secret: str | bytes | None = None,
+        secret: str | bytes | Callable[[], str] | None = None,
         lifetime: float = DEFAULT_LIFETIME,
         now: Callable[[], float] = time.time,
     ) -> None:
@@ -42,9 +43,20 @@ class BuildTokens:
             # configured secret, or a page served by one is refused by another.
             log.info("no build token secret configured: using a random one for this run")
             secret = secrets.token_bytes(32)
-        self._key = secret.encode("utf-8") if isinstance(secret, str) else secret
+        # A callable is asked on first use: fetching a shared key must not delay start-up.
+        self._secret = secret
+        self._cached: bytes | None = None
+        self._lock = threading.Lock()
         self.lifetime = lifetime
         self._now = now
+
+    @property
+    def _key(self) -> bytes:
+        with self._lock:
+            if self._cached is None:
+                value = self._secret() if callable(self._secret) else self._secret
+                self._cached = value.encode("utf-8") if isinstance(value, str) else value
+            return self._cached
 
     def issue(self, provider_spec: str, origin: str) -> str:
         claims = {"exp": int(self._now() + self.lifetime), "aud": provider_spec, "origin": origin}

@@ -53,6 +53,8 @@ class AwsSettings:
     max_sessions_per_repo: int = 10
     idle_timeout: int = 600
     max_age: float = 6 * 3600.0
+    launch_rate_limit: int = 10  # launches per client address per window (0: off), BinderHub's
+    launch_rate_window: int = 3600
 
 
 def load_settings(environ: Mapping[str, str]) -> AwsSettings:
@@ -99,6 +101,8 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         max_sessions_per_repo=read(n.ENV_MAX_SESSIONS_PER_REPO, _count(0), 10),
         idle_timeout=read(n.ENV_IDLE_TIMEOUT, _count(60), 600),
         max_age=float(read(n.ENV_MAX_AGE, _count(0), 6 * 3600)),
+        launch_rate_limit=read(n.ENV_LAUNCH_RATE_LIMIT, _count(0), 10),
+        launch_rate_window=read(n.ENV_LAUNCH_RATE_WINDOW, _count(1), 3600),
     )
     if problems:
         raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
