@@ -119,8 +119,10 @@ def dependencies_layer(
                 ],
                 f"install the dependencies for Lambda ({arch})",
             )
-            # Console scripts carry this machine's interpreter path: not for Lambda.
+            # Console scripts carry this machine's interpreter path: not for Lambda. Their
+            # hashes in RECORD depend on that path too, so they go from there as well.
             shutil.rmtree(site / "bin", ignore_errors=True)
+            _drop_scripts_from_records(site)
             _write(target, _tree(site, "python"))
     return _artifact(target)
 
@@ -136,6 +138,12 @@ def function_archive(function: str, root: Path = ROOT, cache: Path | None = None
     if not target.exists():
         _write(target, entries)
     return _artifact(target)
+
+
+def _drop_scripts_from_records(site: Path) -> None:
+    for record in site.glob("*.dist-info/RECORD"):
+        lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+        record.write_text("".join(x for x in lines if not x.startswith("bin/")), encoding="utf-8")
 
 
 def _tree(base: Path, prefix: str) -> Iterator[tuple[str, Path]]:

@@ -65,6 +65,16 @@ def test_a_fresh_build_of_the_layer_gives_the_same_bytes(
     assert again.sha256 == layer.sha256
 
 
+def test_the_layer_holds_nothing_that_names_the_building_machine(layer: packaging.Artifact) -> None:
+    # Console scripts (and their RECORD hashes) embed the builder's interpreter path, so a
+    # layer built from another checkout would differ: none of them may be in it.
+    with zipfile.ZipFile(layer.path) as archive:
+        names = archive.namelist()
+        records = [archive.read(n).decode() for n in names if n.endswith(".dist-info/RECORD")]
+    assert records and not any(n.startswith("python/bin/") for n in names)
+    assert not any(line.startswith("bin/") for r in records for line in r.splitlines())
+
+
 def test_each_function_is_well_under_lambdas_size_limit(layer: packaging.Artifact) -> None:
     for function in ("launch", "build", "reap"):
         code = packaging.function_archive(function)
