@@ -7,6 +7,9 @@ import threading
 from collections.abc import Iterable
 
 from skybinder.domain.admission import check_changes, check_quota
+from skybinder.domain.errors import EventNotFoundError
+from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
+from skybinder.domain.event_admission import check_seat_and_budget, session_cost
 from skybinder.domain.model import (
     ACTIVE,
     Image,
@@ -32,6 +35,7 @@ class FakeSessionStore(SessionStore):
         # Insertion order breaks created_at ties, as rowid does in SQLite.
         self.sessions: dict[str, Session] = {}
         self.images: dict[str, Image] = {}
+        self.events: dict[str, Event] = {}
 
     def close(self) -> None:
         """Nothing to release; here so tests can close any store."""
@@ -42,6 +46,11 @@ class FakeSessionStore(SessionStore):
                 raise ValueError(f"Session {session.id!r} already exists.")
             if limits is not None:
                 self._admit(session, limits)
+            if session.event and session.state in ACTIVE:
+                event = self.events.get(session.event)
+                if event is None:
+                    raise EventNotFoundError(f"There is no event {session.event!r}.")
+                check_seat_and_budget(event, self._usage(session.event), session)
             self.sessions[session.id] = session.model_copy(deep=True)
 
     def get(self, session_id: str) -> Session | None:
@@ -67,6 +76,8 @@ class FakeSessionStore(SessionStore):
                     f"Session {session_id!r} cannot move from {current.state} to {new}."
                 )
             moved = Session.model_validate({**current.model_dump(), **changes, "state": new})
+            if new.terminal:
+                moved.cost_micros = session_cost(moved)
             self.sessions[session_id] = moved
             return moved.model_copy(deep=True)
 
@@ -124,6 +135,63 @@ class FakeSessionStore(SessionStore):
             updated = Image.model_validate({**current.model_dump(), **changes, "state": new})
             self.images[name] = updated
             return updated.model_copy(deep=True)
+
+    def create_event(self, event: Event) -> None:
+        with self._lock:
+            if event.slug in self.events:
+                raise ValueError(f"Event {event.slug!r} already exists.")
+            self.events[event.slug] = event.model_copy(deep=True)
+
+    def get_event(self, slug: str) -> Event | None:
+        with self._lock:
+            found = self.events.get(slug)
+            return found.model_copy(deep=True) if found else None
+
+    def list_events(self) -> builtins.list[Event]:
+        with self._lock:
+            found = [e.model_copy(deep=True) for e in self.events.values()]
+        return sorted(found, key=lambda e: (e.starts_at, e.slug))
+
+    def update_event(self, slug: str, **changes: object) -> Event | None:
+        check_changes(Event, changes, fixed=EVENT_FIXED)
+        with self._lock:
+            current = self.events.get(slug)
+            if current is None:
+                return None
+            if current.closed_at is not None:
+                changes.pop("closed_at", None)
+            updated = Event.model_validate({**current.model_dump(), **changes})
+            self.events[slug] = updated
+            return updated.model_copy(deep=True)
+
+    def event_usage(self, slug: str) -> EventUsage:
+        with self._lock:
+            return self._usage(slug)
+
+    def claim_warm(self, session_id: str, **changes: object) -> Session | None:
+        check_changes(Session, changes, fixed=("id", "state", "warm"))
+        with self._lock:
+            current = self.sessions.get(session_id)
+            if current is None or current.state != SessionState.READY or not current.warm:
+                return None
+            claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
+            self.sessions[session_id] = claimed
+            return claimed.model_copy(deep=True)
+
+    def _usage(self, slug: str) -> EventUsage:
+        usage = EventUsage()
+        for s in self.sessions.values():
+            if s.event != slug or s.reserved_micros <= 0:
+                continue  # another event's, or a refused attempt (it never held anything)
+            usage.sessions += 1
+            usage.interruptions += s.interruptions
+            if s.state in ACTIVE:
+                usage.seats_in_use += 1
+                usage.reserved_micros += s.reserved_micros
+                usage.warm_idle += int(s.warm and s.state == SessionState.READY)
+            else:
+                usage.spent_micros += s.cost_micros
+        return usage
 
     def _admit(self, session: Session, limits: Limits) -> None:
         active = [s for s in self.sessions.values() if s.state in ACTIVE and not s.build_only]

@@ -9,6 +9,11 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── ResolveError              a repository or ref that cannot be resolved (404)
  ├── ProviderUnavailableError  the provider's API is down or limiting us (503 / 429)
  ├── QuotaExceededError        too many sessions, globally or for one repository (429)
+ │    ├── EventFullError        every seat of an event is taken (429)
+ │    └── BudgetExhaustedError  an event's budget cannot cover one more session (429)
+ ├── EventNotFoundError        no event has that slug (404)
+ ├── EventClosedError          the event has not started, has ended or was closed (403)
+ ├── AccessCodeError           the event's access code is missing or wrong (403)
  ├── BuildError                the builder could not build the image (500)
  └── LaunchError               the runner could not start or keep the session (500)
 
@@ -68,3 +73,23 @@ class BuildError(SkybinderError):
 
 class LaunchError(SkybinderError):
     status_code = 500
+
+
+class EventFullError(QuotaExceededError):
+    pass
+
+
+class BudgetExhaustedError(QuotaExceededError):
+    pass
+
+
+class EventNotFoundError(SkybinderError):
+    status_code = 404
+
+
+class EventClosedError(SkybinderError):
+    status_code = 403
+
+
+class AccessCodeError(SkybinderError):
+    status_code = 403

@@ -79,6 +79,15 @@ class Session(BaseModel):
     # the secret itself is only ever sent to that page, never stored.
     resume_hash: str = ""
     build_token: bool = False  # launched from a page with a valid build token
+    # Events (DESIGN.md §7): the event's slug, and its accounting in micro-dollars.
+    event: str = ""
+    warm: bool = False  # started ahead for an event; not yet handed to an attendee
+    hourly_micros: int = 0  # price per hour where the server runs (worst case until known)
+    reserved_micros: int = 0  # the worst case held from the event's budget while active
+    cost_micros: int = 0  # settled by the store when the session ends
+    capacity: str = ""  # where the server landed: "spot", "on-demand", or "" (unknown)
+    interruptions: int = 0  # Spot interruptions met (a relaunch follows one before ready)
+    launched_at: float | None = None  # when a server was first asked for (billing starts)
     # Epoch seconds from the service's Clock.
     created_at: float = 0.0
     updated_at: float = 0.0

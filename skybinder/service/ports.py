@@ -7,11 +7,13 @@ keep real state (tests/fakes.py); one contract suite per port keeps the fakes ho
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from skybinder.domain.event import Event, EventUsage
 from skybinder.domain.model import (
     CapacityPolicy,
     Image,
@@ -60,6 +62,11 @@ class SessionStore(Protocol):
         With `limits`, admission is atomic with the insert: QuotaExceededError is raised when
         the active sessions (all of them, or those with the same repo_key) already reach a
         non-zero limit. Build-only sessions are not counted. ValueError if the id exists.
+
+        An active session with `event` set joins that event in the same atomic step:
+        EventNotFoundError when there is no such event, EventClosedError when it was closed,
+        EventFullError when its active sessions fill its seats, BudgetExhaustedError when
+        `budget - spent - reserved` of the event is below the session's `reserved_micros`.
         """
         ...
 
@@ -77,6 +84,11 @@ class SessionStore(Protocol):
         """Conditional write: if the session's state is in `expected`, set state `new` and the
         fields in `changes` (and `updated_at` when given) and return the updated session;
         otherwise change nothing and return None. The check and the write are one atomic step.
+
+        A move to `stopped` or `failed` settles the session in the same step: `cost_micros`
+        is set to `event_admission.session_cost` of the moved session, and an event session
+        gives back its seat and reservation and adds that cost (and its `interruptions`) to
+        the event's spending. A session ends once, so it is settled exactly once.
         """
         ...
 
@@ -112,6 +124,37 @@ class SessionStore(Protocol):
         **changes: object,
     ) -> Image | None:
         """Conditional write on an image record, as `transition` is for sessions."""
+        ...
+
+    # -- events (DESIGN.md §7) -------------------------------------------------------------
+
+    def create_event(self, event: Event) -> None:
+        """Insert an event; ValueError if its slug is taken."""
+        ...
+
+    def get_event(self, slug: str) -> Event | None:
+        """The event, or None."""
+        ...
+
+    def list_events(self) -> builtins.list[Event]:
+        """Every event, by start time (then slug)."""
+        ...
+
+    def update_event(self, slug: str, **changes: object) -> Event | None:
+        """Set fields of an event that are not its identity or accounting (`prebuild_session`,
+        `closed_at`, ...); None when there is no such event. Setting `closed_at` on an event
+        that is closed already keeps the first closing time (and returns the event)."""
+        ...
+
+    def event_usage(self, slug: str) -> EventUsage:
+        """Seats in use, reserved and spent money, sessions and interruptions of an event, as
+        admission sees them (all zero for an unknown event)."""
+        ...
+
+    def claim_warm(self, session_id: str, **changes: object) -> Session | None:
+        """Hand a warm session to an attendee: if it is `ready` and `warm`, set warm to False
+        and the fields in `changes` and return it; otherwise None. Atomic: of concurrent
+        claims of one session, exactly one wins."""
         ...
 
 
@@ -163,6 +206,8 @@ class LaunchRequest(BaseModel):
     env: dict[str, str]  # the BINDER_* variables
     task_definition: str = ""  # what `Runner.prepare` returned for the image; "": not known
     capacity: CapacityPolicy | None = None  # None: the runner's configured policy
+    cpu: float = 0  # vCPUs for this session; 0: the runner's default size
+    memory_gb: float = 0  # memory for this session; 0: the runner's default size
 
 
 class Runner(Protocol):
