@@ -44,6 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         change.status,
         address=change.address,
         reason=change.reason,
+        capacity=change.capacity,
     )
     metrics.add_metric(name=names.METRIC_TASK_EVENTS, unit=MetricUnit.Count, value=1)
     if change.reason == SPOT_INTERRUPTION:

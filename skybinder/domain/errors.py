@@ -12,6 +12,7 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  │    ├── EventFullError        every seat of an event is taken (429)
  │    └── BudgetExhaustedError  an event's budget cannot cover one more session (429)
  ├── EventNotFoundError        no event has that slug (404)
+ ├── EventExistsError          an event with that slug exists already (409)
  ├── EventClosedError          the event has not started, has ended or was closed (403)
  ├── AccessCodeError           the event's access code is missing or wrong (403)
  ├── BuildError                the builder could not build the image (500)
@@ -85,6 +86,10 @@ class BudgetExhaustedError(QuotaExceededError):
 
 class EventNotFoundError(SkybinderError):
     status_code = 404
+
+
+class EventExistsError(SkybinderError):
+    status_code = 409
 
 
 class EventClosedError(SkybinderError):

@@ -12,6 +12,10 @@ class JupyterOptions(BaseModel):
     default_url: str = "/lab"
     allow_root: bool = False  # Jupyter refuses to run as root without it
 
+    def with_idle_timeout(self, seconds: int) -> JupyterOptions:
+        """These options with another idle timeout (0: these as they are)."""
+        return self.model_copy(update={"idle_timeout": seconds}) if seconds else self
+
 
 def jupyter_args(base_url: str, ip: str, port: int, options: JupyterOptions) -> list[str]:
     """Arguments for `jupyter server` (the token comes from JUPYTER_TOKEN, not argv, so it

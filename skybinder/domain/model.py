@@ -36,8 +36,10 @@ TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
     S.BUILDING: frozenset({S.BUILDING, S.BUILT, S.LAUNCHING, S.FAILED}),
     # built -> stopped ends a build-only request: nothing was started, nothing to release.
     S.BUILT: frozenset({S.BUILT, S.LAUNCHING, S.STOPPED, S.FAILED}),
-    S.LAUNCHING: frozenset({S.LAUNCHING, S.STARTING, S.STOPPING, S.STOPPED, S.FAILED}),
-    S.STARTING: frozenset({S.STARTING, S.READY, S.STOPPING, S.STOPPED, S.FAILED}),
+    S.LAUNCHING: frozenset({S.LAUNCHING, S.BUILT, S.STARTING, S.STOPPING, S.STOPPED, S.FAILED}),
+    # starting -> built: the server was lost before it was ready (a Spot interruption) and
+    # the session is launched again.
+    S.STARTING: frozenset({S.STARTING, S.BUILT, S.READY, S.STOPPING, S.STOPPED, S.FAILED}),
     S.READY: frozenset({S.READY, S.STOPPING, S.STOPPED, S.FAILED}),
     S.STOPPING: frozenset({S.STOPPING, S.STOPPED, S.FAILED}),
     S.STOPPED: frozenset(),
@@ -136,6 +138,13 @@ class TaskStatus(StrEnum):
     RUNNING = "running"
     STOPPING = "stopping"  # the platform is about to stop it (a Spot interruption warning)
     STOPPED = "stopped"
+
+
+SPOT_INTERRUPTION = "spot-interruption"  # how the reason of a Spot interruption starts
+
+
+def is_spot_interruption(reason: str) -> bool:
+    return reason.startswith(SPOT_INTERRUPTION)
 
 
 class CapacityPolicy(StrEnum):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from skybinder.domain.model import Limits
+from skybinder.domain.model import CapacityPolicy, Limits
+from skybinder.domain.pricing import Prices
 from skybinder.service.ports import (
     Builder,
     Clock,
@@ -28,6 +29,18 @@ class ServiceConfig:
     max_age: float = 6 * 3600.0  # sessions are stopped at this age (0: never)
     stop_timeout: float = 120.0  # a stop not confirmed by then is asked again
     poll_interval: float = 0.5  # how often `watch` looks at the session
+    # Where sessions outside events run (in AWS): a Spot interruption before `ready` is
+    # relaunched on-demand only when this allows it.
+    capacity: CapacityPolicy = CapacityPolicy.SPOT_FALLBACK
+    max_relaunches: int = 2  # Spot interruptions before `ready` that a launch survives
+    # Events (DESIGN.md §7).
+    prices: Prices = field(default_factory=Prices)
+    # Minutes a session may run past its max minutes before its end is billed: the reaper's
+    # interval, the stop and the image pull. Admission reserves max minutes plus this.
+    event_grace_minutes: float = 5.0
+    event_warning: float = 300.0  # seconds of notice before an event session is stopped
+    warm_lead: float = 600.0  # warm sessions start this many seconds before an event opens
+    warm_wave: int = 20  # warm sessions started at once (Fargate: bursts of 100, 20/s after)
 
 
 @dataclass

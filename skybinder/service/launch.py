@@ -9,9 +9,10 @@ from skybinder.domain.errors import QuotaExceededError, SkybinderError
 from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.service.binder import Binder
+from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.ports import BuildJob, LaunchRequest, ResolvedRepo
-from skybinder.service.sessions import fail
+from skybinder.service.ports import BuildJob, ResolvedRepo
+from skybinder.service.servers import launch
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -36,7 +37,7 @@ def request_launch(
     """
     now = binder.clock.now()
     session = Session(
-        id=new_session_id(),
+        id=new_session_id("" if build_only else binder.router.id_prefix()),
         provider=provider[:64],
         spec=spec[:MAX_SPEC_CHARS],
         build_only=build_only,
@@ -49,13 +50,13 @@ def request_launch(
     try:
         resolved = binder.resolver.resolve(provider, spec)
     except SkybinderError as err:
-        return _record_failed(binder, session, err)
+        return record_failed(binder, session, err)
     session = _with_resolution(binder, session, resolved)
     try:
         binder.store.create(session, None if build_only else _limits(binder, resolved))
     except QuotaExceededError as err:
-        return _record_failed(binder, session, err)
-    _find_or_build_image(binder, session)
+        return record_failed(binder, session, err)
+    find_or_build_image(binder, session)
     return binder.store.get(session.id) or session
 
 
@@ -81,7 +82,7 @@ def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -
     )
 
 
-def _record_failed(binder: Binder, session: Session, err: SkybinderError) -> Session:
+def record_failed(binder: Binder, session: Session, err: SkybinderError) -> Session:
     failed = session.model_copy(
         update={
             "state": S.FAILED,
@@ -96,7 +97,7 @@ def _record_failed(binder: Binder, session: Session, err: SkybinderError) -> Ses
     return failed
 
 
-def _find_or_build_image(binder: Binder, session: Session) -> None:
+def find_or_build_image(binder: Binder, session: Session) -> None:
     name = session.image_name
     record = binder.store.get_image(name)
     if binder.registry.has(name):
@@ -196,77 +197,3 @@ def _after_built(binder: Binder, session: Session, record: Image | None) -> None
         )
         return
     launch(binder, session.id, record)
-
-
-def launch(binder: Binder, session_id: str, record: Image | None = None) -> None:
-    """Start the server of a session whose image is built. Only one caller wins the move.
-
-    `record`: the image's record, when the caller has just read it (it is not read again).
-    """
-    session = binder.store.transition(
-        session_id, {S.BUILT}, S.LAUNCHING, updated_at=binder.clock.now()
-    )
-    if session is None:
-        return
-    try:
-        # Routing capacity first: a full binder refuses before a server is paid for.
-        binder.router.reserve(session.id)
-        task_id = binder.runner.start(_launch_request(binder, session, record))
-    except Exception as err:  # a runner or router fault fails this session, never the caller
-        reason, status = _start_failure(err)
-        if isinstance(err, QuotaExceededError):
-            log.warning("launch of %s refused: %s", session_id, reason)
-        else:
-            log.exception("starting session %s failed", session_id)
-        fail(binder, session_id, reason, status_code=status)
-        return
-    started = binder.store.transition(
-        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id
-    )
-    if started is None:
-        # Stopped or failed while we were starting it: do not leave the task behind.
-        binder.runner.stop(task_id)
-
-
-def _launch_request(binder: Binder, session: Session, record: Image | None) -> LaunchRequest:
-    return LaunchRequest(
-        session_id=session.id,
-        image_name=session.image_name,
-        base_url=f"/s/{session.id}/",
-        token=session.token,
-        env=binder_env(session),
-        task_definition=_prepared(binder, session.image_name, record),
-    )
-
-
-def _prepared(binder: Binder, name: str, record: Image | None) -> str:
-    """The runner's handle for the image, prepared (and kept on its record) when missing."""
-    record = record or binder.store.get_image(name)
-    if record is not None and record.task_definition:
-        return record.task_definition
-    handle = binder.runner.prepare(name)
-    if handle and record is not None and record.state == ImageState.BUILT:
-        binder.store.update_image(
-            name, {ImageState.BUILT}, ImageState.BUILT, task_definition=handle
-        )
-    return handle
-
-
-def _start_failure(err: Exception) -> tuple[str, int]:
-    if isinstance(err, QuotaExceededError):  # already says what to do
-        return err.message, err.status_code
-    if isinstance(err, SkybinderError):
-        return f"Could not start the server: {err.message}", err.status_code
-    return "Could not start the server: the runner failed", 500
-
-
-def binder_env(session: Session) -> dict[str, str]:
-    """The BINDER_* variables a session's server sees, as on mybinder.org."""
-    return {
-        "BINDER_REPO_URL": session.repo_url,
-        "BINDER_REF_URL": session.ref_url,
-        "BINDER_LAUNCH_HOST": session.launch_host,
-        "BINDER_REQUEST": session.binder_request,
-        "BINDER_PERSISTENT_REQUEST": session.binder_persistent_request,
-        "BINDER_CLIENT_IP": session.client_ip,
-    }

@@ -208,6 +208,7 @@ class LaunchRequest(BaseModel):
     capacity: CapacityPolicy | None = None  # None: the runner's configured policy
     cpu: float = 0  # vCPUs for this session; 0: the runner's default size
     memory_gb: float = 0  # memory for this session; 0: the runner's default size
+    idle_timeout: int = 0  # seconds an idle server is kept; 0: the runner's setting
 
 
 class Runner(Protocol):
@@ -237,6 +238,12 @@ class Runner(Protocol):
 
 
 class Router(Protocol):
+    def id_prefix(self) -> str:
+        """The prefix a new session's id must start with so that its requests reach the part
+        of the router that will serve it (e.g. "p1-" for the second load balancer of a pool);
+        "" when any id will do. Asked once, when a session that will run is created."""
+        ...
+
     def reserve(self, session_id: str) -> None:
         """Claim routing capacity for a session before its server starts, so a full router
         refuses before anything runs: QuotaExceededError says so. Idempotent; `remove`

@@ -11,6 +11,7 @@ from collections import Counter
 
 from skybinder.domain.model import ACTIVE, ImageState, Session, SessionState, TaskStatus
 from skybinder.service.binder import Binder
+from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
 from skybinder.service.ports import CounterRepair, Sweepable
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
@@ -22,10 +23,12 @@ PRE_LAUNCH = frozenset({S.QUEUED, S.BUILDING, S.BUILT})
 def reap(binder: Binder) -> Counter[str]:
     """One pass over the active sessions; returns what it did, by kind, for logs and metrics."""
     done: Counter[str] = Counter()
-    for session in binder.store.list(ACTIVE):
+    active = binder.store.list(ACTIVE)
+    for session in active:
         action = _reap_one(binder, session)
         if action:
             done[action] += 1
+    done.update(enforce_events(binder, active))
     done.update(sweep_orphans(binder))
     if isinstance(binder.store, CounterRepair):
         repaired = len(binder.store.repair_counters())
@@ -46,16 +49,22 @@ def sweep_orphans(binder: Binder) -> Counter[str]:
     held = [(kind, port, port.held()) for kind, port in ports if isinstance(port, Sweepable)]
     if not any(resources for _, _, resources in held):
         return done
-    live = {session.id for session in binder.store.list(ACTIVE)}
+    live = {session.id: session for session in binder.store.list(ACTIVE)}
     for kind, port, resources in held:
         for resource, session_id in resources.items():
-            if session_id in live:
-                continue
-            session = binder.store.get(session_id)
-            if session is None or session.state.terminal:
+            session = live.get(session_id) or binder.store.get(session_id)
+            if _orphaned(kind, resource, session):
                 port.release(resource)
                 done[f"orphan-{kind}"] += 1
     return done
+
+
+def _orphaned(kind: str, resource: str, session: Session | None) -> bool:
+    """True when no live session owns `resource`: its session ended or never was, or (a task)
+    the session runs another task now — a relaunch raced a duplicate event."""
+    if session is None or session.state.terminal:
+        return True
+    return kind == "task" and bool(session.task_id) and session.task_id != resource
 
 
 def _reap_one(binder: Binder, session: Session) -> str:

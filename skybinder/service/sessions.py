@@ -3,47 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 
 from skybinder.domain.errors import SkybinderError
-from skybinder.domain.model import ACTIVE, RUNNING, Session, SessionState, TaskStatus
+from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
+from skybinder.domain.pricing import Capacity
 from skybinder.service.binder import Binder
+from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
+from skybinder.service.servers import BEFORE_READY, relaunch
+
+__all__ = ["check_ready", "fail", "on_task_state", "stop_session"]
 
 log = logging.getLogger(__name__)
 S = SessionState
-BEFORE_READY = frozenset({S.LAUNCHING, S.STARTING})
-
-
-def fail(
-    binder: Binder,
-    session_id: str,
-    reason: str,
-    *,
-    status_code: int = 500,
-    expected: Iterable[SessionState] = ACTIVE,
-) -> Session | None:
-    """End a session as `failed`, releasing its task and route if it had them."""
-    now = binder.clock.now()
-    failed = binder.store.transition(
-        session_id,
-        expected,
-        S.FAILED,
-        reason=reason,
-        status_code=status_code,
-        ended_at=now,
-        updated_at=now,
-    )
-    if failed is not None:
-        _release(binder, failed)
-        emit_launch_event(failed, "failure", now)
-    return failed
-
-
-def _release(binder: Binder, session: Session) -> None:
-    binder.router.remove(session.id)
-    if session.task_id:
-        binder.runner.stop(session.task_id)
 
 
 def on_task_state(
@@ -54,9 +26,10 @@ def on_task_state(
     *,
     address: str = "",
     reason: str = "",
+    capacity: str = "",
 ) -> None:
-    """A session's task is running (with its address), about to stop or has stopped (both
-    with a reason).
+    """A session's task is running (with its address, and the capacity it landed on when the
+    platform says: "spot" or "on-demand"), about to stop or has stopped (both with a reason).
 
     Safe to receive twice and in any order with the launch that started the task and with
     each other: a session ends once, and a task that comes up for an ended session is stopped.
@@ -67,14 +40,16 @@ def on_task_state(
         binder.runner.stop(task_id)
         return
     if status == TaskStatus.RUNNING:
-        _on_running(binder, session, task_id, address)
+        _on_running(binder, session, task_id, address, capacity)
     elif status == TaskStatus.STOPPING:
         _on_stopping(binder, session, task_id, reason)
     else:
         _on_stopped(binder, session, task_id, reason)
 
 
-def _on_running(binder: Binder, session: Session, task_id: str, address: str) -> None:
+def _on_running(
+    binder: Binder, session: Session, task_id: str, address: str, capacity: str
+) -> None:
     if session.state.terminal or session.state == S.STOPPING:
         binder.runner.stop(task_id)  # a late event: no route for a session that has ended
         return
@@ -85,7 +60,13 @@ def _on_running(binder: Binder, session: Session, task_id: str, address: str) ->
         binder.runner.stop(task_id)
         return
     moved = binder.store.transition(
-        session.id, BEFORE_READY, S.STARTING, task_id=task_id, address=address, url=url
+        session.id,
+        BEFORE_READY,
+        S.STARTING,
+        task_id=task_id,
+        address=address,
+        url=url,
+        **_landed(binder, session, capacity),
     )
     if moved is None and binder.store.transition(session.id, {S.READY}, S.READY) is None:
         # The session ended (or is stopping) before its task came up.
@@ -93,12 +74,31 @@ def _on_running(binder: Binder, session: Session, task_id: str, address: str) ->
         binder.runner.stop(task_id)
 
 
+def _landed(binder: Binder, session: Session, capacity: str) -> dict[str, object]:
+    """The session's capacity, and for an event session the price per hour that goes with it
+    (until now the dearest it could land on; after a relaunch the dearer of the two)."""
+    if capacity not in {c.value for c in Capacity}:
+        return {}
+    changes: dict[str, object] = {"capacity": capacity}
+    event = binder.store.get_event(session.event) if session.event else None
+    if event is not None:
+        spot = capacity == Capacity.SPOT
+        hourly = event.spot_hourly_micros if spot else event.on_demand_hourly_micros
+        changes["hourly_micros"] = (
+            max(hourly, session.hourly_micros) if session.interruptions else hourly
+        )
+    return changes
+
+
 def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) -> None:
     # The route stays until the task has stopped: the user may still save their work.
     if session.task_id and session.task_id != task_id:
         return
     now = binder.clock.now()
-    binder.store.transition(session.id, {S.READY}, S.STOPPING, reason=reason, updated_at=now)
+    counted = session.interruptions + int(is_spot_interruption(reason))
+    binder.store.transition(
+        session.id, {S.READY}, S.STOPPING, reason=reason, interruptions=counted, updated_at=now
+    )
 
 
 def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> None:
@@ -107,6 +107,8 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     now = binder.clock.now()
     binder.router.remove(session.id)
     if session.state in BEFORE_READY:
+        if is_spot_interruption(reason) and relaunch(binder, session, task_id, reason):
+            return
         failed = binder.store.transition(
             session.id,
             BEFORE_READY,

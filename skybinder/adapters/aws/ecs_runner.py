@@ -85,8 +85,22 @@ class EcsRunner:
     def _run_args(self, request: LaunchRequest, definition: str, provider: str) -> dict[str, Any]:
         s = self.settings
         command = ["jupyter", "server"]
-        command += jupyter_args(request.base_url, "0.0.0.0", names.SESSION_PORT, s.jupyter)
+        options = s.jupyter.with_idle_timeout(request.idle_timeout)
+        command += jupyter_args(request.base_url, "0.0.0.0", names.SESSION_PORT, options)
         env = {**request.env, "JUPYTER_TOKEN": request.token}
+        overrides: dict[str, Any] = {
+            "containerOverrides": [
+                {
+                    "name": names.SESSION_CONTAINER,
+                    "command": command,
+                    "environment": [{"name": k, "value": v} for k, v in env.items()],
+                }
+            ]
+        }
+        if request.cpu and request.memory_gb:
+            # An event's size: Fargate takes task-level cpu units and MiB as strings.
+            overrides["cpu"] = str(int(request.cpu * 1024))
+            overrides["memory"] = str(int(request.memory_gb * 1024))
         return {
             "cluster": s.cluster,
             "taskDefinition": definition,
@@ -101,15 +115,7 @@ class EcsRunner:
                 }
             },
             # The command only: the image's entrypoint runs the repository's `start` script.
-            "overrides": {
-                "containerOverrides": [
-                    {
-                        "name": names.SESSION_CONTAINER,
-                        "command": command,
-                        "environment": [{"name": k, "value": v} for k, v in env.items()],
-                    }
-                ]
-            },
+            "overrides": overrides,
             "startedBy": request.session_id[:36],
             "group": f"{names.TASK_GROUP_PREFIX}{request.session_id}",
             "clientToken": f"{request.session_id}-{provider}"[:64],

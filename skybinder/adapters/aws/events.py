@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skybinder.adapters.aws import names
 from skybinder.adapters.aws.ecs_stops import stop_reason
 from skybinder.domain.model import TaskStatus
+from skybinder.domain.pricing import Capacity
 
 SCHEDULED = "Scheduled Event"
 FAILED_BUILD = frozenset({"FAILED", "FAULT", "STOPPED", "TIMED_OUT"})
@@ -99,6 +100,11 @@ class TaskChange:
     status: TaskStatus
     address: str = ""
     reason: str = ""
+    capacity: str = ""  # "spot" or "on-demand" (the cost model's names), "" when not said
+
+
+# ECS capacity provider -> where the cost model says the task runs.
+CAPACITY = {"FARGATE_SPOT": Capacity.SPOT.value, "FARGATE": Capacity.ON_DEMAND.value}
 
 
 def build_outcome(detail: BuildDetail) -> BuildOutcome | None:
@@ -145,7 +151,10 @@ def task_change(detail: TaskDetail, cluster: str) -> TaskChange | None:
     if detail.last_status == "RUNNING":
         address = _address(detail)
         if address:
-            return TaskChange(session_id, task, TaskStatus.RUNNING, address=address)
+            capacity = CAPACITY.get(detail.capacity_provider, "")
+            return TaskChange(
+                session_id, task, TaskStatus.RUNNING, address=address, capacity=capacity
+            )
     return None
 
 

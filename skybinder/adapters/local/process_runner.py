@@ -68,7 +68,8 @@ class ProcessRunner:
         shutil.copytree(image.source, work, symlinks=True)
         port = free_port(self.host)
         command = [image.python, "-m", "jupyter_server"]
-        command += jupyter_args(request.base_url, self.host, port, self.options)
+        options = self.options.with_idle_timeout(request.idle_timeout)
+        command += jupyter_args(request.base_url, self.host, port, options)
         if image.start:
             # repo2docker runs the repo's `start` script with the server command as arguments.
             command = [str(work / Path(image.start).relative_to(image.source)), *command]

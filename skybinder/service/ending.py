@@ -1,0 +1,42 @@
+"""Ending a session that went wrong: `fail` it and release what it held."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from skybinder.domain.model import ACTIVE, Session, SessionState
+from skybinder.service.binder import Binder
+from skybinder.service.launch_events import emit_launch_event
+
+S = SessionState
+
+
+def fail(
+    binder: Binder,
+    session_id: str,
+    reason: str,
+    *,
+    status_code: int = 500,
+    expected: Iterable[SessionState] = ACTIVE,
+) -> Session | None:
+    """End a session as `failed`, releasing its task and route if it had them."""
+    now = binder.clock.now()
+    failed = binder.store.transition(
+        session_id,
+        expected,
+        S.FAILED,
+        reason=reason,
+        status_code=status_code,
+        ended_at=now,
+        updated_at=now,
+    )
+    if failed is not None:
+        release(binder, failed)
+        emit_launch_event(failed, "failure", now)
+    return failed
+
+
+def release(binder: Binder, session: Session) -> None:
+    binder.router.remove(session.id)
+    if session.task_id:
+        binder.runner.stop(session.task_id)
