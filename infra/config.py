@@ -12,12 +12,14 @@ import pulumi
 # The AWS-published Lambda Web Adapter layer (v1.1.0); `lambdaAdapterLayerArn` overrides it.
 ADAPTER_ACCOUNT = "753240598075"
 ADAPTER_LAYER_VERSION = 30
-# us-east-1 prices (reference/aws-facts.md); the cost model and docs/deploy.md use them.
+# us-east-1 prices (reference/aws-facts.md); the cost model and docs/deploy.md use them. Spot's
+# is conservative (60 % off, where Spot is often 70 % off), so that event budgets hold when
+# Spot prices move; the same defaults as skybinder/domain/pricing.py (a test checks).
 DEFAULT_PRICES: dict[str, float] = {
     "fargate_vcpu_hour": 0.04048,
     "fargate_gb_hour": 0.004445,
-    "spot_vcpu_hour": 0.0133,
-    "spot_gb_hour": 0.00146,
+    "spot_vcpu_hour": 0.0162,
+    "spot_gb_hour": 0.00178,
     "public_ipv4_hour": 0.005,
     "nat_gateway_hour": 0.045,
     "alb_hour": 0.0225,

@@ -114,6 +114,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
             ),
             max_age=settings.max_age,
             poll_interval=settings.poll_interval,
+            prices=settings.prices,
         ),
     )
     holder.append(binder)

@@ -112,6 +112,8 @@ def build_aws(
             # Fargate pulls the whole image for every task: minutes for a large one.
             start_timeout=600.0,
             poll_interval=1.0,  # every poll of /build reads DynamoDB
+            capacity=settings.capacity,
+            prices=settings.prices,
         ),
     )
     limiter = DynamoRateLimiter(client("dynamodb"), settings.table)

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from skybinder.domain.pricing import Prices
 from skybinder.domain.repo_policy import ProviderSettings
 
 # The GitHub token: the first of these variables that is set, else `github_token` in the file.
@@ -39,6 +40,7 @@ class LocalSettings(BaseModel):
     poll_interval: float = 0.1  # local stores are cheap to read: watch closely
     keepalive: float = 25.0
     rate_limit: int = 0  # launches per client address per hour; 0: off (one user, one machine)
+    prices: Prices = Field(default_factory=Prices)  # events are priced as in AWS, to rehearse
 
 
 class ConfigFileError(ValueError):
@@ -53,6 +55,7 @@ class ConfigFile(BaseModel):
     github_token: str | None = None
     max_sessions_per_repo: int | None = Field(default=None, ge=0)
     providers: ProviderSettings = Field(default_factory=ProviderSettings)
+    prices: Prices = Field(default_factory=Prices)
 
 
 def read_config_file(path: Path) -> ConfigFile:
@@ -83,7 +86,10 @@ def load_local_settings(
     if file.max_sessions_per_repo is not None:
         options["max_sessions_per_repo"] = file.max_sessions_per_repo
     return LocalSettings(
-        **options, providers=file.providers, github_token=github_token(file.github_token, environ)
+        **options,
+        providers=file.providers,
+        prices=file.prices,
+        github_token=github_token(file.github_token, environ),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from skybinder.domain.admission import check_changes, check_quota
 from skybinder.domain.errors import EventNotFoundError
@@ -124,13 +124,18 @@ class FakeSessionStore(SessionStore):
         name: str,
         expected: Iterable[ImageState],
         new: ImageState,
+        *,
+        where: Mapping[str, object] | None = None,
         **changes: object,
     ) -> Image | None:
         check_changes(Image, changes, fixed=("state",))
+        check_changes(Image, where or {}, fixed=())
         allowed = frozenset(expected)
         with self._lock:
             current = self.images.get(name)
             if current is None or current.state not in allowed:
+                return None
+            if any(getattr(current, field) != value for field, value in (where or {}).items()):
                 return None
             updated = Image.model_validate({**current.model_dump(), **changes, "state": new})
             self.images[name] = updated
@@ -184,13 +189,13 @@ class FakeSessionStore(SessionStore):
             if s.event != slug or s.reserved_micros <= 0:
                 continue  # another event's, or a refused attempt (it never held anything)
             usage.sessions += 1
-            usage.interruptions += s.interruptions
             if s.state in ACTIVE:
                 usage.seats_in_use += 1
                 usage.reserved_micros += s.reserved_micros
                 usage.warm_idle += int(s.warm and s.state == SessionState.READY)
             else:
                 usage.spent_micros += s.cost_micros
+                usage.interruptions += s.interruptions
         return usage
 
     def _admit(self, session: Session, limits: Limits) -> None:

@@ -131,7 +131,7 @@ class EventUsage(BaseModel):
     reserved_micros: int = 0  # worst cases held by active sessions
     spent_micros: int = 0  # settled costs of ended sessions
     sessions: int = 0  # sessions ever admitted
-    interruptions: int = 0  # Spot interruptions its sessions met
+    interruptions: int = 0  # Spot interruptions its ended sessions met (counted as they end)
     warm_idle: int = 0  # warm sessions not yet handed to an attendee
 
     def remaining_micros(self, event: Event) -> int:

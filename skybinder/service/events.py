@@ -33,7 +33,7 @@ from skybinder.domain.pricing import (
     worst_case_micros,
 )
 from skybinder.service.binder import Binder
-from skybinder.service.launch import find_or_build_image, record_failed, request_launch
+from skybinder.service.launch import find_or_build_image, record_failed
 from skybinder.service.sessions import stop_session
 
 log = logging.getLogger(__name__)
@@ -117,11 +117,28 @@ def create_event(binder: Binder, request: EventRequest) -> EventStatus:
         binder.store.create_event(event)
     except ValueError:
         raise EventExistsError(f"An event named {request.slug!r} exists already.") from None
-    # The image is built now, so that nobody waits for a build when the event starts.
-    prebuild = request_launch(binder, event.provider, event.resolved_spec, build_only=True)
+    prebuild = _prebuild(binder, event)
     binder.store.update_event(event.slug, prebuild_session=prebuild.id)
     log.info("event %s created; prebuild %s is %s", event.slug, prebuild.id, prebuild.state)
     return event_status(binder, event.slug)
+
+
+def _prebuild(binder: Binder, event: Event) -> Session:
+    """Build the event's image now, so that nobody waits for a build when it starts: a
+    build-only session of the pinned repository (it takes no seat and costs the event nothing)."""
+    now = binder.clock.now()
+    attempt = Session(
+        id=new_session_id(),
+        provider=event.provider,
+        spec=event.resolved_spec,
+        build_only=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session = _as_event_session(attempt, event)
+    binder.store.create(session)
+    find_or_build_image(binder, session)
+    return binder.store.get(session.id) or session
 
 
 def priced(binder: Binder, request: EventRequest) -> Event:

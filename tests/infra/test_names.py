@@ -13,7 +13,6 @@ NOT_YET_READ = {
     "SESSION_LOG_GROUP",  # likewise
     "SESSION_CPU",  # likewise; the cost model will want it
     "SESSION_MEMORY",
-    "PRICES",  # the cost model's prices (docs/deploy.md)
     "BANNED_SPECS",  # specs that may not launch
 }
 
@@ -80,3 +79,13 @@ def test_the_metrics_the_dashboard_shows_are_the_ones_the_functions_emit() -> No
         runtime.METRIC_BUILDS,
         runtime.METRIC_FAILURES,
     )
+
+
+def test_the_deployment_prices_are_the_cost_models_defaults() -> None:
+    from infra.config import DEFAULT_PRICES
+    from skybinder.adapters.aws.settings import PRICE_KEYS
+    from skybinder.domain.pricing import Prices
+
+    defaults = Prices()
+    for key, field_name in PRICE_KEYS.items():
+        assert DEFAULT_PRICES[key] == getattr(defaults, field_name), key

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
+
+from pydantic import ValidationError
 
 from skybinder.adapters.aws import names as n
 from skybinder.domain.model import CapacityPolicy
+from skybinder.domain.pricing import Prices
 
 T = TypeVar("T")
 REQUIRED = (
@@ -55,6 +59,7 @@ class AwsSettings:
     max_age: float = 6 * 3600.0
     launch_rate_limit: int = 10  # launches per client address per window (0: off), BinderHub's
     launch_rate_window: int = 3600
+    prices: Prices = field(default_factory=Prices)
 
 
 def load_settings(environ: Mapping[str, str]) -> AwsSettings:
@@ -103,10 +108,40 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         max_age=float(read(n.ENV_MAX_AGE, _count(0), 6 * 3600)),
         launch_rate_limit=read(n.ENV_LAUNCH_RATE_LIMIT, _count(0), 10),
         launch_rate_window=read(n.ENV_LAUNCH_RATE_WINDOW, _count(1), 3600),
+        prices=read(n.ENV_PRICES, _prices(read(n.ENV_ASSIGN_PUBLIC_IP, _flag, False)), Prices()),
     )
     if problems:
         raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
     return settings
+
+
+# The deployment's price keys (infra/config.py DEFAULT_PRICES) -> the cost model's fields.
+PRICE_KEYS = {
+    "fargate_vcpu_hour": "vcpu_hour",
+    "fargate_gb_hour": "gb_hour",
+    "spot_vcpu_hour": "spot_vcpu_hour",
+    "spot_gb_hour": "spot_gb_hour",
+    "public_ipv4_hour": "public_ipv4_hour",
+}
+
+
+def _prices(public_ip: bool) -> Callable[[str], Prices]:
+    """Parse the deployment's JSON prices; keys not about sessions (NAT, ALB) are skipped."""
+
+    def parse(value: str) -> Prices:
+        try:
+            given = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not JSON: {err.msg}") from None
+        if not isinstance(given, dict):
+            raise ValueError("expected a JSON object of prices")
+        fields = {PRICE_KEYS[k]: v for k, v in given.items() if k in PRICE_KEYS}
+        try:
+            return Prices(**fields, public_ip=public_ip)
+        except ValidationError as err:
+            raise ValueError(str(err.errors()[0]["msg"])) from None
+
+    return parse
 
 
 def _list(value: str) -> tuple[str, ...]:

@@ -1,0 +1,306 @@
+"""Events through the service layer, against fakes: creation, admission, settlement, limits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from skybinder.domain.errors import BudgetExhaustedError, EventExistsError, ResolveError
+from skybinder.domain.event import EventRequest
+from skybinder.domain.model import CapacityPolicy, Session, SessionState, TaskStatus
+from skybinder.service.events import (
+    close_event,
+    create_event,
+    event_sessions,
+    event_status,
+    request_event_launch,
+)
+from skybinder.service.reap import reap
+from skybinder.service.sessions import check_ready, on_task_state
+from tests.unit.conftest import SHA, World
+
+S = SessionState
+IMAGE = f"skybinder-gh-u-r:{SHA}"
+HOUR = 3600.0
+
+
+def at(world: World, seconds: float) -> datetime:
+    """A moment `seconds` after the fake clock's now, as the admin API receives it."""
+    return datetime.fromtimestamp(world.clock.now() + seconds, UTC)
+
+
+def request(world: World, **fields: Any) -> EventRequest:
+    values: dict[str, Any] = {
+        "slug": "swc-2026",
+        "title": "Software Carpentry",
+        "provider": "gh",
+        "spec": "u/r/main",
+        "starts_at": at(world, 0),
+        "ends_at": at(world, 3 * HOUR),
+        "seats": 3,
+        "budget_usd": 5.0,
+        "capacity": CapacityPolicy.SPOT_FALLBACK,
+        "cpu": 1,
+        "memory_gb": 2,
+        "max_minutes": 90,
+    }
+    return EventRequest(**{**values, **fields})
+
+
+def attend(world: World, code: str | None = None, spec: str = "u/r/main") -> Session:
+    return request_event_launch(world.binder, "gh", spec, slug="swc-2026", code=code)
+
+
+def run(world: World, session: Session, capacity: str = "spot") -> Session:
+    """The platform starts the session's task (on `capacity`) and Jupyter answers."""
+    got = world.store.get(session.id)
+    assert got is not None and got.task_id
+    on_task_state(
+        world.binder, got.id, got.task_id, TaskStatus.RUNNING, address="h:1", capacity=capacity
+    )
+    world.prober.up.add(f"https://binder.test/s/{got.id}/")
+    ready = check_ready(world.binder, got.id)
+    assert ready is not None and ready.state == S.READY
+    return ready
+
+
+def stopped(world: World, session: Session, reason: str = "idle") -> Session:
+    got = world.store.get(session.id)
+    assert got is not None
+    world.runner.alive.discard(got.task_id)
+    on_task_state(world.binder, got.id, got.task_id, TaskStatus.STOPPED, reason=reason)
+    final = world.store.get(session.id)
+    assert final is not None
+    return final
+
+
+def test_creating_an_event_pins_the_ref_prices_it_and_prebuilds(world: World) -> None:
+    status = create_event(world.binder, request(world, access_code="tea"))
+    event = status.event
+    assert (event.ref, event.resolved_spec, event.image_name) == (SHA, f"u/r/{SHA}", IMAGE)
+    assert (event.spot_hourly_micros, event.on_demand_hourly_micros) == (19_760, 49_370)
+    assert event.reserve_micros == 78_170  # 95 minutes on-demand: fallback may land there
+    assert event.access_code_hash and "tea" not in event.model_dump_json()
+    [job] = world.builder.jobs.values()  # the prebuild
+    assert job.image_name == IMAGE
+    assert status.prebuild == "building"
+    with pytest.raises(EventExistsError):
+        create_event(world.binder, request(world))
+
+
+def test_an_event_whose_repository_does_not_resolve_is_not_created(world: World) -> None:
+    with pytest.raises(ResolveError):
+        create_event(world.binder, request(world, spec="u/r/nope"))
+    assert world.store.list_events() == []
+
+
+def test_a_budget_below_one_session_is_refused_with_the_figures(world: World) -> None:
+    with pytest.raises(BudgetExhaustedError, match=r"\$0.0782"):
+        create_event(world.binder, request(world, budget_usd=0.05))
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "spec", "message"),
+    [
+        ({"starts_at_in": HOUR}, None, "u/r/main", "has not started yet"),
+        ({"starts_at_in": -5 * HOUR, "ends_at_in": -HOUR}, None, "u/r/main", "has ended"),
+        ({"access_code": "tea"}, None, "u/r/main", "needs an access code"),
+        ({"access_code": "tea"}, "coffee", "u/r/main", "access code is not right"),
+        ({}, None, "u/other/HEAD", "not the repository of Software Carpentry"),
+    ],
+)
+def test_refusals_before_admission(
+    world: World, change: dict[str, Any], code: str | None, spec: str, message: str
+) -> None:
+    fields = {k: v for k, v in change.items() if not k.endswith("_in")}
+    if "starts_at_in" in change:
+        fields["starts_at"] = at(world, change["starts_at_in"])
+        fields["ends_at"] = at(world, change.get("ends_at_in", 3 * HOUR))
+    create_event(world.binder, request(world, **fields))
+    refused = attend(world, code=code, spec=spec)
+    assert refused.state == S.FAILED and message in refused.reason
+    assert refused.status_code in {400, 403}
+    assert world.store.event_usage("swc-2026").seats_in_use == 0
+    assert world.runner.tasks == {}
+
+
+def test_an_unknown_event_is_a_404(world: World) -> None:
+    refused = attend(world)
+    assert (refused.state, refused.status_code) == (S.FAILED, 404)
+
+
+def test_seats_fill_and_free_again(world: World) -> None:
+    create_event(world.binder, request(world, seats=2))
+    world.registry.images.add(IMAGE)
+    first, second = attend(world), attend(world)
+    assert {first.state, second.state} == {S.STARTING}
+    full = attend(world)
+    assert full.state == S.FAILED and full.status_code == 429
+    assert full.reason == (
+        "This workshop is full — 2 of 2 seats in use. Try again in a few minutes."
+    )
+    stopped(world, run(world, first))
+    assert attend(world).state == S.STARTING
+
+
+def test_launch_uses_the_event_size_and_capacity_policy(world: World) -> None:
+    create_event(world.binder, request(world, capacity=CapacityPolicy.SPOT, cpu=2, memory_gb=8))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    sent = world.runner.tasks[session.task_id]
+    assert (sent.capacity, sent.cpu, sent.memory_gb) == (CapacityPolicy.SPOT, 2, 8)
+    assert sent.env["BINDER_PERSISTENT_REQUEST"] == f"v2/gh/u/r/{SHA}"
+
+
+def test_settlement_charges_where_the_task_ran_and_frees_the_rest(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    assert session.hourly_micros == 49_370  # worst case until the platform says where it runs
+    ready = run(world, session, capacity="spot")
+    assert ready.hourly_micros == 19_760
+    usage = world.store.event_usage("swc-2026")
+    assert (usage.seats_in_use, usage.reserved_micros, usage.spent_micros) == (1, 78_170, 0)
+    world.clock.sleep(30 * 60)
+    final = stopped(world, ready)
+    assert final.cost_micros == 9_880  # 30 minutes at $0.01976 per hour
+    usage = world.store.event_usage("swc-2026")
+    assert (usage.seats_in_use, usage.reserved_micros, usage.spent_micros) == (0, 0, 9_880)
+    # A duplicate STOPPED changes nothing: the session was settled once.
+    stopped(world, final)
+    assert world.store.event_usage("swc-2026").spent_micros == 9_880
+
+
+def test_the_budget_refuses_what_it_cannot_cover(world: World) -> None:
+    # $0.20 covers two worst cases of $0.07817, not three.
+    create_event(world.binder, request(world, seats=10, budget_usd=0.20))
+    world.registry.images.add(IMAGE)
+    assert attend(world).state == S.STARTING
+    assert attend(world).state == S.STARTING
+    refused = attend(world)
+    assert refused.status_code == 429 and "used the budget" in refused.reason
+    assert refused.reserved_micros == 0
+
+
+def test_reaper_warns_then_stops_at_max_minutes(world: World) -> None:
+    create_event(world.binder, request(world, max_minutes=30))
+    world.registry.images.add(IMAGE)
+    ready = run(world, attend(world))
+    world.clock.sleep(26 * 60)  # inside the five-minute warning
+    reap(world.binder)
+    warned = world.store.get(ready.id)
+    assert warned is not None and warned.state == S.READY
+    assert any(n.startswith("This session ends at ") for n in warned.notices)
+    world.clock.sleep(4 * 60 + 1)
+    reap(world.binder)
+    got = world.store.get(ready.id)
+    assert got is not None and got.state == S.STOPPING and got.reason.startswith("max-minutes")
+    assert ready.task_id in world.runner.stopped
+    final = stopped(world, got, reason="stopped")
+    assert final.reason.startswith("max-minutes")
+
+
+def test_reaper_ends_every_session_when_the_event_ends(world: World) -> None:
+    create_event(world.binder, request(world, ends_at=at(world, HOUR)))
+    world.registry.images.add(IMAGE)
+    ready = run(world, attend(world))
+    world.clock.sleep(HOUR)
+    reap(world.binder)
+    got = world.store.get(ready.id)
+    assert got is not None and got.state == S.STOPPING and "has ended" in got.reason
+
+
+def test_closing_stops_sessions_and_refuses_newcomers(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    ready = run(world, attend(world))
+    status = close_event(world.binder, "swc-2026")
+    assert status.phase(world.clock.now()) == "closed"
+    got = world.store.get(ready.id)
+    assert got is not None and got.state == S.STOPPING
+    refused = attend(world)
+    assert refused.state == S.FAILED and "closed by its organisers" in refused.reason
+
+
+def test_warm_pool_fills_before_the_start_and_hands_out_instantly(world: World) -> None:
+    create_event(world.binder, request(world, starts_at=at(world, 300), warm_pool=2))
+    world.registry.images.add(IMAGE)
+    reap(world.binder)  # 5 minutes before the start: inside the lead, so the pool fills
+    warm = [s for s in event_sessions(world.binder, "swc-2026") if s.warm]
+    assert len(warm) == 2
+    assert all(world.runner.tasks[s.task_id].idle_timeout > 600 for s in warm)
+    for session in warm:
+        run(world, session)
+    assert world.store.event_usage("swc-2026").warm_idle == 2
+    world.clock.sleep(300)
+    handed = attend(world)
+    assert handed.state == S.READY and not handed.warm and handed.id in {s.id for s in warm}
+    reap(world.binder)  # the pool is refilled, within the seats (3): one more warm session
+    usage = world.store.event_usage("swc-2026")
+    assert usage.seats_in_use == 3
+
+
+def test_spot_interruption_before_ready_relaunches_on_demand(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    first_task = session.task_id
+    reason = "spot-interruption: AWS reclaimed the Spot capacity."
+    on_task_state(world.binder, session.id, first_task, TaskStatus.STOPPED, reason=reason)
+    again = world.store.get(session.id)
+    assert again is not None and again.state == S.STARTING and again.task_id != first_task
+    assert again.interruptions == 1 and again.launched_at == session.launched_at
+    assert world.runner.tasks[again.task_id].capacity == CapacityPolicy.ON_DEMAND
+    # The duplicate of the first STOPPED does nothing more.
+    on_task_state(world.binder, session.id, first_task, TaskStatus.STOPPED, reason=reason)
+    assert len(world.runner.tasks) == 2
+    ready = run(world, again, capacity="on-demand")
+    assert ready.hourly_micros == 49_370
+    assert world.store.event_usage("swc-2026").interruptions == 0  # counted when it ends
+    stopped(world, ready)
+    assert world.store.event_usage("swc-2026").interruptions == 1
+
+
+def test_spot_only_sessions_relaunch_on_spot_and_give_up_after_the_limit(world: World) -> None:
+    create_event(world.binder, request(world, capacity=CapacityPolicy.SPOT))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    reason = "spot-interruption: AWS reclaimed the Spot capacity."
+    for _ in range(world.binder.config.max_relaunches):
+        current = world.store.get(session.id)
+        assert current is not None and current.state == S.STARTING
+        assert world.runner.tasks[current.task_id].capacity == CapacityPolicy.SPOT
+        on_task_state(world.binder, session.id, current.task_id, TaskStatus.STOPPED, reason=reason)
+    last = world.store.get(session.id)
+    assert last is not None
+    on_task_state(world.binder, session.id, last.task_id, TaskStatus.STOPPED, reason=reason)
+    final = world.store.get(session.id)
+    assert final is not None and final.state == S.FAILED and "before it was ready" in final.reason
+    assert world.store.event_usage("swc-2026").seats_in_use == 0
+
+
+def test_a_crash_between_run_task_and_the_write_is_settled_by_the_reaper(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    # As if the launch died after RunTask: the session never learnt its task.
+    world.store.sessions[session.id] = world.store.sessions[session.id].model_copy(
+        update={"state": S.LAUNCHING, "task_id": ""}
+    )
+    world.clock.sleep(world.binder.config.start_timeout + 1)
+    reap(world.binder)
+    final = world.store.get(session.id)
+    assert final is not None and final.state == S.FAILED
+    usage = world.store.event_usage("swc-2026")
+    assert usage.seats_in_use == 0 and usage.reserved_micros == 0
+    assert usage.spent_micros == final.cost_micros > 0  # billed from the launch, as AWS would
+
+
+def test_status_payload_shows_money_in_dollars(world: World) -> None:
+    create_event(world.binder, request(world))
+    payload = event_status(world.binder, "swc-2026").payload(world.clock.now())
+    assert payload["budget_usd"] == 5.0 and payload["remaining_usd"] == 5.0
+    assert payload["phase"] == "open" and payload["seats_left"] == 3
+    assert "access_code_hash" not in payload
