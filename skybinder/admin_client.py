@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,8 +27,15 @@ def local_token(data_dir: Path) -> str:
         ) from err
 
 
-def sigv4_headers(method: str, url: str, region: str | None) -> dict[str, str]:
-    """Headers that sign the request with the caller's AWS credentials (service execute-api)."""
+def sigv4_headers(
+    method: str,
+    url: str,
+    region: str | None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """Headers that sign the request (`body` and `headers` included) with the caller's AWS
+    credentials for service execute-api; they include `headers`, which must be sent as is."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.session import get_session
@@ -40,7 +48,7 @@ def sigv4_headers(method: str, url: str, region: str | None) -> dict[str, str]:
     region = region or (found.group(1) if found else None) or session.get_config_variable("region")
     if not region:
         raise AdminClientError("Cannot tell the AWS region: pass --region.")
-    request = AWSRequest(method=method, url=url)
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
     SigV4Auth(credentials, "execute-api", region).add_auth(request)
     return dict(request.headers.items())
 
@@ -53,15 +61,19 @@ def call(
     *,
     data_dir: Path,
     region: str | None = None,
+    body: object = None,
 ) -> object:
-    """Make an admin call and return its JSON, or raise AdminClientError saying why not."""
+    """Make an admin call (with `body` as its JSON, unless None) and return the JSON answer,
+    or raise AdminClientError saying why not."""
     url = binder_url.rstrip("/") + path
+    content = b"" if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json"} if body is not None else {}
     if urlsplit(url).hostname in LOCAL_HOSTS:
-        headers = {"Authorization": f"Bearer {local_token(data_dir)}"}
-    else:
-        headers = sigv4_headers(method, url, region)
+        headers["Authorization"] = f"Bearer {local_token(data_dir)}"
+    else:  # the signature covers the body: what is sent must be these very bytes
+        headers = sigv4_headers(method, url, region, content, headers)
     try:
-        reply = client.request(method, url, headers=headers)
+        reply = client.request(method, url, headers=headers, content=content or None)
     except httpx.HTTPError as err:
         raise AdminClientError(f"Could not reach {binder_url}: {err}") from err
     if reply.status_code >= 400:

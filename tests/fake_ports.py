@@ -134,6 +134,9 @@ class FakeRouter:
         self.routes: dict[str, str] = {}
         self.reserved: set[str] = set()
 
+    def id_prefix(self) -> str:
+        return ""
+
     def reserve(self, session_id: str) -> None:
         self.reserved.add(session_id)
 

@@ -124,11 +124,11 @@ class FakeSessionStore(SessionStore):
         name: str,
         expected: Iterable[ImageState],
         new: ImageState,
-        *,
         where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Image | None:
-        check_changes(Image, changes, fixed=("state",))
+        check_changes(Image, changes, fixed=("name", "state"))
         check_changes(Image, where or {}, fixed=())
         allowed = frozenset(expected)
         with self._lock:

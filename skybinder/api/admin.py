@@ -64,7 +64,8 @@ def summary(session: Session) -> dict[str, object]:
     return session.model_dump(include=SUMMARY_FIELDS, mode="json")
 
 
-def _authorise(request: Request) -> Binder:
+def authorise(request: Request) -> Binder:
+    """The binder, when the request carries an operator's credentials; 403 otherwise."""
     auth: AdminAuth | None = request.app.state.admin_auth
     if auth is None or not auth(request):
         raise HTTPException(403, "The admin API needs an operator's credentials.")
@@ -75,13 +76,13 @@ def _authorise(request: Request) -> Binder:
 @router.get("/sessions")
 def list_sessions(request: Request, ended: bool = False) -> list[dict[str, object]]:
     """Active sessions, oldest first; with `?ended=true` the ended ones too."""
-    binder = _authorise(request)
+    binder = authorise(request)
     return [summary(s) for s in binder.store.list(None if ended else ACTIVE)]
 
 
 @router.post("/sessions/{session_id}/stop")
 def stop(session_id: str, request: Request) -> dict[str, object]:
-    binder = _authorise(request)
+    binder = authorise(request)
     session = stop_session(binder, session_id, "stopped by an operator")
     if session is None:
         raise HTTPException(404, "No such session.")

@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 
 from skybinder import __version__
-from skybinder.api import admin, badges, build, events, legacy, ui
+from skybinder.api import admin, admin_events, badges, build, event_page, events, legacy, ui
 from skybinder.api.admin import AdminAuth
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.api.tokens import DEFAULT_LIFETIME, BuildTokens
@@ -47,6 +47,8 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app.include_router(legacy.router)
     for router in (ui.router, badges.router, events.router, admin.router):
         app.include_router(router)
+    app.include_router(admin_events.router)
+    app.include_router(event_page.router)
 
     @app.get("/versions")
     def versions() -> dict[str, object]:

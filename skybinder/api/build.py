@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from typing import TypeVar, cast
 from urllib.parse import quote, unquote
 
@@ -21,7 +22,9 @@ from skybinder.api.limits import (
 )
 from skybinder.api.stream import failed_event, with_keepalive
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
+from skybinder.domain.model import Session
 from skybinder.service.binder import Binder
+from skybinder.service.events import request_event_launch
 from skybinder.service.launch import request_launch
 from skybinder.service.resume import attach_resume, with_resume
 from skybinder.service.watch import watch
@@ -41,6 +44,10 @@ router = APIRouter()
 T = TypeVar("T")
 _END = object()
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+BUILD_ONLY_EVENT = (
+    "An event launch starts a session for an attendee, so it cannot be build_only. "
+    "Leave out build_only, or event."
+)
 
 
 def raw_spec(request: Request, prefix: str) -> tuple[str, str]:
@@ -87,12 +94,15 @@ def build(request: Request) -> StreamingResponse:
             token_ok = tokens.check(build_token, f"{provider}/{spec}", token_origin(request))
         except BuildTokenError as err:
             refusal = (err.message, err.status_code)
-    if refusal is None and rate_limit is not None and not token_ok:
-        # A valid build token (from our own /v2 page) exempts the request, as in BinderHub.
+    if refusal is None and build_only and request.query_params.get("event"):
+        refusal = (BUILD_ONLY_EVENT, 400)
+    if refusal is None and rate_limit is not None and not _rate_exempt(binder, request, token_ok):
         result = check_launch_rate(rate_limit, ip, binder.clock.now())
         headers.update(result.headers())
         if not result.allowed:
             refusal = (rate_limit_message(result), 429)
+
+    launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=token_ok)
 
     async def events() -> AsyncIterator[str]:
         if refusal is not None:
@@ -103,18 +113,7 @@ def build(request: Request) -> StreamingResponse:
         # so a client that leaves is let go of within a poll.
         limiter = CapacityLimiter(1)
         try:
-            session = await anyio.to_thread.run_sync(
-                lambda: request_launch(
-                    binder,
-                    provider,
-                    spec,
-                    build_only=build_only,
-                    client_ip=ip,
-                    launch_host=str(request.base_url),
-                    build_token=token_ok,
-                ),
-                limiter=limiter,
-            )
+            session = await anyio.to_thread.run_sync(launch, limiter=limiter)
             # The first event hands the page a secret to reattach with if the stream drops.
             resume = await anyio.to_thread.run_sync(
                 lambda: attach_resume(binder, session.id), limiter=limiter
@@ -127,6 +126,46 @@ def build(request: Request) -> StreamingResponse:
             yield failed_event("Something went wrong on our side. Please try again.", 500)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _launcher(
+    request: Request, binder: Binder, provider: str, spec: str, *, ip: str, token_ok: bool
+) -> Callable[[], Session]:
+    """The launch the request asks for: an attendee's into `?event=` or an ordinary one."""
+    query = request.query_params
+    host = str(request.base_url)
+    if query.get("event"):
+        return partial(
+            request_event_launch,
+            binder,
+            provider,
+            spec,
+            slug=query["event"],
+            code=query.get("code") or None,
+            client_ip=ip,
+            launch_host=host,
+        )
+    return partial(
+        request_launch,
+        binder,
+        provider,
+        spec,
+        client_ip=ip,
+        launch_host=host,
+        build_only=query.get("build_only", "").lower() == "true",
+        build_token=token_ok,
+    )
+
+
+def _rate_exempt(binder: Binder, request: Request, token_ok: bool) -> bool:
+    """A valid build token (from our own /v2 page) exempts a launch, as in BinderHub. So does
+    an event launch with the event's code: a workshop room shares one address, and the
+    event's seats and budget bound it. Guesses at a code still count."""
+    slug = request.query_params.get("event")
+    if token_ok or not slug:
+        return token_ok
+    event = binder.store.get_event(slug)
+    return event is not None and event.code_ok(request.query_params.get("code") or None)
 
 
 async def in_thread(items: Iterator[T], limiter: CapacityLimiter) -> AsyncIterator[T]:

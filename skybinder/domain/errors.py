@@ -16,6 +16,7 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── EventClosedError          the event has not started, has ended or was closed (403)
  ├── AccessCodeError           the event's access code is missing or wrong (403)
  ├── BuildError                the builder could not build the image (500)
+ ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
  └── LaunchError               the runner could not start or keep the session (500)
 
 Messages are written for a person: what happened, why, and what to do next.
@@ -70,6 +71,12 @@ class QuotaExceededError(SkybinderError):
 
 class BuildError(SkybinderError):
     status_code = 500
+
+
+class BuilderBusyError(SkybinderError):
+    """Not a failure: the builder is at its limit of concurrent builds; start it again later."""
+
+    status_code = 503
 
 
 class LaunchError(SkybinderError):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import QuotaExceededError, SkybinderError
+from skybinder.domain.errors import BuilderBusyError, QuotaExceededError, SkybinderError
 from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.service.binder import Binder
+from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
@@ -131,6 +132,10 @@ def _start_build(binder: Binder, session: Session) -> None:
     )
     try:
         build_id = binder.builder.start(job)
+    except BuilderBusyError:  # not a failure: the build waits, and the reaper starts it
+        log.info("the builder is busy: the build of %s is queued", session.image_name)
+        wait_for_builder(binder, session.image_name)
+        return
     except Exception as err:  # any builder fault must end the build, not strand it
         log.exception("starting the build of %s failed", session.image_name)
         reason = err.message if isinstance(err, SkybinderError) else "the builder is unavailable"

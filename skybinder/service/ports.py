@@ -121,9 +121,12 @@ class SessionStore(Protocol):
         name: str,
         expected: Iterable[ImageState],
         new: ImageState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Image | None:
-        """Conditional write on an image record, as `transition` is for sessions."""
+        """Conditional write on an image record, as `transition` is for sessions. With
+        `where` ({"reason": "queued"}), the record's fields must also have those values."""
         ...
 
     # -- events (DESIGN.md §7) -------------------------------------------------------------
@@ -181,7 +184,9 @@ class Builder(Protocol):
         """Start building `job` and return its build id at once.
 
         Completion is reported to the service's `on_build_finished` through the platform's
-        event channel (a callback locally, EventBridge in AWS), never by this call.
+        event channel (a callback locally, EventBridge in AWS), never by this call. Raises
+        BuildError when the job cannot be built, and BuilderBusyError when the builder is at
+        its limit of concurrent builds: nothing was started, and the job may be started later.
         """
         ...
 

@@ -11,6 +11,7 @@ from collections import Counter
 
 from skybinder.domain.model import ACTIVE, ImageState, Session, SessionState, TaskStatus
 from skybinder.service.binder import Binder
+from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
 from skybinder.service.ports import CounterRepair, Sweepable
@@ -28,6 +29,7 @@ def reap(binder: Binder) -> Counter[str]:
         action = _reap_one(binder, session)
         if action:
             done[action] += 1
+    done += Counter({"queued-build-started": start_queued_builds(binder)})  # += drops a 0
     done.update(enforce_events(binder, active))
     done.update(sweep_orphans(binder))
     if isinstance(binder.store, CounterRepair):

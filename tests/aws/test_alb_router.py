@@ -173,3 +173,11 @@ def test_names_are_read_from_arns() -> None:
 def test_a_prefix_that_would_break_target_group_names_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="Target group prefix"):
         AlbSettings(listener_arns=("x",), vpc_id="v", public_url=str, name_prefix=prefix)
+
+
+def test_a_prefix_too_long_for_the_pools_session_ids_is_refused() -> None:
+    # 16 + a 16-character id fits in 32; "p1-" + a 14-character id needs one more.
+    AlbSettings(listener_arns=("x",), vpc_id="v", public_url=str, name_prefix="p" * 16)
+    with pytest.raises(ValueError, match="too long for a pool of 2 load balancers"):
+        AlbSettings(listener_arns=("x", "y"), vpc_id="v", public_url=str, name_prefix="p" * 16)
+    AlbSettings(listener_arns=("x", "y"), vpc_id="v", public_url=str, name_prefix="p" * 15)

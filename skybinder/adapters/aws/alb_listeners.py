@@ -1,4 +1,5 @@
-"""What one ALB listener holds: its rules' priorities and the target groups they forward to."""
+"""What one ALB listener holds (its rules' priorities and the target groups they forward to),
+and which listener of the pool serves a session."""
 
 from __future__ import annotations
 
@@ -10,6 +11,26 @@ if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 PRIORITIES = range(1, 50_001)  # what ALB allows for a listener's rules
+# The most load balancers a deployment has (infra/config.py allows 1 to 10).
+MAX_POOL = 10
+
+
+def pool_id_prefix(index: int) -> str:
+    """The session id prefix that makes CloudFront send `/s/<id>/...` to load balancer `index`.
+
+    The same grammar as infra/names.py's (tests/infra checks that they agree): the first load
+    balancer takes every id that no other one claims.
+    """
+    return "" if index == 0 else f"p{index}-"
+
+
+def pool_member(session_id: str, pool_size: int) -> int:
+    """Which load balancer of a pool of `pool_size` serves `session_id`, as CloudFront routes
+    it: the one whose prefix the id starts with, else the first one."""
+    for index in range(1, pool_size):
+        if session_id.startswith(pool_id_prefix(index)):
+            return index
+    return 0
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """Router on Application Load Balancers: per session an ip target group and a path rule.
 
 An ALB holds at most 100 target groups (a hard AWS limit that moto does not enforce), so the
-router counts them itself, over a pool of listeners (one per ALB), and refuses a session when
-every ALB is full: before its server starts, because `reserve` runs first.
+router counts them itself, over a pool of listeners (one per ALB). CloudFront picks the ALB
+by the session id's prefix, so the id is chosen for the ALB with the most room (`id_prefix`),
+and `reserve` uses that ALB only, refusing the session when it is full: before its server
+starts, because `reserve` runs first.
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from skybinder.adapters.aws.alb_listeners import Listener, load_balancer_of, read_listener
+from skybinder.adapters.aws.alb_listeners import (
+    Listener,
+    load_balancer_of,
+    pool_id_prefix,
+    pool_member,
+    read_listener,
+)
 from skybinder.adapters.aws.client_errors import error_code
 from skybinder.domain.errors import LaunchError, QuotaExceededError
+from skybinder.domain.naming import session_id_length
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
@@ -25,6 +34,7 @@ log = logging.getLogger(__name__)
 PRIORITY_ATTEMPTS = 8
 _FULL = {"TooManyTargetGroups", "TooManyRules", "TooManyUniqueTargetGroupsPerLoadBalancer"}
 _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,15}")
+MAX_NAME = 32  # characters of an ALB target group name
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,15 @@ class AlbSettings:
         if not _PREFIX.fullmatch(self.name_prefix):
             raise ValueError(
                 f"Target group prefix {self.name_prefix!r}: 1-16 letters, digits and hyphens."
+            )
+        pool = len(self.listener_arns)
+        longest = max(session_id_length(), session_id_length(pool_id_prefix(pool - 1)))
+        if len(self.name_prefix) + longest > MAX_NAME:
+            raise ValueError(
+                f"Target group prefix {self.name_prefix!r} is too long for a pool of {pool} "
+                f"load balancers: with session ids of up to {longest} characters, target "
+                f"group names would pass AWS's {MAX_NAME}. Use at most "
+                f"{MAX_NAME - longest} characters."
             )
 
 
@@ -64,19 +83,29 @@ class AlbRouter:
         self.rng = rng or random.SystemRandom()
 
     def name(self, session_id: str) -> str:
-        return f"{self.settings.name_prefix}{session_id}"[:32]
+        return f"{self.settings.name_prefix}{session_id}"[:MAX_NAME]
+
+    def id_prefix(self) -> str:
+        """The prefix of the listener with the most free slots (ties: a random one of them)."""
+        arns = self.settings.listener_arns
+        if len(arns) == 1:
+            return ""  # every id reaches the only load balancer: nothing to look up
+        prefix = self.settings.name_prefix
+        used = [len(read_listener(self.client, arn, prefix).target_groups) for arn in arns]
+        fewest = min(used)
+        return pool_id_prefix(self.rng.choice([i for i, n in enumerate(used) if n == fewest]))
 
     def reserve(self, session_id: str) -> None:
-        prefix = self.settings.name_prefix
-        for arn in self.settings.listener_arns:
-            listener = read_listener(self.client, arn, prefix)
-            if session_id in listener.sessions:
-                return
-            if len(listener.target_groups) >= self.settings.targets_per_alb:
-                continue
+        arns = self.settings.listener_arns
+        # CloudFront sends the session's requests to this listener's ALB, and only there.
+        arn = arns[pool_member(session_id, len(arns))]
+        listener = read_listener(self.client, arn, self.settings.name_prefix)
+        if session_id in listener.sessions:
+            return
+        if len(listener.target_groups) < self.settings.targets_per_alb:
             target_group = self._target_group(session_id)
             if target_group.load_balancers:
-                return  # routed on another listener already
+                return  # a concurrent reservation of this session made the rule first
             if self._add_rule(listener, session_id, target_group.arn):
                 return
         self._drop(session_id)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from skybinder.adapters.aws import names
-from skybinder.adapters.aws.client_errors import error_code
+from skybinder.adapters.aws.client_errors import error_code, error_message
 from skybinder.adapters.aws.cloudwatch_logs import BuildLogs
-from skybinder.domain.errors import BuildError
+from skybinder.domain.errors import BuilderBusyError, BuildError
 from skybinder.service.ports import BuildJob, LogChunk
 
 if TYPE_CHECKING:
@@ -26,6 +26,10 @@ _DOI = re.compile(r"10\.[0-9]{4,9}/[^\s\x00-\x1f\x7f]+")  # data providers: repo
 # Commit shas, branch and tag names, provider record versions: never an option, never blank.
 _REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+=:/-]{0,254}")
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9_./-]{0,254}:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# StartBuild refuses, rather than queues, a build over the account's limit of concurrent builds
+# ("Cannot have more than N builds in queue for the account") and over the project's
+# concurrentBuildLimit; AccountLimitExceededException is the only limit error StartBuild has.
+# ThrottlingException is what is left after botocore's own retries of a throttled call.
 _BUSY = {"AccountLimitExceededException", "ThrottlingException"}
 
 
@@ -43,7 +47,8 @@ def check_job(job: BuildJob) -> None:
 
 
 class CodeBuildBuilder:
-    """One StartBuild per image; the store's claim_build makes sure of "one"."""
+    """One StartBuild per image; the store's claim_build makes sure of "one". A refusal for
+    want of a free build slot is BuilderBusyError: the service queues the build."""
 
     def __init__(
         self,
@@ -76,9 +81,10 @@ class CodeBuildBuilder:
         except Exception as err:
             code = error_code(err)
             if code in _BUSY:
-                raise BuildError(
-                    "The builder is busy: the AWS account's limit of concurrent builds is "
-                    "reached. Please try again in a few minutes."
+                raise BuilderBusyError(
+                    f"AWS CodeBuild started no build ({code}: {error_message(err)}): the "
+                    "account's or the project's limit of concurrent builds is reached. Start "
+                    "the build again when a running one ends."
                 ) from err
             if code == "ResourceNotFoundException":
                 raise BuildError(

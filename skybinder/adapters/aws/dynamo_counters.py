@@ -3,19 +3,44 @@
 `COUNTER/global` and `COUNTER/repo#<repo_key>` hold the number of active sessions that take a
 slot (not build-only). Creating such a session increments both in the transaction that writes
 it, under the conditions `count < limit`; ending it decrements both in the transaction that
-moves it to `stopped` or `failed`. `repair` recomputes them from the sessions, for the reaper.
+moves it to `stopped` or `failed`. `repair` recomputes them from the sessions, for the reaper;
+`repair_events` does the same for the counters an event's item keeps (dynamo_events.py).
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
 from skybinder.adapters.aws import names as n
-from skybinder.adapters.aws.dynamo_items import Expression, Item, counter_key, repo_counter
+from skybinder.adapters.aws.dynamo_events import (
+    AVAILABLE,
+    CHANGED_AT,
+    COUNTERS,
+    INTERRUPTIONS,
+    RESERVED,
+    SEATS_USED,
+    SESSIONS,
+    SPENT,
+    holding,
+    stored_counts,
+)
+from skybinder.adapters.aws.dynamo_items import (
+    Expression,
+    Item,
+    counter_key,
+    image_partition,
+    model_from_item,
+    op_sort_key,
+    python,
+    repo_counter,
+)
 from skybinder.adapters.aws.dynamo_table import CONDITION_FAILED, ConditionFailed, DynamoTable
 from skybinder.domain.admission import GLOBAL_QUOTA_MESSAGE, repo_quota_message
 from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.event import Event
 from skybinder.domain.model import ACTIVE, Limits, Session
 
 GLOBAL = n.COUNTER_GLOBAL
@@ -62,22 +87,19 @@ def admission(table: DynamoTable, session: Session, limits: Limits | None) -> li
     return checks
 
 
-def refusal(session: Session, ops: Sequence[Item], codes: Sequence[str]) -> Exception:
-    """The error for a cancelled admission, from the ops whose condition failed."""
+def refusal(session: Session, ops: Sequence[Item], codes: Sequence[str]) -> Exception | None:
+    """The error for a cancelled admission when the session's own put or one of these
+    counter `ops` failed its condition; None when only ops after them (an event's) did."""
     failed = {
-        _sort_key(op) for op, code in zip(ops, codes, strict=False) if code == CONDITION_FAILED
+        op_sort_key(op) for op, code in zip(ops, codes, strict=False) if code == CONDITION_FAILED
     }
     if n.SESSION_SORT in failed:
         return ValueError(f"Session {session.id!r} already exists.")
     if GLOBAL in failed:
         return QuotaExceededError(GLOBAL_QUOTA_MESSAGE)
-    return QuotaExceededError(repo_quota_message(session))
-
-
-def _sort_key(op: Item) -> str:
-    ((_, body),) = op.items()
-    key: Item = body.get("Key") or body["Item"]  # a Put names its item, the others its key
-    return str(key[n.SORT_KEY]["S"])
+    if failed:
+        return QuotaExceededError(repo_quota_message(session))
+    return None
 
 
 def _below(e: Expression, limit: int) -> str:
@@ -93,18 +115,20 @@ def read(table: DynamoTable) -> dict[str, int]:
     }
 
 
-def repair(table: DynamoTable, active: Iterable[Session]) -> dict[str, tuple[int, int]]:
+def repair(
+    table: DynamoTable, stored: Mapping[str, int], active: Iterable[Session]
+) -> dict[str, tuple[int, int]]:
     """Set every counter to the number of `active` sessions it should count.
 
-    Returns {counter: (was, now)} for the counters it corrected. Each write is conditional
-    on the value it read, so an admission racing the repair is never overwritten (that counter
-    is left for the next pass). Counters are read first, sessions after: a session admitted in
-    between has moved its counter, whose write is then skipped. The index that lists sessions
-    lags writes by up to about a second, so a session admitted just before a pass can be missed
-    once; the next pass puts it back. Repository counters that reach zero are deleted, so that
-    their number stays that of the repositories in use.
+    `stored` is what `read` returned before the sessions were listed. Returns
+    {counter: (was, now)} for the counters it corrected. Each write is conditional on the
+    value read, so an admission racing the repair is never overwritten (that counter is left
+    for the next pass); a session admitted between the two reads has moved its counter, whose
+    write is then skipped too. The index that lists sessions lags writes by up to about a
+    second, so a session admitted just before a pass can be missed once; the next pass puts it
+    back. Repository counters that reach zero are deleted, so that their number stays that of
+    the repositories in use.
     """
-    stored = read(table)
     actual: Counter[str] = Counter()
     for session in active:
         actual.update(deltas(None, session))
@@ -131,6 +155,103 @@ def _write(table: DynamoTable, name: str, was: int | None, now: int) -> bool:
         else:
             e.set(n.COUNT_ATTRIBUTE, now).set(n.KIND_ATTRIBUTE, "counter")
             table.update(counter_key(name), e, guard)
+    except ConditionFailed:
+        return False  # changed since we read it: the next pass looks again
+    return True
+
+
+# -- event counters (dynamo_events.py) --------------------------------------------------------
+
+QUIET = 60.0  # seconds an event's counters must rest before a recount may change them
+RECOUNT_AFTER_END = 24 * 3600.0  # an event is recounted from all its sessions until then
+EARLY_START = 24 * 3600.0  # the earliest an event session starts before its event (warm pool)
+
+
+def repair_events(
+    table: DynamoTable,
+    events: Iterable[Item],
+    active: Iterable[Session],
+    now: float,
+    retention: float,
+) -> dict[str, tuple[int, int]]:
+    """Recount the counters of `events` (items read before `active` was listed) from their
+    sessions, so that every reservation is held by an active session, or settled, or released.
+
+    Returns {"event#<slug>:<counter>": (was, now)} for those it corrected. An event is looked
+    at only when no write moved its counters for QUIET seconds, so the indexes the sessions are
+    read from show every such write; each repair is conditional on all the counters as read,
+    so a write racing it wins and the event is left for the next pass. Until a day after its
+    end, and while none of its ended sessions can have expired (`retention`), an event is
+    recounted from all of its sessions (they run its pinned image); later only its seats and
+    reservations are, from the active sessions, and the money spent is kept as it stands.
+    """
+    mine: dict[str, list[Session]] = defaultdict(list)
+    for session in active:
+        if session.event:
+            mine[session.event].append(session)
+    fixed: dict[str, tuple[int, int]] = {}
+    for item in events:
+        if now - _changed_at(item) < QUIET:
+            continue  # moved a moment ago: the indexes may not show why yet
+        event = model_from_item(Event, item)
+        full = bool(event.image_name) and now < min(
+            event.ends_at + RECOUNT_AFTER_END, event.starts_at - EARLY_START + retention
+        )
+        sessions = _event_sessions(table, event, mine[event.slug]) if full else mine[event.slug]
+        stored = stored_counts(item)
+        want = recount(event, sessions, stored, full=full)
+        changed = {a: (stored[a], value) for a, value in want.items() if stored[a] != value}
+        if changed and _write_event(table, item, changed):
+            for attr, (was, value) in changed.items():
+                fixed[f"event#{event.slug}:{attr}"] = (was or 0, value)
+    return fixed
+
+
+def recount(
+    event: Event, sessions: Iterable[Session], stored: Mapping[str, int | None], *, full: bool
+) -> dict[str, int]:
+    """The counters of `event` that `sessions` make; without `full` only the seats and
+    reservations, with the money spent as `stored` says."""
+    total: Counter[str] = Counter()
+    for session in sessions:
+        total.update(holding(session))
+    want = {SEATS_USED: total[SEATS_USED], RESERVED: total[RESERVED]}
+    if full:
+        want.update({key: total[key] for key in (SPENT, SESSIONS, INTERRUPTIONS)})
+    spent = want[SPENT] if full else stored[SPENT] or 0
+    want[AVAILABLE] = event.budget_micros - spent - want[RESERVED]
+    return want
+
+
+def _event_sessions(table: DynamoTable, event: Event, active: Iterable[Session]) -> list[Session]:
+    """The sessions of `event`: those of its image, in every state, and the active ones."""
+    found = {session.id: session for session in active}
+    partition = {n.IMAGE_INDEX_PARTITION_KEY: image_partition(event.image_name)}
+    for item in table.query(partition, n.IMAGE_INDEX):
+        session = model_from_item(Session, item)
+        if session.event == event.slug:
+            found.setdefault(session.id, session)
+    return list(found.values())
+
+
+def _changed_at(item: Mapping[str, Any]) -> float:
+    return float(Decimal(item[CHANGED_AT]["N"])) if CHANGED_AT in item else 0.0
+
+
+def _write_event(
+    table: DynamoTable, item: Mapping[str, Any], changed: Mapping[str, tuple[int | None, int]]
+) -> bool:
+    e = Expression()
+    guards = [f"attribute_exists({e.name(n.PARTITION_KEY)})"]
+    for attr in (*COUNTERS, CHANGED_AT):
+        if attr in item:
+            guards.append(f"{e.name(attr)} = {e.value(python(item[attr]))}")
+        else:
+            guards.append(f"attribute_not_exists({e.name(attr)})")
+    for attr, (_, value) in changed.items():
+        e.set(attr, value)
+    try:
+        table.update({k: item[k] for k in (n.PARTITION_KEY, n.SORT_KEY)}, e, " AND ".join(guards))
     except ConditionFailed:
         return False  # changed since we read it: the next pass looks again
     return True

@@ -84,6 +84,10 @@ def image_key(name: str) -> Item:
     return key(n.IMAGE_PREFIX + name, n.IMAGE_SORT)
 
 
+def event_key(slug: str) -> Item:
+    return key(n.EVENT_PREFIX + slug, n.EVENT_SORT)
+
+
 def counter_key(name: str) -> Item:
     return key(n.COUNTER_PARTITION, name)
 
@@ -128,6 +132,13 @@ def session_item(session: Session, expires_at: int | None) -> Item:
 
 def image_item(image: Image) -> Item:
     return {**image_key(image.name), **model_attributes(image), n.KIND_ATTRIBUTE: {"S": "image"}}
+
+
+def op_sort_key(op: Item) -> str:
+    """The sort key of the item a transaction op writes or checks (its type, or counter name)."""
+    ((_, body),) = op.items()
+    target: Item = body.get("Key") or body["Item"]  # a Put names its item, the others its key
+    return str(target[n.SORT_KEY]["S"])
 
 
 # -- expressions ----------------------------------------------------------------------------
@@ -200,3 +211,50 @@ class Expression:
         if self.values:
             kwargs["ExpressionAttributeValues"] = dict(self.values)
         return kwargs
+
+
+# -- session updates ------------------------------------------------------------------------
+
+# Values for a Session's required fields, so that changes can be validated on their own.
+SESSION_PLACEHOLDERS = {"id": "-", "provider": "-", "spec": "-"}
+
+
+def session_update(
+    e: Expression, fields: Session, changed: Iterable[str], new: SessionState
+) -> Expression:
+    """SET the changed fields, the new state and the index attributes that follow from them,
+    and bump the revision."""
+    names = set(changed)
+    for attr, value in fields.model_dump(mode="json", include=names).items():
+        e.set(attr, value)
+    e.set("state", new.value)
+    index = session_index_values(fields.model_copy(update={"state": new}))
+    e.set(n.STATUS_INDEX_PARTITION_KEY, index[n.STATUS_INDEX_PARTITION_KEY])
+    e.set(n.IMAGE_INDEX_SORT_KEY, index[n.IMAGE_INDEX_SORT_KEY])
+    if "created_at" in names:
+        e.set(n.STATUS_INDEX_SORT_KEY, index[n.STATUS_INDEX_SORT_KEY])
+    if "image_name" in names:
+        e.set(n.IMAGE_INDEX_PARTITION_KEY, index[n.IMAGE_INDEX_PARTITION_KEY])
+    if "task_id" in names and fields.task_id:
+        e.set(n.TASK_INDEX_PARTITION_KEY, fields.task_id)
+    elif "task_id" in names:
+        e.remove(n.TASK_INDEX_PARTITION_KEY)
+    return e.add(n.REVISION_ATTRIBUTE, 1)
+
+
+def check_refusal(
+    item: Mapping[str, Any] | None,
+    session_id: str,
+    allowed: frozenset[SessionState],
+    new: SessionState,
+) -> None:
+    """After a refused write: ValueError when the state was expected but cannot move to `new`
+    (a caller's mistake); otherwise the session was not in an expected state, or is gone."""
+    if item is not None:
+        current = SessionState(item["state"]["S"])
+        if current in allowed:
+            raise cannot_move(session_id, current, new)
+
+
+def cannot_move(session_id: str, current: SessionState, new: SessionState) -> ValueError:
+    return ValueError(f"Session {session_id!r} cannot move from {current} to {new}.")

@@ -21,13 +21,18 @@ Items, typed by key (every model field is an attribute of its own, named as the 
     COUNTER             repo#<repo_key>  count (N): the same, for one repository
     RATE#<key>          RATE             a rate-limit window: count (N), reset (N, epoch
                                          seconds), expires_at = reset
-    EVENT#<slug>        ...              reserved for workshop events
+    EVENT#<slug>        EVENT            an Event (closed_at absent while open); status_pk
+                                         "EVENT", status_sk starts_at; its counters
+                                         seats_used, reserved, spent, available, sessions,
+                                         interruptions and changed_at (dynamo_events.py)
 
 Why these indexes: `list(states)` queries by-status once per state (never a Scan), oldest
-first; `list(states, image_name)` queries by-image with the exact state as sort key, so
-waking the sessions waiting for one build reads only those; `find_by_task` is one query on the
-sparse by-task index. Index reads are eventually consistent (a write shows up in them within
-about a second); reads by id (`get`) are strongly consistent.
+first, and `list_events` its partition "EVENT"; `list(states, image_name)` queries by-image
+with the exact state as sort key, so waking the sessions waiting for one build reads only
+those (and the counter repair reads an event's sessions, which all run its pinned image);
+`find_by_task` is one query on the sparse by-task index. Index reads are eventually
+consistent (a write shows up in them within about a second); reads by id (`get`) are
+strongly consistent.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The table's layout is in dynamo_schema.py. Every write is conditional on the state it expects,
 so two Lambdas racing on one session cannot both win. Most transitions are one UpdateItem
 that sets only the changed fields; a move to `stopped`/`failed` reads the session first and
-commits the move and the counter decrements together, guarded by the revision it read.
+commits the move, the counter decrements and the settlement of an event session together,
+guarded by the revision it read. Events and their counters are in dynamo_events.py.
 """
 
 from __future__ import annotations
@@ -11,23 +12,30 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from skybinder.adapters.aws import dynamo_counters as counters
+from skybinder.adapters.aws import dynamo_events as events
 from skybinder.adapters.aws import names as n
+from skybinder.adapters.aws.dynamo_events import DynamoEventStore
 from skybinder.adapters.aws.dynamo_items import (
+    SESSION_PLACEHOLDERS,
     Expression,
+    Item,
+    cannot_move,
+    check_refusal,
     image_item,
     image_key,
     image_partition,
     model_from_item,
-    session_index_values,
     session_item,
     session_key,
+    session_update,
     status_partition,
 )
 from skybinder.adapters.aws.dynamo_table import ConditionFailed, DynamoTable
 from skybinder.domain.admission import check_changes
+from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
     ACTIVE,
     Image,
@@ -43,12 +51,11 @@ if TYPE_CHECKING:
 
 ENDED_RETENTION = 30 * 24 * 3600.0  # ended sessions stay listable for a month, then expire
 # Fields whose change moves a session between counters: such moves read the session first.
-_COUNTER_FIELDS = frozenset({"repo_key", "build_only"})
-_PLACEHOLDERS = {"id": "-", "provider": "-", "spec": "-"}  # to validate changes on their own
+_COUNTER_FIELDS = frozenset({"repo_key", "build_only", "event", "reserved_micros"})
 
 
-class DynamoSessionStore:
-    """Sessions, image records and admission counters in one DynamoDB table."""
+class DynamoSessionStore(DynamoEventStore):
+    """Sessions, image records, events and admission counters in one DynamoDB table."""
 
     def __init__(
         self,
@@ -62,7 +69,8 @@ class DynamoSessionStore:
     ) -> None:
         self._table = DynamoTable(client, table_name, sleep=sleep, attempts=attempts)
         self._retention = retention
-        self._clock = clock  # only for the expiry of ended sessions without an ended_at
+        # For the expiry of ended sessions without an ended_at, and when event counters moved.
+        self._clock = clock
         self._attempts = attempts
 
     def close(self) -> None:
@@ -77,9 +85,22 @@ class DynamoSessionStore:
             session_item(session, expires), e, f"attribute_not_exists({e.name(n.PARTITION_KEY)})"
         )
         ops = [put, *counters.admission(self._table, session, limits)]
-        codes = self._table.transact(ops)
-        if codes is not None:
-            raise counters.refusal(session, ops, codes)
+        joining = events.joining(self._table, session, self._clock())
+        for _ in range(self._attempts):
+            codes = self._table.transact([*ops, *joining])
+            if codes is None:
+                return
+            refused = counters.refusal(session, ops, codes) or self._event_refusal(session)
+            if refused is not None:
+                raise refused
+            # Only the event refused: it would admit the session now, so try again; an ended
+            # session is kept even when its event is gone, with nothing to count.
+            live = session.state in ACTIVE
+            joining = events.joining(self._table, session, self._clock()) if live else []
+        raise RuntimeError(
+            f"Event {session.event!r} kept changing while admitting session {session.id!r}; "
+            "try again."
+        )
 
     def get(self, session_id: str) -> Session | None:
         item = self._table.get(session_key(session_id))
@@ -94,20 +115,20 @@ class DynamoSessionStore:
     ) -> Session | None:
         check_changes(Session, changes, fixed=("id", "state"))
         new = SessionState(new)
-        fields = Session.model_validate({**_PLACEHOLDERS, **changes})  # ValueError names a field
+        fields = Session.model_validate({**SESSION_PLACEHOLDERS, **changes})  # names a bad field
         allowed = frozenset(SessionState(state) for state in expected)
         if new.terminal or _COUNTER_FIELDS & changes.keys():
             return self._transition_read(session_id, allowed, new, changes)
         movable = [state.value for state in sorted(allowed) if can_move(state, new)]
         if not movable:
-            _check_refusal(self._table.get(session_key(session_id)), session_id, allowed, new)
+            check_refusal(self._table.get(session_key(session_id)), session_id, allowed, new)
             return None
-        e = _changes(Expression(), fields, changes.keys(), new)
+        e = session_update(Expression(), fields, changes.keys(), new)
         condition = f"attribute_exists({e.name(n.PARTITION_KEY)}) AND {e.one_of('state', movable)}"
         try:
             item = self._table.update(session_key(session_id), e, condition, old=True)
         except ConditionFailed as refused:
-            _check_refusal(refused.item, session_id, allowed, new)
+            check_refusal(refused.item, session_id, allowed, new)
             return None
         return model_from_item(Session, item)
 
@@ -174,9 +195,12 @@ class DynamoSessionStore:
         name: str,
         expected: Iterable[ImageState],
         new: ImageState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Image | None:
-        check_changes(Image, changes, fixed=("state",))
+        check_changes(Image, changes, fixed=("name", "state"))
+        check_changes(Image, where or {}, fixed=())
         fields = Image.model_validate({"name": name, **changes})
         allowed = sorted(ImageState(state).value for state in expected)
         if not allowed:
@@ -186,6 +210,10 @@ class DynamoSessionStore:
             e.set(attr, value)
         e.set("state", ImageState(new).value)
         condition = f"attribute_exists({e.name(n.PARTITION_KEY)}) AND {e.one_of('state', allowed)}"
+        if where:
+            required = Image.model_validate({"name": name, **where})
+            for attr, value in required.model_dump(mode="json", include=set(where)).items():
+                condition += f" AND {e.name(attr)} = {e.value(value)}"
         try:
             return model_from_item(Image, self._table.update(image_key(name), e, condition))
         except ConditionFailed:
@@ -198,8 +226,13 @@ class DynamoSessionStore:
         return counters.read(self._table)
 
     def repair_counters(self) -> dict[str, tuple[int, int]]:
-        """Recompute the counters from the active sessions; {counter: (was, now)} it fixed."""
-        return counters.repair(self._table, self.list(ACTIVE))
+        """Recompute the admission and event counters from the sessions; {counter: (was,
+        now)} for those it fixed. Counters are read before the sessions (see counters.repair)."""
+        stored, event_items = counters.read(self._table), self._event_items()
+        active = self.list(ACTIVE)
+        fixed = counters.repair(self._table, stored, active)
+        now, retention = self._clock(), self._retention
+        return fixed | counters.repair_events(self._table, event_items, active, now, retention)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -210,74 +243,51 @@ class DynamoSessionStore:
         new: SessionState,
         changes: Mapping[str, object],
     ) -> Session | None:
-        """A transition that may move counters: read, decide, write guarded by the revision."""
+        """A transition that may move counters: read, decide, write guarded by the revision.
+        A move to `stopped`/`failed` settles the session's cost with its event."""
+        settle = True
         for _ in range(self._attempts):
             item = self._table.get(session_key(session_id))
             current = None if item is None else model_from_item(Session, item)
             if item is None or current is None or current.state not in allowed:
                 return None
             if not can_move(current.state, new):
-                raise _cannot_move(session_id, current.state, new)
+                raise cannot_move(session_id, current.state, new)
             moved = Session.model_validate({**current.model_dump(), **changes, "state": new})
-            e = _changes(Expression(), moved, changes.keys(), new)
+            changed = set(changes)
             if new.terminal:
-                e.set(n.TTL_ATTRIBUTE, self._expiry(moved))
-            revision = e.name(n.REVISION_ATTRIBUTE)
-            guard = f"{revision} = {e.value(int(item[n.REVISION_ATTRIBUTE]['N']))}"
-            ops = [
-                self._table.update_op(session_key(session_id), e, guard),
-                *(
-                    counters.change(self._table, name, amount)
-                    for name, amount in counters.deltas(current, moved).items()
-                ),
-            ]
-            if self._table.transact(ops) is None:
+                moved.cost_micros = session_cost(moved)
+                changed.add("cost_micros")
+            ops = self._moving_ops(item, current, moved, changed, settle=settle)
+            codes = self._table.transact(ops)
+            if codes is None:
                 return moved
-            # The session changed after we read it: decide again on what it is now.
+            if events.refused_by_event(ops, codes):
+                # The event's item is gone: the session still ends, with nothing to settle.
+                settle = False
+            # Else the session changed after we read it: decide again on what it is now.
         raise RuntimeError(
             f"Session {session_id!r} kept changing while being moved to {new}; try again."
         )
 
+    def _moving_ops(
+        self, item: Item, current: Session, moved: Session, changed: set[str], *, settle: bool
+    ) -> builtins.list[Item]:
+        """The session's update (guarded by the revision read) and the counters it moves."""
+        e = session_update(Expression(), moved, changed, moved.state)
+        if moved.state.terminal:
+            e.set(n.TTL_ATTRIBUTE, self._expiry(moved))
+        revision = e.name(n.REVISION_ATTRIBUTE)
+        guard = f"{revision} = {e.value(int(item[n.REVISION_ATTRIBUTE]['N']))}"
+        return [
+            self._table.update_op(session_key(current.id), e, guard),
+            *(
+                counters.change(self._table, name, amount)
+                for name, amount in counters.deltas(current, moved).items()
+            ),
+            *(events.moving(self._table, current, moved, self._clock()) if settle else []),
+        ]
+
     def _expiry(self, session: Session) -> int:
         ended = session.ended_at if session.ended_at is not None else self._clock()
         return int(ended + self._retention)
-
-
-def _changes(
-    e: Expression, fields: Session, changed: Iterable[str], new: SessionState
-) -> Expression:
-    """SET the changed fields, the new state and the index attributes that follow from them."""
-    names = set(changed)
-    for attr, value in fields.model_dump(mode="json", include=names).items():
-        e.set(attr, value)
-    e.set("state", new.value)
-    index = session_index_values(fields.model_copy(update={"state": new}))
-    e.set(n.STATUS_INDEX_PARTITION_KEY, index[n.STATUS_INDEX_PARTITION_KEY])
-    e.set(n.IMAGE_INDEX_SORT_KEY, index[n.IMAGE_INDEX_SORT_KEY])
-    if "created_at" in names:
-        e.set(n.STATUS_INDEX_SORT_KEY, index[n.STATUS_INDEX_SORT_KEY])
-    if "image_name" in names:
-        e.set(n.IMAGE_INDEX_PARTITION_KEY, index[n.IMAGE_INDEX_PARTITION_KEY])
-    if "task_id" in names and fields.task_id:
-        e.set(n.TASK_INDEX_PARTITION_KEY, fields.task_id)
-    elif "task_id" in names:
-        e.remove(n.TASK_INDEX_PARTITION_KEY)
-    return e.add(n.REVISION_ATTRIBUTE, 1)
-
-
-def _check_refusal(
-    item: Mapping[str, Any] | None,
-    session_id: str,
-    allowed: frozenset[SessionState],
-    new: SessionState,
-) -> None:
-    """After a refused write: ValueError when the state was expected but cannot move to `new`
-    (a caller's mistake); otherwise the session was not in an expected state, or is gone."""
-    if item is not None:
-        current = SessionState(item["state"]["S"])
-        if current in allowed:
-            raise _cannot_move(session_id, current, new)
-
-
-def _cannot_move(session_id: str, current: SessionState, new: SessionState) -> ValueError:
-    return ValueError(f"Session {session_id!r} cannot move from {current} to {new}.")

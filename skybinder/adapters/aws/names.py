@@ -12,10 +12,10 @@ PARTITION_KEY = "pk"  # S: "<TYPE>#<id>", e.g. "SESSION#<id>"
 SORT_KEY = "sk"  # S: the item's type within its partition, e.g. "SESSION"
 TTL_ATTRIBUTE = "expires_at"  # N, epoch seconds: ended sessions and rate-limit windows
 
-# Sessions by state, oldest first (later also events by status).
+# Sessions by state, oldest first; and every event, by start time.
 STATUS_INDEX = "by-status"
-STATUS_INDEX_PARTITION_KEY = "status_pk"  # S: "SESSION#<state>"
-STATUS_INDEX_SORT_KEY = "status_sk"  # N: created_at
+STATUS_INDEX_PARTITION_KEY = "status_pk"  # S: "SESSION#<state>", or EVENT_STATUS_PARTITION
+STATUS_INDEX_SORT_KEY = "status_sk"  # N: created_at of a session, starts_at of an event
 
 # Sessions of one image, by state (the build function finds the sessions waiting for a build).
 IMAGE_INDEX = "by-image"
@@ -36,13 +36,25 @@ COUNTER_GLOBAL = "global"  # sort key of the counter of all active sessions
 COUNTER_REPO_PREFIX = "repo#"  # sort key "repo#<repo_key>": active sessions of one repository
 RATE_PREFIX = "RATE#"
 RATE_SORT = "RATE"
-EVENT_PREFIX = "EVENT#"  # reserved for workshop events
+EVENT_PREFIX = "EVENT#"  # pk "EVENT#<slug>": a workshop event with its counters
+EVENT_SORT = "EVENT"
+EVENT_STATUS_PARTITION = "EVENT"  # status_pk of every event: listing them is one Query
 
 # -- non-key attributes the adapters write beside the model's own fields ---------------------
-KIND_ATTRIBUTE = "kind"  # "session", "image", "counter", "rate"
+KIND_ATTRIBUTE = "kind"  # "session", "image", "counter", "rate", "event"
 REVISION_ATTRIBUTE = "revision"  # N: bumped by every write of a session (optimistic locking)
 COUNT_ATTRIBUTE = "count"  # N: counters and rate-limit windows
 RESET_ATTRIBUTE = "reset"  # N, epoch seconds: when a rate-limit window ends
+# An event's counters (N; money in micro-dollars), moved by the transactions that admit and
+# settle its sessions. `available` is budget_micros - spent - reserved, kept as a number of
+# its own because a condition expression can compare but not subtract.
+SEATS_USED_ATTRIBUTE = "seats_used"  # admitted sessions that are active
+RESERVED_ATTRIBUTE = "reserved"  # the reservations they hold
+SPENT_ATTRIBUTE = "spent"  # the settled costs of admitted sessions that ended
+AVAILABLE_ATTRIBUTE = "available"
+SESSIONS_ATTRIBUTE = "sessions"  # sessions ever admitted
+INTERRUPTIONS_ATTRIBUTE = "interruptions"  # Spot interruptions its admitted sessions met
+CHANGED_AT_ATTRIBUTE = "changed_at"  # N, epoch seconds: the last write that moved a counter
 
 # -- environment variables of the AWS functions ----------------------------------------------
 ENV_TABLE_NAME = "SKYBINDER_TABLE_NAME"  # every function: the DynamoDB table
@@ -64,6 +76,7 @@ ENV_SUBNETS = "SKYBINDER_SUBNETS"  # comma-separated subnet ids for session task
 ENV_SECURITY_GROUPS = "SKYBINDER_SECURITY_GROUPS"  # comma-separated security group ids
 ENV_ASSIGN_PUBLIC_IP = "SKYBINDER_ASSIGN_PUBLIC_IP"  # "true": tasks get a public IP (no NAT)
 ENV_CAPACITY = "SKYBINDER_CAPACITY"  # "spot-fallback" (default), "spot" or "on-demand"
+ENV_PRICES = "SKYBINDER_PRICES"  # JSON: the cost model's prices per hour (infra/config.py)
 ENV_VPC_ID = "SKYBINDER_VPC_ID"  # the VPC of the session target groups
 ENV_LISTENER_ARNS = "SKYBINDER_LISTENER_ARNS"  # comma-separated: one listener per ALB
 ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 15 chars

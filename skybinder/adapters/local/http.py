@@ -14,6 +14,9 @@ class DirectRouter:
         # The host name users reach the servers by, when not the address they listen on.
         self.public_host = public_host
 
+    def id_prefix(self) -> str:
+        return ""  # every server is reached by its own address, whatever its id
+
     def reserve(self, session_id: str) -> None:
         """Nothing to reserve: each server has a port of its own."""
 

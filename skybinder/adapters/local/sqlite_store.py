@@ -5,12 +5,15 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from skybinder.adapters.local import sqlite_events as events
 from skybinder.domain.admission import check_changes, check_quota
+from skybinder.domain.event import Event, EventUsage
+from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
     ACTIVE,
     Image,
@@ -30,7 +33,8 @@ _SCHEMA = (
         task_id TEXT NOT NULL,
         build_only INTEGER NOT NULL,
         created_at REAL NOT NULL,
-        data TEXT NOT NULL
+        data TEXT NOT NULL,
+        event TEXT NOT NULL DEFAULT ''
     )""",
     "CREATE INDEX IF NOT EXISTS sessions_state ON sessions (state)",
     "CREATE INDEX IF NOT EXISTS sessions_image_name ON sessions (image_name)",
@@ -42,12 +46,12 @@ _SCHEMA = (
     )""",
 )
 # The columns kept beside the JSON so that filters and counts can use indexes.
-_COLUMNS = "state, repo_key, image_name, task_id, build_only, created_at, data"
+_COLUMNS = "state, repo_key, image_name, task_id, build_only, created_at, data, event"
 _ACTIVE = tuple(sorted(state.value for state in ACTIVE))
 
 
 class SqliteSessionStore:
-    """Sessions and image records in one SQLite file (WAL journal)."""
+    """Sessions, image records and events in one SQLite file (WAL journal)."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,6 +73,7 @@ class SqliteSessionStore:
         with self._write() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
+            events.prepare(db)
 
     def close(self) -> None:
         """Close the connection; the store cannot be used afterwards. Idempotent."""
@@ -83,8 +88,10 @@ class SqliteSessionStore:
                 raise ValueError(f"Session {session.id!r} already exists.")
             if limits is not None:
                 _admit(db, session, limits)
+            if session.event and session.state in ACTIVE:
+                events.admit(db, session)
             db.execute(
-                f"INSERT INTO sessions (id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO sessions (id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (session.id, *_session_columns(session)),
             )
 
@@ -102,24 +109,19 @@ class SqliteSessionStore:
         check_changes(Session, changes, fixed=("id", "state"))
         allowed = frozenset(expected)
         with self._write() as db:
-            row = db.execute("SELECT data FROM sessions WHERE id = ?", (session_id,)).fetchone()
-            if row is None:
-                return None
-            current = Session.model_validate_json(row[0])
-            if current.state not in allowed:
+            current = _get(db, session_id)
+            if current is None or current.state not in allowed:
                 return None
             if not can_move(current.state, new):
                 raise ValueError(
                     f"Session {session_id!r} cannot move from {current.state} to {new}."
                 )
             moved = Session.model_validate({**current.model_dump(), **changes, "state": new})
-            # The write lock is already ours, so the state guard cannot miss; it stays so that
-            # the statement is correct on its own.
-            db.execute(
-                "UPDATE sessions SET state = ?, repo_key = ?, image_name = ?, task_id = ?,"
-                " build_only = ?, created_at = ?, data = ? WHERE id = ? AND state = ?",
-                (*_session_columns(moved), session_id, current.state.value),
-            )
+            if new.terminal:
+                # Settling is this write: the event's usage is counted from its sessions, so
+                # the seat, the reservation and the spending move with the state, once.
+                moved.cost_micros = session_cost(moved)
+            _update(db, moved, current.state)
             return moved
 
     def list(
@@ -151,6 +153,16 @@ class SqliteSessionStore:
         )
         return Session.model_validate_json(rows[0][0]) if rows else None
 
+    def claim_warm(self, session_id: str, **changes: object) -> Session | None:
+        check_changes(Session, changes, fixed=("id", "state", "warm"))
+        with self._write() as db:
+            current = _get(db, session_id)
+            if current is None or current.state != SessionState.READY or not current.warm:
+                return None
+            claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
+            _update(db, claimed, current.state)
+            return claimed
+
     # -- images ---------------------------------------------------------------------------
 
     def get_image(self, name: str) -> Image | None:
@@ -178,9 +190,12 @@ class SqliteSessionStore:
         name: str,
         expected: Iterable[ImageState],
         new: ImageState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Image | None:
-        check_changes(Image, changes, fixed=("state",))
+        check_changes(Image, changes, fixed=("name", "state"))
+        check_changes(Image, where or {}, fixed=())
         allowed = frozenset(expected)
         with self._write() as db:
             row = db.execute("SELECT data FROM images WHERE name = ?", (name,)).fetchone()
@@ -189,12 +204,37 @@ class SqliteSessionStore:
             current = Image.model_validate_json(row[0])
             if current.state not in allowed:
                 return None
+            if any(getattr(current, field) != value for field, value in (where or {}).items()):
+                return None
             updated = Image.model_validate({**current.model_dump(), **changes, "state": new})
             db.execute(
                 "UPDATE images SET state = ?, data = ? WHERE name = ? AND state = ?",
                 (updated.state.value, updated.model_dump_json(), name, current.state.value),
             )
             return updated
+
+    # -- events (sqlite_events.py) --------------------------------------------------------
+
+    def create_event(self, event: Event) -> None:
+        with self._write() as db:
+            events.insert(db, event)
+
+    def get_event(self, slug: str) -> Event | None:
+        with self._lock:
+            return events.get(self._db, slug)
+
+    def list_events(self) -> builtins.list[Event]:
+        with self._lock:
+            return events.every(self._db)
+
+    def update_event(self, slug: str, **changes: object) -> Event | None:
+        events.check_event_changes(changes)
+        with self._write() as db:
+            return events.update(db, slug, changes)
+
+    def event_usage(self, slug: str) -> EventUsage:
+        with self._lock:
+            return events.usage(self._db, slug)
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -229,6 +269,21 @@ def _admit(db: sqlite3.Connection, session: Session, limits: Limits) -> None:
     check_quota(limits, session, total, for_repo)
 
 
+def _get(db: sqlite3.Connection, session_id: str) -> Session | None:
+    row = db.execute("SELECT data FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    return Session.model_validate_json(row[0]) if row else None
+
+
+def _update(db: sqlite3.Connection, session: Session, current: SessionState) -> None:
+    # Callers hold the write lock, so the state guard cannot miss; it stays so that the
+    # statement is correct on its own.
+    db.execute(
+        "UPDATE sessions SET state = ?, repo_key = ?, image_name = ?, task_id = ?,"
+        " build_only = ?, created_at = ?, data = ?, event = ? WHERE id = ? AND state = ?",
+        (*_session_columns(session), session.id, current.value),
+    )
+
+
 def _session_columns(session: Session) -> tuple[object, ...]:
     return (
         session.state.value,
@@ -238,6 +293,7 @@ def _session_columns(session: Session) -> tuple[object, ...]:
         int(session.build_only),
         session.created_at,
         session.model_dump_json(),
+        session.event,
     )
 
 

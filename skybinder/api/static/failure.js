@@ -13,6 +13,9 @@
           "Nothing is wrong with the repository.",
         tips: ["Relaunch: a new session usually starts within a minute."] };
     }
+    var forEvent = new URLSearchParams(window.location.search).get("event") &&
+      explainEvent(code, message);
+    if (forEvent) { return forEvent; }
     if (code === 429 && /rate limit/i.test(message)) {
       return { title: "Too many launches from your network", action: "Try again",
         reason: "This binder limits how many launches one network address may start in a while.",
@@ -65,6 +68,39 @@
       reason: "Something went wrong while starting your session.",
       tips: ["Try again: a second launch often works.",
              "If it keeps failing, tell the operator of this binder and include the details."] };
+  }
+
+  /* An attendee's launch into an event (from /e/<slug>): the event's own refusals, which the
+     binder-wide explanations below would misread (a wrong code is no disabled repository). */
+  function explainEvent(code, message) {
+    if (/rate limit/i.test(message)) { return null; }  // guesses at a code are rate limited
+    if (code === 403 && /access code/i.test(message)) {
+      return { title: "The access code was not accepted", action: "",
+        reason: "This workshop needs the access code its organisers gave out.",
+        tips: ["Go back to the workshop's page and enter the code again.",
+               "Ask the organisers for the code if you do not have it."] };
+    }
+    if (code === 403) {
+      return { title: "This workshop is not open", action: "",
+        reason: "Sessions start only while the workshop is open.",
+        tips: ["The details below say when it opens, or that it has ended."] };
+    }
+    if (code === 429 && /budget/i.test(message)) {
+      return { title: "This workshop cannot start more sessions", action: "",
+        reason: "The workshop has used the budget it was given for servers.",
+        tips: ["Tell the organisers."] };
+    }
+    if (code === 429) {
+      return { title: "This workshop is full right now", action: "Try again",
+        reason: "Every seat of the workshop is taken.",
+        tips: ["Try again in a few minutes, when someone's session has ended."] };
+    }
+    if (code === 404 && /event/i.test(message)) {
+      return { title: "There is no such workshop", action: "",
+        reason: "The workshop this link names does not exist on this binder.",
+        tips: ["Check the link with the organisers."] };
+    }
+    return null;
   }
 
   function fill(data, log) {

@@ -87,6 +87,11 @@
 
   function buildUrl() {
     var url = prefix + "/build/" + spec;
+    // An attendee's launch into an event (from /e/<slug>): the event admits it, not a token.
+    if (params.get("event")) {
+      url += "?event=" + encodeURIComponent(params.get("event"));
+      return params.get("code") ? url + "&code=" + encodeURIComponent(params.get("code")) : url;
+    }
     return buildToken ? url + "?build_token=" + encodeURIComponent(buildToken) : url;
   }
 
