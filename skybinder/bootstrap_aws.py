@@ -94,15 +94,16 @@ def build_aws(
     definitions = TaskDefinitions(
         ecs, settings.session_task_definition, settings.task_family_prefix, registry.uri
     )
+    clock = clock or SystemClock()
     binder = Binder(
-        store=DynamoSessionStore(client("dynamodb"), settings.table),
+        store=DynamoSessionStore(client("dynamodb"), settings.table, clock=clock.now),
         registry=registry,
         builder=CodeBuildBuilder(client("codebuild"), logs, settings.build_project, registry.uri),
         runner=EcsRunner(ecs, _ecs_settings(settings), definitions),
         router=AlbRouter(client("elbv2"), _alb_settings(settings, lambda: client("ssm"))),
         prober=prober,
         resolver=resolver or LazyResolver(settings.github_token_secret, client),
-        clock=clock or SystemClock(),
+        clock=clock,
         config=ServiceConfig(
             limits=Limits(
                 max_sessions=settings.max_sessions,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from skybinder.service.binder import Binder
+from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.launch import on_build_finished
 from skybinder.service.watch import log_line_event
 
@@ -20,6 +21,8 @@ def on_build_event(binder: Binder, name: str, build_id: str, *, ok: bool, summar
     """
     reason = summary if ok else with_log_tail(binder, build_id, summary)
     on_build_finished(binder, name, ok=ok, reason=reason, build_id=build_id)
+    # The build's end freed a builder: a queued build takes it now, not at the next reap.
+    start_queued_builds(binder)
 
 
 def with_log_tail(binder: Binder, build_id: str, summary: str, lines: int = TAIL_LINES) -> str:

@@ -33,7 +33,7 @@ from skybinder.domain.pricing import (
     worst_case_micros,
 )
 from skybinder.service.binder import Binder
-from skybinder.service.launch import find_or_build_image, record_failed
+from skybinder.service.launch import admit_and_start, find_or_build_image, record_failed
 from skybinder.service.sessions import stop_session
 
 log = logging.getLogger(__name__)
@@ -272,9 +272,7 @@ def admit(binder: Binder, event: Event, attempt: Session, *, warm: bool = False)
             "reserved_micros": event.reserve_micros,
         }
     )
-    binder.store.create(session)
-    find_or_build_image(binder, session)
-    return binder.store.get(session.id) or session
+    return admit_and_start(binder, session, None)
 
 
 def claim_warm_session(

@@ -30,8 +30,14 @@ def launch(
         {"updated_at": now} if again else {"updated_at": now, "launched_at": now}
     )
     session = binder.store.transition(session_id, {S.BUILT}, S.LAUNCHING, **changes)
-    if session is None:
-        return
+    if session is not None:
+        start_server(binder, session, record)
+
+
+def start_server(binder: Binder, session: Session, record: Image | None) -> Session | None:
+    """Reserve a route and start the task of a `launching` session; return it as it is then
+    (`starting`, or `failed` when it could not start; None if it moved on meanwhile)."""
+    session_id = session.id
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
         binder.router.reserve(session.id)
@@ -42,14 +48,14 @@ def launch(
             log.warning("launch of %s refused: %s", session_id, reason)
         else:
             log.exception("starting session %s failed", session_id)
-        fail(binder, session_id, reason, status_code=status)
-        return
+        return fail(binder, session_id, reason, status_code=status)
     started = binder.store.transition(
         session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id
     )
     if started is None:
         # Stopped or failed while we were starting it: do not leave the task behind.
         binder.runner.stop(task_id)
+    return started
 
 
 def relaunch(binder: Binder, session: Session, task_id: str, reason: str) -> bool:

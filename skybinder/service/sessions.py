@@ -133,9 +133,10 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     )
 
 
-def check_ready(binder: Binder, session_id: str) -> Session | None:
-    """Probe a starting session's server; move it to `ready` once Jupyter answers."""
-    session = binder.store.get(session_id)
+def check_ready(binder: Binder, session_id: str, session: Session | None = None) -> Session | None:
+    """Probe a starting session's server; move it to `ready` once Jupyter answers.
+    `session`: the session as the caller has just read it (it is not read again)."""
+    session = session or binder.store.get(session_id)
     if session is None or session.state != S.STARTING or not session.url:
         return session
     if not binder.prober.ready(session.url):

@@ -139,7 +139,7 @@ def watch(binder: Binder, session_id: str) -> Iterator[Progress | None]:
             yield Progress(phase="failed", message="No such session.\n", extra={"status_code": 404})
             return
         if session.state == S.STARTING:
-            session = check_ready(binder, session_id) or session
+            session = check_ready(binder, session_id, session) or session
         events, over = watcher.step(session)
         yield from events
         if over:
