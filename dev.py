@@ -75,6 +75,7 @@ def main(argv: list[str]) -> None:
     elif command == "bench":
         bin_dir = sync()
         run(bin_dir / "python", "-m", "bench.launch_cached", *rest)
+        run(bin_dir / "python", "-m", "bench.workshop", "--quiet")
     else:
         print(__doc__)
         print("Commands: serve [skybinder serve options] | test [pytest options] | bench")

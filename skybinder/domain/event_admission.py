@@ -52,7 +52,7 @@ def check_seat_and_budget(event: Event, usage: EventUsage, session: Session) -> 
     if usage.seats_in_use >= event.seats:
         raise full_error(event, usage.seats_in_use)
     if usage.remaining_micros(event) < session.reserved_micros:
-        raise budget_error(event)
+        raise budget_error(event, usage.spent_micros)
 
 
 def full_error(event: Event, in_use: int) -> EventFullError:
@@ -62,10 +62,17 @@ def full_error(event: Event, in_use: int) -> EventFullError:
     )
 
 
-def budget_error(event: Event) -> BudgetExhaustedError:
+def budget_error(event: Event, spent_micros: int) -> BudgetExhaustedError:
+    """The refusal when the budget cannot cover one more worst case: for good when what is
+    spent leaves too little, for now when running sessions still hold reservations."""
+    if event.budget_micros - spent_micros < event.reserve_micros:
+        return BudgetExhaustedError(
+            f"{event.title} has used the budget it was given for servers, so no new session "
+            "can start. Please tell the organisers."
+        )
     return BudgetExhaustedError(
-        f"{event.title} has used the budget it was given for servers, so no new session can "
-        "start. Please tell the organisers."
+        f"{event.title} is at its budget limit while the sessions running now last: a new "
+        "session can start when some of them end. Try again in a few minutes."
     )
 
 
@@ -75,11 +82,14 @@ def closed_message(event: Event) -> str:
 
 def session_cost(session: Session) -> int:
     """The settled cost of an ended session: its price per hour for the time from its first
-    launch to its end (nothing when no server was ever asked for)."""
+    launch to its end (nothing when no server was ever asked for), plus Fargate's minimum
+    minute for each Spot interruption it met (a server lost within its first minute is billed
+    that minute, and the relaunch runs in the same span)."""
     if session.launched_at is None or not session.hourly_micros:
         return 0
     end = session.ended_at if session.ended_at is not None else session.updated_at
-    return cost_micros(session.hourly_micros, max(0.0, end - session.launched_at))
+    span = cost_micros(session.hourly_micros, max(0.0, end - session.launched_at))
+    return span + session.interruptions * cost_micros(session.hourly_micros, 0)
 
 
 def deadline(event: Event, session: Session) -> float:

@@ -78,10 +78,13 @@ def _warned(session: Session) -> bool:
 
 def fill_warm_pool(binder: Binder, event: Event, sessions: list[Session], now: float) -> int:
     """Start warm sessions of `event` up to its pool size, from `warm_lead` before its start
-    to its end, at most `warm_wave` per pass; stop at the first refusal (seats or budget)."""
+    to as long after it (the rush of the start; later arrivals launch as usual, and warm
+    sessions nobody took end as idle servers do), at most `warm_wave` per pass; stop at the
+    first refusal (seats or budget)."""
     if not event.warm_pool or event.closed_at is not None:
         return 0
-    if not event.starts_at - binder.config.warm_lead <= now < event.ends_at:
+    lead = binder.config.warm_lead
+    if not event.starts_at - lead <= now < min(event.starts_at + lead, event.ends_at):
         return 0
     warm = sum(1 for s in sessions if s.warm and not s.state.terminal)
     wanted = min(event.warm_pool - warm, binder.config.warm_wave)

@@ -253,9 +253,10 @@ def request_event_launch(
         check_code(event, code)
     except SkybinderError as err:
         return record_failed(binder, attempt, err)
-    warm = claim_warm_session(binder, event, client_ip=client_ip, launch_host=launch_host)
-    if warm is not None:
-        return warm
+    if event.warm_pool:
+        warm = claim_warm_session(binder, event, client_ip=client_ip, launch_host=launch_host)
+        if warm is not None:
+            return warm
     try:
         return admit(binder, event, attempt)
     except (QuotaExceededError, EventClosedError, EventNotFoundError) as err:

@@ -280,6 +280,15 @@ class Sweepable(Protocol):
 
 
 @runtime_checkable
+class StopReasons(Protocol):
+    """A Runner that can say why a task it started has ended (ECS keeps a stop code)."""
+
+    def stop_reason(self, task_id: str) -> str:
+        """Why the task ended, as on_task_state's STOPPED reason; "" when not known."""
+        ...
+
+
+@runtime_checkable
 class CounterRepair(Protocol):
     """A SessionStore that keeps admission counters beside the sessions (DynamoDB does)."""
 

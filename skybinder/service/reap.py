@@ -14,7 +14,7 @@ from skybinder.service.binder import Binder
 from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
-from skybinder.service.ports import CounterRepair, Sweepable
+from skybinder.service.ports import CounterRepair, StopReasons, Sweepable
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
 
 S = SessionState
@@ -80,9 +80,12 @@ def _reap_one(binder: Binder, session: Session) -> str:
             return "build-timeout"
         return _settle_if_built(binder, session)
     if session.task_id and not binder.runner.is_alive(session.task_id):
-        on_task_state(
-            binder, session.id, session.task_id, TaskStatus.STOPPED, reason="the server is gone"
-        )
+        # The platform's own reason when it keeps one: a Spot interruption before `ready`
+        # must relaunch the session even when the reaper sees it before the event arrives.
+        runner = binder.runner
+        said = runner.stop_reason(session.task_id) if isinstance(runner, StopReasons) else ""
+        reason = said or "the server is gone"
+        on_task_state(binder, session.id, session.task_id, TaskStatus.STOPPED, reason=reason)
         return "lost"
     return _reap_running(binder, session, now, age)
 

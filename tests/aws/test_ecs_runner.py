@@ -138,3 +138,21 @@ def test_held_lists_this_binders_tasks_only(cloud: Cloud) -> None:
     assert runner.held() == {ours: SESSION}
     runner.release(ours)
     assert runner.held() == {}
+
+
+def test_a_stopped_tasks_reason_is_read_back_in_the_words_of_task_events(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    task = runner.start(request())
+    assert runner.stop_reason(task) == ""  # still running: nothing to say
+    cloud.ecs.stop_task(cluster=CLUSTER, task=task, reason="Scaling activity")
+    # moto keeps no stop code; the reason ECS gave is what remains, as for UserInitiated.
+    assert runner.stop_reason(task) == "Scaling activity"
+
+
+def test_event_sessions_run_at_their_own_size_and_idle_timeout(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    runner.start(request(cpu=2, memory_gb=8, idle_timeout=1800))
+    (run,) = cloud.run_tasks
+    assert (run["overrides"]["cpu"], run["overrides"]["memory"]) == ("2048", "8192")
+    (override,) = run["overrides"]["containerOverrides"]
+    assert "--ServerApp.shutdown_no_activity_timeout=1800" in override["command"]

@@ -183,7 +183,7 @@ def test_the_budget_admits_while_the_worst_case_fits(store: Store) -> None:
     store.create_event(event(seats=10, budget_micros=2 * R))
     store.create(running("a1"))
     store.create(attendee("a2"))  # remaining == its worst case: admitted
-    with pytest.raises(BudgetExhaustedError, match=r"^Python workshop has used the budget"):
+    with pytest.raises(BudgetExhaustedError, match=r"^Python workshop is at its budget limit"):
         store.create(attendee("a3"))
     # a1 spent half its reservation: only the other half comes back, which is not enough.
     assert end(store, "a1", HOUR / 2).cost_micros == R // 2
@@ -224,10 +224,12 @@ def test_an_ending_settles_exactly_once(store: Store, final: SessionState) -> No
         # A cost the caller passes is not the store's figure: settlement sets it.
         store.transition("a1", ACTIVE, final, ended_at=T0 + 1800, interruptions=2, cost_micros=1)
     )
-    assert ended.cost_micros == cost_micros(H, 1800) == R // 2
+    # Half an hour, and the minimum minute of each of the two servers Spot took back.
+    cost = cost_micros(H, 1800) + 2 * cost_micros(H, 60)
+    assert ended.cost_micros == cost == R // 2 + 2 * (H // 60)
     assert got(store, "a1") == ended
     settled = EventUsage(
-        seats_in_use=1, reserved_micros=R, spent_micros=R // 2, sessions=2, interruptions=2
+        seats_in_use=1, reserved_micros=R, spent_micros=cost, sessions=2, interruptions=2
     )
     assert store.event_usage("ws") == settled
     # A retried ending (a duplicate platform event, a second reaper) finds nothing to do.
@@ -264,14 +266,14 @@ def test_usage_counts_admitted_sessions_of_the_event(store: Store) -> None:
     store.create(running("elsewhere", slug="other", interruptions=7))
     store.create(running("no-event", event="", interruptions=9))
     assert store.event_usage("ws") == EventUsage(
-        seats_in_use=4, reserved_micros=4 * R, spent_micros=R // 4, sessions=5,
+        seats_in_use=4, reserved_micros=4 * R, spent_micros=R // 4 + 2 * (H // 60), sessions=5,
         interruptions=2, warm_idle=1,
     )  # fmt: skip
     # An active session's interruptions are counted when it ends, with its cost.
     assert store.event_usage("other") == EventUsage(seats_in_use=1, reserved_micros=R, sessions=1)
     end(store, "elsewhere", 60)
     assert store.event_usage("other") == EventUsage(
-        spent_micros=H // 60, sessions=1, interruptions=7
+        spent_micros=8 * (H // 60), sessions=1, interruptions=7
     )
     assert store.event_usage("nope") == EventUsage()
 

@@ -19,6 +19,7 @@ from skybinder.service.events import (
 )
 from skybinder.service.reap import reap
 from skybinder.service.sessions import check_ready, on_task_state
+from tests.fake_ports import FakeRunner
 from tests.unit.conftest import SHA, World
 
 S = SessionState
@@ -177,11 +178,19 @@ def test_the_budget_refuses_what_it_cannot_cover(world: World) -> None:
     # $0.20 covers two worst cases of $0.07817, not three.
     create_event(world.binder, request(world, seats=10, budget_usd=0.20))
     world.registry.images.add(IMAGE)
-    assert attend(world).state == S.STARTING
-    assert attend(world).state == S.STARTING
+    first, second = attend(world), attend(world)
+    assert first.state == second.state == S.STARTING
     refused = attend(world)
-    assert refused.status_code == 429 and "used the budget" in refused.reason
+    assert refused.status_code == 429 and "at its budget limit" in refused.reason
     assert refused.reserved_micros == 0
+    # Both run their 90 minutes on-demand: $0.148 spent, too little left for anyone else.
+    running = [run(world, first, "on-demand"), run(world, second, "on-demand")]
+    world.clock.sleep(90 * 60)
+    for session in running:
+        stopped(world, session)
+    assert world.store.event_usage("swc-2026").spent_micros == 2 * 74_055
+    final = attend(world)
+    assert final.status_code == 429 and "has used the budget" in final.reason
 
 
 def test_reaper_warns_then_stops_at_max_minutes(world: World) -> None:
@@ -304,3 +313,46 @@ def test_status_payload_shows_money_in_dollars(world: World) -> None:
     assert payload["budget_usd"] == 5.0 and payload["remaining_usd"] == 5.0
     assert payload["phase"] == "open" and payload["seats_left"] == 3
     assert "access_code_hash" not in payload
+
+
+class ReasonRunner(FakeRunner):
+    """A runner that, like ECS, remembers why a task stopped."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reasons: dict[str, str] = {}
+
+    def stop_reason(self, task_id: str) -> str:
+        return self.reasons.get(task_id, "")
+
+
+def test_a_spot_loss_the_reaper_sees_first_still_relaunches(world: World) -> None:
+    runner = ReasonRunner()
+    world.binder.runner = runner
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    # Spot took the server; the reaper runs before the platform's STOPPED event arrives.
+    runner.alive.discard(session.task_id)
+    runner.reasons[session.task_id] = "spot-interruption: AWS reclaimed the Spot capacity."
+    assert reap(world.binder)["lost"] == 1
+    again = world.store.get(session.id)
+    assert again is not None and again.state == S.STARTING and again.interruptions == 1
+    assert runner.tasks[again.task_id].capacity == CapacityPolicy.ON_DEMAND
+    # Without a reason the platform keeps, the session fails as before.
+    runner.alive.discard(again.task_id)
+    reap(world.binder)
+    final = world.store.get(session.id)
+    assert final is not None and final.state == S.FAILED and "the server is gone" in final.reason
+
+
+def test_the_warm_pool_is_refilled_only_around_the_start(world: World) -> None:
+    create_event(world.binder, request(world, starts_at=at(world, 0), seats=3, warm_pool=1))
+    world.registry.images.add(IMAGE)
+    reap(world.binder)
+    (warm,) = [s for s in event_sessions(world.binder, "swc-2026") if s.warm]
+    run(world, warm)
+    world.clock.sleep(world.binder.config.warm_lead + 1)  # the start's rush is over
+    assert attend(world).id == warm.id  # handed out
+    reap(world.binder)
+    assert not [s for s in event_sessions(world.binder, "swc-2026") if s.warm]

@@ -72,6 +72,8 @@ def test_settled_cost_of_a_session_runs_from_launch_to_end() -> None:
     assert session_cost(ran) == 74_055
     instant = base.model_copy(update={"launched_at": 1000.0, "ended_at": 1000.0})
     assert session_cost(instant) == 823  # Fargate's minimum minute
+    relaunched = ran.model_copy(update={"interruptions": 2})
+    assert session_cost(relaunched) == 74_055 + 2 * 823  # each lost server's minimum minute
 
 
 def test_prices_refuse_unknown_or_negative_settings() -> None:

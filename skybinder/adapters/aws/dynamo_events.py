@@ -251,5 +251,5 @@ class DynamoEventStore:
         if counts[SEATS_USED] >= event.seats:
             return full_error(event, counts[SEATS_USED])
         if counts[AVAILABLE] < session.reserved_micros:
-            return budget_error(event)
+            return budget_error(event, counts[SPENT])
         return None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from skybinder.adapters.aws import names
 from skybinder.adapters.aws.client_errors import error_code, error_message
+from skybinder.adapters.aws.ecs_stops import stop_reason
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
@@ -134,6 +135,23 @@ class EcsRunner:
         answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
         tasks = answer.get("tasks") or []
         return bool(tasks) and tasks[0].get("lastStatus") != "STOPPED"
+
+    def stop_reason(self, task_id: str) -> str:
+        """Why a stopped task ended, in the words task events give; "" while it runs."""
+        answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
+        tasks = answer.get("tasks") or []
+        if not tasks or tasks[0].get("lastStatus") != "STOPPED":
+            return ""
+        task = tasks[0]
+        containers = [dict(c) for c in task.get("containers") or []]
+        named = [c for c in containers if c.get("name") == names.SESSION_CONTAINER]
+        container: dict[str, Any] = named[0] if named else {}
+        return stop_reason(
+            str(task.get("stopCode", "")),
+            str(task.get("stoppedReason", "")),
+            exit_code=container.get("exitCode"),
+            container_reason=str(container.get("reason", "")),
+        )
 
     def held(self) -> dict[str, str]:
         """Tasks of this cluster that are (to be) running for a session: ARN -> session id."""

@@ -85,6 +85,11 @@
         reason: "Sessions start only while the workshop is open.",
         tips: ["The details below say when it opens, or that it has ended."] };
     }
+    if (code === 429 && /budget limit/i.test(message)) {
+      return { title: "This workshop is at its budget limit", action: "Try again",
+        reason: "The sessions running now hold what is left of the workshop's budget.",
+        tips: ["Try again in a few minutes, when someone's session has ended."] };
+    }
     if (code === 429 && /budget/i.test(message)) {
       return { title: "This workshop cannot start more sessions", action: "",
         reason: "The workshop has used the budget it was given for servers.",
