@@ -145,6 +145,11 @@ class SimRunner:
         task = self.tasks.get(task_id)
         return task is not None and task.alive(self.timeline.now)
 
+    def stop_reason(self, task_id: str) -> str:
+        """Why a stopped task ended, as ECS keeps it (the reaper reads it: StopReasons)."""
+        task = self.tasks.get(task_id)
+        return task.reason if task is not None and not task.alive(self.timeline.now) else ""
+
     def held(self) -> dict[str, str]:
         """Tasks nobody has asked to stop (ECS's desiredStatus RUNNING) -> their session."""
         return {t.id: t.session_id for t in self.tasks.values() if t.stop_at is None}
