@@ -115,6 +115,8 @@ def build_aws(
             poll_interval=1.0,  # every poll of /build reads DynamoDB
             capacity=settings.capacity,
             prices=settings.prices,
+            session_cpu=settings.session_cpu / 1024,
+            session_memory_gb=settings.session_memory / 1024,
         ),
     )
     limiter = DynamoRateLimiter(client("dynamodb"), settings.table)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from skybinder.adapters.aws import launch_metrics
 from skybinder.api.admin import iam_auth
 from skybinder.api.app import AppOptions, create_app
 from skybinder.api.limits import LaunchRateLimit
@@ -21,6 +22,7 @@ TRUSTED_PROXIES = 2
 def create() -> FastAPI:
     """The app over the process's AWS binder (uvicorn's `--factory` calls this once)."""
     aws = current()
+    launch_metrics.install("launch")  # streams see most launches reach `ready`
     settings = aws.settings
     rate_limit = None
     if aws.rate_limiter is not None:

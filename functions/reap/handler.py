@@ -9,14 +9,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from skybinder.adapters.aws import names, telemetry
+from skybinder.adapters.aws import launch_metrics, names, telemetry
+from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecs_stops import SPOT_INTERRUPTION
 from skybinder.adapters.aws.events import SCHEDULED, TaskStateChange, task_change
 from skybinder.bootstrap_aws import current
+from skybinder.domain.model import TaskStatus
+from skybinder.domain.pricing import usd
 from skybinder.service.reap import reap
 from skybinder.service.sessions import on_task_state
 
 logger = telemetry.logger("skybinder-reap")
+launch_metrics.install("reap")  # launches the reaper sees end (ready, failed) count too
 metrics = telemetry.metrics("reap")
 tracer = telemetry.tracer("skybinder-reap")
 
@@ -30,6 +34,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         done = reap(aws.binder)
         logger.info("reaped", extra={"done": dict(done)})
         metrics.add_metric(name=names.METRIC_REAPED, unit=MetricUnit.Count, value=done.total())
+        if isinstance(aws.binder.store, DynamoSessionStore):
+            active = aws.binder.store.counters().get(names.COUNTER_GLOBAL, 0)
+            metrics.add_metric(
+                name=names.METRIC_ACTIVE_SESSIONS, unit=MetricUnit.Count, value=active
+            )
         return {"reaped": dict(done)}
     detail = parse(event=event, model=TaskStateChange).detail
     change = task_change(detail, aws.settings.cluster)
@@ -47,6 +56,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         capacity=change.capacity,
     )
     metrics.add_metric(name=names.METRIC_TASK_EVENTS, unit=MetricUnit.Count, value=1)
+    if change.status == TaskStatus.STOPPED:
+        ended = aws.binder.store.get(change.session_id)
+        if ended is not None and ended.state.terminal and ended.cost_micros:
+            cost = usd(ended.cost_micros)
+            metrics.add_metric(name=names.METRIC_COST, unit=MetricUnit.NoUnit, value=cost)
     if change.reason == SPOT_INTERRUPTION:
         metrics.add_metric(name=names.METRIC_SPOT_INTERRUPTIONS, unit=MetricUnit.Count, value=1)
     return {"session": change.session_id, "status": str(change.status)}

@@ -92,3 +92,8 @@ def micros_of(dollars: float) -> int:
 def _up(value: float) -> int:
     # A hair of tolerance so that binary noise (0.1 + 0.2) does not add a micro-dollar.
     return math.ceil(value - 1e-6)
+
+
+def rates(prices: Prices, cpu: float, memory_gb: float) -> dict[Capacity, int]:
+    """The price per hour of a task of this size on each capacity, in micro-dollars."""
+    return {capacity: hourly_micros(prices, cpu, memory_gb, capacity) for capacity in Capacity}

@@ -33,8 +33,10 @@ class ServiceConfig:
     # relaunched on-demand only when this allows it.
     capacity: CapacityPolicy = CapacityPolicy.SPOT_FALLBACK
     max_relaunches: int = 2  # Spot interruptions before `ready` that a launch survives
-    # Events (DESIGN.md §7).
+    # Events (DESIGN.md §7), and the cost of every session where sessions cost money.
     prices: Prices = field(default_factory=Prices)
+    session_cpu: float = 0  # vCPUs of a session outside events; 0: such sessions are free
+    session_memory_gb: float = 0
     # Minutes a session may run past its max minutes before its end is billed: the reaper's
     # interval, the stop and the image pull. Admission reserves max minutes plus this.
     event_grace_minutes: float = 5.0

@@ -8,6 +8,7 @@ import logging
 from skybinder.domain.errors import BuilderBusyError, QuotaExceededError, SkybinderError
 from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
+from skybinder.domain.pricing import rates, worst_capacity
 from skybinder.service.binder import Binder
 from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
@@ -99,9 +100,20 @@ def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -
             "repo_key": resolved.repo_key,
             "image_name": image_name(binder.config.image_prefix, resolved.slug, resolved.ref),
             "token": "" if session.build_only else new_token(),
+            "hourly_micros": 0 if session.build_only else _hourly(binder),
             "notices": list(resolved.notices),
         }
     )
+
+
+def _hourly(binder: Binder) -> int:
+    """What a session outside events costs per hour where it may land at worst (0 where
+    sessions are free): its cost is settled as it ends, for the operator's figures."""
+    cfg = binder.config
+    if not cfg.session_cpu:
+        return 0
+    rate = rates(cfg.prices, cfg.session_cpu, cfg.session_memory_gb)
+    return rate[worst_capacity(cfg.capacity)]
 
 
 def record_failed(binder: Binder, session: Session, err: SkybinderError) -> Session:

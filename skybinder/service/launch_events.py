@@ -43,7 +43,14 @@ def launch_event(session: Session, status: str, now: float) -> dict[str, object]
 
 
 def emit_launch_event(session: Session, status: str, now: float) -> None:
-    """Log the event for a launch (not a build-only request) that reached its outcome."""
+    """Log the event for a launch (not a build-only request) that reached its outcome.
+
+    The record also carries `launch_outcome` (status, seconds from request to outcome) for
+    handlers that turn launches into metrics (adapters/aws/launch_metrics.py)."""
     if session.build_only or not session.repo_url:
         return  # nothing was launched: a build, or a spec that never resolved
-    log.info(json.dumps(launch_event(session, status, now), sort_keys=True))
+    outcome = {"status": status, "seconds": max(0.0, now - session.created_at)}
+    log.info(
+        json.dumps(launch_event(session, status, now), sort_keys=True),
+        extra={"launch_outcome": outcome},
+    )

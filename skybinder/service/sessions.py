@@ -6,7 +6,7 @@ import logging
 
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
-from skybinder.domain.pricing import Capacity
+from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
@@ -81,12 +81,17 @@ def _landed(binder: Binder, session: Session, capacity: str) -> dict[str, object
         return {}
     changes: dict[str, object] = {"capacity": capacity}
     event = binder.store.get_event(session.event) if session.event else None
+    spot = capacity == Capacity.SPOT
     if event is not None:
-        spot = capacity == Capacity.SPOT
         hourly = event.spot_hourly_micros if spot else event.on_demand_hourly_micros
-        changes["hourly_micros"] = (
-            max(hourly, session.hourly_micros) if session.interruptions else hourly
-        )
+    elif session.hourly_micros:  # priced at launch: the binder's own session size
+        cfg = binder.config
+        hourly = rates(cfg.prices, cfg.session_cpu, cfg.session_memory_gb)[Capacity(capacity)]
+    else:
+        return changes
+    changes["hourly_micros"] = (
+        max(hourly, session.hourly_micros) if session.interruptions else hourly
+    )
     return changes
 
 

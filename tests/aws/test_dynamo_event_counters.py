@@ -18,6 +18,7 @@ from tests.aws.dynamo_event_fixtures import (
     HOUR,
     T0,
     Clock,
+    H,
     R,
     attendee,
     corrupt,
@@ -102,6 +103,9 @@ def test_churn_keeps_the_counters_equal_to_the_sessions(
 # -- repair -------------------------------------------------------------------------------
 
 
+DONE = R // 2 + H // 60  # "done": half an hour, and the minimum minute of its lost server
+
+
 def _workshop(store: DynamoSessionStore, clock: Clock) -> None:
     """An active session, an ended one (30 min, one interruption), a refusal and a build."""
     store.create_event(event())
@@ -118,14 +122,14 @@ def test_repair_recounts_corrupted_event_counters_from_the_sessions(
     store: DynamoSessionStore, dynamodb: DynamoDBClient, clock: Clock
 ) -> None:
     _workshop(store, clock)
-    right = counts(seats=1, reserved=R, spent=R // 2, sessions=2, interruptions=1)
+    right = counts(seats=1, reserved=R, spent=DONE, sessions=2, interruptions=1)
     assert counters(dynamodb) == right
     corrupt(dynamodb, seats_used=3, reserved=None, spent=0, available=1, interruptions=9)
     fixed = store.repair_counters()
     assert fixed == {
         "event#ws:seats_used": (3, 1),
         "event#ws:reserved": (0, R),
-        "event#ws:spent": (0, R // 2),
+        "event#ws:spent": (0, DONE),
         "event#ws:available": (1, right["available"]),
         "event#ws:interruptions": (9, 1),
     }
@@ -140,7 +144,7 @@ def test_repair_releases_a_reservation_whose_session_is_gone(
     key = {n.PARTITION_KEY: {"S": "SESSION#running"}, n.SORT_KEY: {"S": "SESSION"}}
     dynamodb.delete_item(TableName=TABLE, Key=key)
     store.repair_counters()
-    assert counters(dynamodb) == counts(spent=R // 2, sessions=1, interruptions=1)
+    assert counters(dynamodb) == counts(spent=DONE, sessions=1, interruptions=1)
 
 
 def test_repair_leaves_an_event_that_moved_a_moment_ago(
@@ -179,5 +183,5 @@ def test_long_after_the_end_only_seats_and_reservations_are_recounted(
     store.repair_counters()
     assert n.IMAGE_INDEX not in [index for _, index in calls.calls], "no ended sessions read"
     assert counters(dynamodb) == counts(
-        seats=1, reserved=R, spent=R // 2, sessions=2, interruptions=1
+        seats=1, reserved=R, spent=DONE, sessions=2, interruptions=1
     ), "what was spent stays spent"

@@ -11,8 +11,6 @@ from skybinder.adapters.aws import names as runtime
 NOT_YET_READ = {
     "EXECUTION_ROLE_ARN",  # the template task definition carries it too
     "SESSION_LOG_GROUP",  # likewise
-    "SESSION_CPU",  # likewise; the cost model will want it
-    "SESSION_MEMORY",
     "BANNED_SPECS",  # specs that may not launch
 }
 
@@ -75,10 +73,12 @@ def test_every_variable_infra_sets_is_read_or_listed_as_pending() -> None:
 
 def test_the_metrics_the_dashboard_shows_are_the_ones_the_functions_emit() -> None:
     assert infra.METRIC_NAMESPACE == runtime.METRIC_NAMESPACE
-    assert (infra.METRIC_BUILDS, infra.METRIC_FAILURES) == (
-        runtime.METRIC_BUILDS,
-        runtime.METRIC_FAILURES,
-    )
+    shown = (
+        "METRIC_LAUNCHES", "METRIC_BUILDS", "METRIC_LAUNCH_TIME", "METRIC_ACTIVE_SESSIONS",
+        "METRIC_FAILURES", "METRIC_COST",
+    )  # fmt: skip
+    for name in shown:
+        assert getattr(infra, name) == getattr(runtime, name), name
 
 
 def test_the_deployment_prices_are_the_cost_models_defaults() -> None:

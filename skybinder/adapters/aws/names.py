@@ -77,6 +77,8 @@ ENV_SECURITY_GROUPS = "SKYBINDER_SECURITY_GROUPS"  # comma-separated security gr
 ENV_ASSIGN_PUBLIC_IP = "SKYBINDER_ASSIGN_PUBLIC_IP"  # "true": tasks get a public IP (no NAT)
 ENV_CAPACITY = "SKYBINDER_CAPACITY"  # "spot-fallback" (default), "spot" or "on-demand"
 ENV_PRICES = "SKYBINDER_PRICES"  # JSON: the cost model's prices per hour (infra/config.py)
+ENV_SESSION_CPU = "SKYBINDER_SESSION_CPU"  # a session's CPU units (1024 = 1 vCPU), for its cost
+ENV_SESSION_MEMORY = "SKYBINDER_SESSION_MEMORY"  # a session's memory in MiB, for its cost
 ENV_VPC_ID = "SKYBINDER_VPC_ID"  # the VPC of the session target groups
 ENV_LISTENER_ARNS = "SKYBINDER_LISTENER_ARNS"  # comma-separated: one listener per ALB
 ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 15 chars
@@ -107,6 +109,10 @@ TASK_GROUP_PREFIX = "skybinder:"
 # CloudWatch metrics the functions emit (embedded metric format); as infra/names.py names them.
 METRIC_NAMESPACE = "skybinder"
 METRIC_BUILDS = "Builds"
+METRIC_LAUNCHES = "Launches"  # launches that reached `ready`
+METRIC_LAUNCH_TIME = "LaunchTime"  # milliseconds from request to `ready`
+METRIC_ACTIVE_SESSIONS = "ActiveSessions"  # sessions holding a slot, every reaper minute
+METRIC_COST = "SessionCost"  # USD settled by sessions as they end
 METRIC_FAILURES = "Failures"
 METRIC_TASK_EVENTS = "TaskEvents"
 METRIC_SPOT_INTERRUPTIONS = "SpotInterruptions"

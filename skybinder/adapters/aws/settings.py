@@ -60,6 +60,8 @@ class AwsSettings:
     launch_rate_limit: int = 10  # launches per client address per window (0: off), BinderHub's
     launch_rate_window: int = 3600
     prices: Prices = field(default_factory=Prices)
+    session_cpu: int = 1024  # Fargate CPU units of the session task definition
+    session_memory: int = 2048  # MiB
 
 
 def load_settings(environ: Mapping[str, str]) -> AwsSettings:
@@ -108,6 +110,8 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         max_age=float(read(n.ENV_MAX_AGE, _count(0), 6 * 3600)),
         launch_rate_limit=read(n.ENV_LAUNCH_RATE_LIMIT, _count(0), 10),
         launch_rate_window=read(n.ENV_LAUNCH_RATE_WINDOW, _count(1), 3600),
+        session_cpu=read(n.ENV_SESSION_CPU, _count(256, 16384), 1024),
+        session_memory=read(n.ENV_SESSION_MEMORY, _count(512, 122880), 2048),
         prices=read(n.ENV_PRICES, _prices(read(n.ENV_ASSIGN_PUBLIC_IP, _flag, False)), Prices()),
     )
     if problems:
