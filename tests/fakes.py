@@ -12,6 +12,7 @@ from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
 from skybinder.domain.event_admission import check_seat_and_budget, session_cost
 from skybinder.domain.model import (
     ACTIVE,
+    RUNNING,
     Image,
     ImageState,
     Limits,
@@ -177,7 +178,7 @@ class FakeSessionStore(SessionStore):
         check_changes(Session, changes, fixed=("id", "state", "warm"))
         with self._lock:
             current = self.sessions.get(session_id)
-            if current is None or current.state != SessionState.READY or not current.warm:
+            if current is None or current.state not in RUNNING or not current.warm:
                 return None
             claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
             self.sessions[session_id] = claimed

@@ -99,7 +99,8 @@ def deadline(event: Event, session: Session) -> float:
 
 
 def seats_left(event: Event, usage: EventUsage) -> int:
-    return max(0, event.seats - usage.seats_in_use)
+    """Seats an attendee can still get: free ones, and warm sessions waiting to be handed out."""
+    return max(0, event.seats - usage.seats_in_use + usage.warm_idle)
 
 
 def affordable_sessions(event: Event, usage: EventUsage) -> int:

@@ -37,9 +37,11 @@ class ServiceConfig:
     prices: Prices = field(default_factory=Prices)
     session_cpu: float = 0  # vCPUs of a session outside events; 0: such sessions are free
     session_memory_gb: float = 0
-    # Minutes a session may run past its max minutes before its end is billed: the reaper's
-    # interval, the stop and the image pull. Admission reserves max minutes plus this.
-    event_grace_minutes: float = 5.0
+    # Minutes a session may be billed beyond its max minutes; admission reserves max minutes
+    # plus this. It covers the reaper's interval (1), the stop (the container's 120 s stop
+    # timeout and the teardown: 3), Fargate's minimum minute of each server Spot took back
+    # (max_relaunches before ready, one after: 3), and one to spare.
+    event_grace_minutes: float = 8.0
     event_warning: float = 300.0  # seconds of notice before an event session is stopped
     warm_lead: float = 600.0  # warm sessions start this many seconds before an event opens
     warm_wave: int = 20  # warm sessions started at once (Fargate: bursts of 100, 20/s after)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from skybinder.domain.model import ACTIVE, Session, SessionState
@@ -9,6 +10,7 @@ from skybinder.service.binder import Binder
 from skybinder.service.launch_events import emit_launch_event
 
 S = SessionState
+log = logging.getLogger(__name__)
 
 
 def fail(
@@ -33,7 +35,22 @@ def fail(
     if failed is not None:
         release(binder, failed)
         emit_launch_event(failed, "failure", now)
+        check_overrun(failed)
     return failed
+
+
+def check_overrun(session: Session | None) -> None:
+    """Log loudly when an ended event session cost more than it reserved: the grace minutes
+    did not cover its end (a reaper that did not run, a stop that hung), which operators must
+    know about, as the budget's guarantee rests on it."""
+    if session is not None and 0 < session.reserved_micros < session.cost_micros:
+        log.error(
+            "session %s of event %s cost %d micro-USD, more than the %d it reserved",
+            session.id,
+            session.event,
+            session.cost_micros,
+            session.reserved_micros,
+        )
 
 
 def release(binder: Binder, session: Session) -> None:

@@ -21,6 +21,7 @@ from skybinder.domain.naming import new_session_id
 from skybinder.service.binder import Binder
 from skybinder.service.events import admit
 from skybinder.service.sessions import stop_session
+from skybinder.service.steps import isolated
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -39,13 +40,15 @@ def enforce_events(binder: Binder, active: Iterable[Session]) -> Counter[str]:
     for slug, sessions in by_event.items():
         event = events.get(slug)
         for session in sessions:
-            action = _enforce(binder, event, session, now) if event else ""
-            if action:
-                done[action] += 1
+            with isolated(done, "session %s of event %s", session.id, slug):
+                action = _enforce(binder, event, session, now) if event else ""
+                if action:
+                    done[action] += 1
     for event in events.values():
-        started = fill_warm_pool(binder, event, by_event.get(event.slug, []), now)
-        if started:
-            done["warm-start"] += started
+        with isolated(done, "the warm pool of %s", event.slug):
+            started = fill_warm_pool(binder, event, by_event.get(event.slug, []), now)
+            if started:
+                done["warm-start"] += started
     return done
 
 

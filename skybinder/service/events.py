@@ -280,14 +280,15 @@ def claim_warm_session(
     binder: Binder, event: Event, *, client_ip: str, launch_host: str
 ) -> Session | None:
     """Hand one of the event's ready warm sessions to an attendee, if there is one."""
-    for candidate in binder.store.list({S.READY}):
-        if candidate.event != event.slug or not candidate.warm:
-            continue
-        claimed = binder.store.claim_warm(
-            candidate.id, client_ip=client_ip, launch_host=launch_host
-        )
-        if claimed is not None:
-            return claimed
+    for states in ({S.READY}, {S.LAUNCHING, S.STARTING}):  # ready ones first
+        for candidate in binder.store.list(states):
+            if candidate.event != event.slug or not candidate.warm:
+                continue
+            claimed = binder.store.claim_warm(
+                candidate.id, client_ip=client_ip, launch_host=launch_host
+            )
+            if claimed is not None:
+                return claimed
     return None
 
 

@@ -155,9 +155,9 @@ class SessionStore(Protocol):
         ...
 
     def claim_warm(self, session_id: str, **changes: object) -> Session | None:
-        """Hand a warm session to an attendee: if it is `ready` and `warm`, set warm to False
-        and the fields in `changes` and return it; otherwise None. Atomic: of concurrent
-        claims of one session, exactly one wins."""
+        """Hand a warm session to an attendee: if it is `warm` and launching, starting or
+        ready, set warm to False and the fields in `changes` and return it (in the state it
+        was in); otherwise None. Atomic: of concurrent claims of one session, one wins."""
         ...
 
 
@@ -214,6 +214,7 @@ class LaunchRequest(BaseModel):
     cpu: float = 0  # vCPUs for this session; 0: the runner's default size
     memory_gb: float = 0  # memory for this session; 0: the runner's default size
     idle_timeout: int = 0  # seconds an idle server is kept; 0: the runner's setting
+    attempt: int = 0  # 0 for the first start, n for the n-th relaunch (a new idempotency key)
 
 
 class Runner(Protocol):

@@ -7,6 +7,7 @@ conditional write, so two reapers, or a reaper racing an event, cannot double-st
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 
 from skybinder.domain.model import ACTIVE, ImageState, Session, SessionState, TaskStatus
@@ -16,7 +17,9 @@ from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
 from skybinder.service.ports import CounterRepair, StopReasons, Sweepable
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
+from skybinder.service.steps import isolated
 
+log = logging.getLogger(__name__)
 S = SessionState
 PRE_LAUNCH = frozenset({S.QUEUED, S.BUILDING, S.BUILT})
 
@@ -26,16 +29,21 @@ def reap(binder: Binder) -> Counter[str]:
     done: Counter[str] = Counter()
     active = binder.store.list(ACTIVE)
     for session in active:
-        action = _reap_one(binder, session)
-        if action:
-            done[action] += 1
-    done += Counter({"queued-build-started": start_queued_builds(binder)})  # += drops a 0
-    done.update(enforce_events(binder, active))
-    done.update(sweep_orphans(binder))
+        with isolated(done, "session %s", session.id):
+            action = _reap_one(binder, session)
+            if action:
+                done[action] += 1
+    with isolated(done, "the build queue"):
+        done += Counter({"queued-build-started": start_queued_builds(binder)})  # += drops a 0
+    with isolated(done, "events"):
+        done.update(enforce_events(binder, active))
+    with isolated(done, "the orphan sweep"):
+        done.update(sweep_orphans(binder))
     if isinstance(binder.store, CounterRepair):
-        repaired = len(binder.store.repair_counters())
-        if repaired:
-            done["counter-repair"] += repaired
+        with isolated(done, "the counter repair"):
+            repaired = len(binder.store.repair_counters())
+            if repaired:
+                done["counter-repair"] += repaired
     return done
 
 

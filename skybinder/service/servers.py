@@ -106,6 +106,7 @@ def _launch_request(binder: Binder, session: Session, record: Image | None) -> L
         memory_gb=event.memory_gb if event is not None else 0,
         # A warm session waits for its attendee longer than an idle server is kept.
         idle_timeout=int(binder.config.warm_lead * 2) if session.warm else 0,
+        attempt=session.interruptions,
     )
 
 

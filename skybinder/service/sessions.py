@@ -8,7 +8,7 @@ from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
 from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
-from skybinder.service.ending import fail
+from skybinder.service.ending import check_overrun, fail
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.servers import BEFORE_READY, relaunch
 
@@ -128,7 +128,7 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
         return
     # A stop we asked for keeps the reason we gave; otherwise the task's reason stands.
     final = session.reason if session.state == S.STOPPING and session.reason else reason
-    binder.store.transition(
+    ended = binder.store.transition(
         session.id,
         {S.READY, S.STOPPING},
         S.STOPPED,
@@ -136,6 +136,7 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
         ended_at=now,
         updated_at=now,
     )
+    check_overrun(ended)
 
 
 def check_ready(binder: Binder, session_id: str, session: Session | None = None) -> Session | None:

@@ -228,7 +228,7 @@ def test_an_ending_whose_event_item_is_gone_still_ends(
 def test_a_claim_is_one_conditional_write_that_moves_no_counter(
     store: DynamoSessionStore, dynamodb: DynamoDBClient
 ) -> None:
-    store.create_event(event())
+    store.create_event(event(warm_pool=1))
     store.create(attendee("w1", state=S.READY, warm=True))
     assert store.event_usage("ws").warm_idle == 1
     calls = ApiCalls(dynamodb)

@@ -155,4 +155,14 @@ def test_event_sessions_run_at_their_own_size_and_idle_timeout(cloud: Cloud) -> 
     (run,) = cloud.run_tasks
     assert (run["overrides"]["cpu"], run["overrides"]["memory"]) == ("2048", "8192")
     (override,) = run["overrides"]["containerOverrides"]
+    assert override["memory"] == 8192  # the container's hard limit follows the task's size
     assert "--ServerApp.shutdown_no_activity_timeout=1800" in override["command"]
+
+
+def test_a_relaunch_asks_with_a_new_idempotency_token(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    runner.start(request())
+    runner.start(request(attempt=1))
+    first, second = (run["clientToken"] for run in cloud.run_tasks)
+    # ECS answers a repeated token with the first task (stopped by then) for 24 hours.
+    assert first != second and first.startswith(SESSION) and second.startswith(SESSION)

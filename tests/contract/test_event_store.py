@@ -253,7 +253,7 @@ def test_every_ending_session_is_costed(store: Store) -> None:
 
 
 def test_usage_counts_admitted_sessions_of_the_event(store: Store) -> None:
-    store.create_event(event(seats=10))
+    store.create_event(event(seats=10, warm_pool=2))
     store.create_event(event("other"))
     store.create(attendee("queued"))
     store.create(attendee("warm", state=S.READY, warm=True, launched_at=T0))
@@ -281,7 +281,7 @@ def test_usage_counts_admitted_sessions_of_the_event(store: Store) -> None:
 # -- warm sessions ------------------------------------------------------------------------
 
 
-def test_claim_warm_hands_a_ready_warm_session_out_once(store: Store) -> None:
+def test_claim_warm_hands_a_warm_session_out_once(store: Store) -> None:
     store.create_event(event(seats=5))
     store.create(attendee("warm", state=S.READY, warm=True, launched_at=T0))
     store.create(running("starting", warm=True))
@@ -290,6 +290,9 @@ def test_claim_warm_hands_a_ready_warm_session_out_once(store: Store) -> None:
     assert (claimed.warm, claimed.client_ip, claimed.state) == (False, "1.2.3.4", S.READY)
     assert got(store, "warm") == claimed
     assert store.claim_warm("warm", client_ip="5.6.7.8") is None
+    # One still starting is handed out too: its attendee waits for it, not for a new one.
+    starting = must(store.claim_warm("starting", client_ip="9.9.9.9"))
+    assert (starting.warm, starting.state, starting.client_ip) == (False, S.LAUNCHING, "9.9.9.9")
     assert store.claim_warm("starting") is None
     assert store.claim_warm("cold") is None
     assert store.claim_warm("nope") is None

@@ -38,7 +38,7 @@ from skybinder.domain.admission import check_changes
 from skybinder.domain.errors import EventClosedError, EventNotFoundError
 from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
 from skybinder.domain.event_admission import budget_error, closed_message, full_error
-from skybinder.domain.model import ACTIVE, Session, SessionState
+from skybinder.domain.model import ACTIVE, RUNNING, Session, SessionState
 
 SEATS_USED = n.SEATS_USED_ATTRIBUTE
 RESERVED = n.RESERVED_ATTRIBUTE
@@ -205,11 +205,14 @@ class DynamoEventStore:
         if item is None:
             return EventUsage()
         counts = {attr: value or 0 for attr, value in stored_counts(item).items()}
-        ready = self._table.query(
-            {n.STATUS_INDEX_PARTITION_KEY: status_partition(SessionState.READY)}, n.STATUS_INDEX
-        )
-        sessions = (model_from_item(Session, i) for i in ready)
-        warm = sum(1 for s in sessions if s.event == slug and s.warm and holding(s))
+        warm = 0
+        if model_from_item(Event, item).warm_pool:  # the query reads every ready session
+            ready = self._table.query(
+                {n.STATUS_INDEX_PARTITION_KEY: status_partition(SessionState.READY)},
+                n.STATUS_INDEX,
+            )
+            sessions = (model_from_item(Session, i) for i in ready)
+            warm = sum(1 for s in sessions if s.event == slug and s.warm and holding(s))
         return EventUsage(
             seats_in_use=counts[SEATS_USED],
             reserved_micros=counts[RESERVED],
@@ -222,18 +225,29 @@ class DynamoEventStore:
     def claim_warm(self, session_id: str, **changes: object) -> Session | None:
         check_changes(Session, changes, fixed=_CLAIM_FIXED)
         fields = Session.model_validate({**SESSION_PLACEHOLDERS, **changes})
-        e = session_update(Expression(), fields, changes.keys(), SessionState.READY)
-        e.set("warm", False)
-        condition = (
-            f"attribute_exists({e.name(n.PARTITION_KEY)})"
-            f" AND {e.name('state')} = {e.value(SessionState.READY.value)}"
-            f" AND {e.name('warm')} = {e.value(True)}"
-        )
-        try:
-            item = self._table.update(session_key(session_id), e, condition)
-        except ConditionFailed:
-            return None  # not ready, not warm (claimed by someone else), or gone
-        return model_from_item(Session, item)
+        # The update rewrites the state's index attributes, so it names the state it keeps:
+        # ready first (the likeliest), then the state a refusal shows, while it may be claimed.
+        state = SessionState.READY
+        for _ in range(len(RUNNING)):
+            e = session_update(Expression(), fields, changes.keys(), state)
+            e.set("warm", False)
+            condition = (
+                f"attribute_exists({e.name(n.PARTITION_KEY)})"
+                f" AND {e.name('state')} = {e.value(state.value)}"
+                f" AND {e.name('warm')} = {e.value(True)}"
+            )
+            try:
+                item = self._table.update(session_key(session_id), e, condition, old=True)
+            except ConditionFailed as refused:
+                now = refused.item
+                if now is None or not now.get("warm", {}).get("BOOL"):
+                    return None  # gone, not warm, or claimed by someone else
+                state = SessionState(now["state"]["S"])
+                if state not in RUNNING:
+                    return None
+                continue
+            return model_from_item(Session, item)
+        return None  # it kept changing state: let the caller look elsewhere
 
     def _event_refusal(self, session: Session) -> Exception | None:
         """Why the event refused `session`, read after its admission was cancelled; None when

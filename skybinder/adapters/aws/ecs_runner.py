@@ -89,19 +89,19 @@ class EcsRunner:
         options = s.jupyter.with_idle_timeout(request.idle_timeout)
         command += jupyter_args(request.base_url, "0.0.0.0", names.SESSION_PORT, options)
         env = {**request.env, "JUPYTER_TOKEN": request.token}
-        overrides: dict[str, Any] = {
-            "containerOverrides": [
-                {
-                    "name": names.SESSION_CONTAINER,
-                    "command": command,
-                    "environment": [{"name": k, "value": v} for k, v in env.items()],
-                }
-            ]
+        container: dict[str, Any] = {
+            "name": names.SESSION_CONTAINER,
+            "command": command,
+            "environment": [{"name": k, "value": v} for k, v in env.items()],
         }
+        overrides: dict[str, Any] = {"containerOverrides": [container]}
         if request.cpu and request.memory_gb:
-            # An event's size: Fargate takes task-level cpu units and MiB as strings.
+            # An event's size: the task's (Fargate bills it) and the container's hard memory
+            # limit, which would otherwise stay the template's and kill a bigger notebook.
+            memory = int(request.memory_gb * 1024)
             overrides["cpu"] = str(int(request.cpu * 1024))
-            overrides["memory"] = str(int(request.memory_gb * 1024))
+            overrides["memory"] = str(memory)
+            container["memory"] = memory
         return {
             "cluster": s.cluster,
             "taskDefinition": definition,
@@ -119,7 +119,8 @@ class EcsRunner:
             "overrides": overrides,
             "startedBy": request.session_id[:36],
             "group": f"{names.TASK_GROUP_PREFIX}{request.session_id}",
-            "clientToken": f"{request.session_id}-{provider}"[:64],
+            # The same token returns the same task for a day: a relaunch needs its own.
+            "clientToken": f"{request.session_id}-{request.attempt}-{provider}"[:64],
         }
 
     def stop(self, task_id: str) -> None:

@@ -16,6 +16,7 @@ from skybinder.domain.event import Event, EventUsage
 from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
     ACTIVE,
+    RUNNING,
     Image,
     ImageState,
     Limits,
@@ -157,7 +158,7 @@ class SqliteSessionStore:
         check_changes(Session, changes, fixed=("id", "state", "warm"))
         with self._write() as db:
             current = _get(db, session_id)
-            if current is None or current.state != SessionState.READY or not current.warm:
+            if current is None or current.state not in RUNNING or not current.warm:
                 return None
             claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
             _update(db, claimed, current.state)
