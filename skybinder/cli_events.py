@@ -250,7 +250,7 @@ def _write_csv(path: Path, sessions: list[dict[str, object]]) -> None:
 
 def _cell(value: object) -> object:
     """A value a spreadsheet will not run as a formula (a reason may quote what was sent)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
 

@@ -96,7 +96,8 @@ def build(request: Request) -> StreamingResponse:
             refusal = (err.message, err.status_code)
     if refusal is None and build_only and request.query_params.get("event"):
         refusal = (BUILD_ONLY_EVENT, 400)
-    if refusal is None and rate_limit is not None and not _rate_exempt(binder, request, token_ok):
+    exempt = _rate_exempt(binder, request, provider, spec, token_ok)
+    if refusal is None and rate_limit is not None and not exempt:
         result = check_launch_rate(rate_limit, ip, binder.clock.now())
         headers.update(result.headers())
         if not result.allowed:
@@ -157,15 +158,23 @@ def _launcher(
     )
 
 
-def _rate_exempt(binder: Binder, request: Request, token_ok: bool) -> bool:
+def _rate_exempt(
+    binder: Binder, request: Request, provider: str, spec: str, token_ok: bool
+) -> bool:
     """A valid build token (from our own /v2 page) exempts a launch, as in BinderHub. So does
-    an event launch with the event's code: a workshop room shares one address, and the
-    event's seats and budget bound it. Guesses at a code still count."""
+    a launch into an open event with its access code, for the event's own repository: a
+    workshop room shares one address, and the event's seats and budget bound it. Guesses at
+    a code, events without a code, and launches outside the window still count."""
     slug = request.query_params.get("event")
     if token_ok or not slug:
         return token_ok
     event = binder.store.get_event(slug)
-    return event is not None and event.code_ok(request.query_params.get("code") or None)
+    if event is None or not event.access_code_hash or not event.spec_matches(provider, spec):
+        return False
+    now = binder.clock.now()
+    if event.closed_at is not None or not event.starts_at <= now < event.ends_at:
+        return False
+    return event.code_ok(request.query_params.get("code") or None)
 
 
 async def in_thread(items: Iterator[T], limiter: CapacityLimiter) -> AsyncIterator[T]:

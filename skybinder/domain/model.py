@@ -97,6 +97,12 @@ class Session(BaseModel):
     ended_at: float | None = None
 
     @property
+    def refused_attempt(self) -> bool:
+        """An event launch refused before it held anything: it waited for no build, and the
+        stores count it nowhere (kept only so that an event's report shows its refusals)."""
+        return bool(self.event) and self.reserved_micros <= 0
+
+    @property
     def binder_request(self) -> str:
         return f"v2/{self.provider}/{self.spec}"
 

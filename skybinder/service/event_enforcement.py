@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.event import Event, iso
-from skybinder.domain.event_admission import deadline
+from skybinder.domain.event_admission import closed_message, deadline
 from skybinder.domain.model import RUNNING, Session, SessionState
 from skybinder.domain.naming import new_session_id
 from skybinder.service.binder import Binder
@@ -54,10 +54,10 @@ def enforce_events(binder: Binder, active: Iterable[Session]) -> Counter[str]:
 
 def _enforce(binder: Binder, event: Event, session: Session, now: float) -> str:
     if event.closed_at is not None:
-        stop_session(binder, session.id, f"{event.title} was closed by its organisers.")
+        stop_session(binder, session.id, closed_message(event), status_code=403)
         return "event-closed"
     if now >= event.ends_at:
-        stop_session(binder, session.id, f"{event.title} has ended.")
+        stop_session(binder, session.id, f"{event.title} has ended.", status_code=403)
         return "event-ended"
     if session.state not in RUNNING:
         return ""
@@ -94,7 +94,7 @@ def fill_warm_pool(binder: Binder, event: Event, sessions: list[Session], now: f
     started = 0
     for _ in range(max(0, wanted)):
         attempt = Session(
-            id=new_session_id(binder.router.id_prefix()),
+            id=new_session_id(),  # admit() gives it its routed id
             provider=event.provider,
             spec=event.resolved_spec,
             event=event.slug,

@@ -21,7 +21,7 @@ from skybinder.domain.errors import (
     SpecError,
 )
 from skybinder.domain.event import Event, EventRequest, EventUsage, epoch, hash_code, iso
-from skybinder.domain.event_admission import check_code, check_open, seats_left
+from skybinder.domain.event_admission import check_code, check_open, closed_message, seats_left
 from skybinder.domain.model import Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.domain.pricing import (
@@ -33,7 +33,7 @@ from skybinder.domain.pricing import (
     worst_case_micros,
 )
 from skybinder.service.binder import Binder
-from skybinder.service.launch import admit_and_start, find_or_build_image, record_failed
+from skybinder.service.launch import admit_and_start, find_or_build_image, record_failed, routed_id
 from skybinder.service.sessions import stop_session
 
 log = logging.getLogger(__name__)
@@ -196,13 +196,17 @@ def close_event(binder: Binder, slug: str) -> EventStatus:
     event = event_status(binder, slug).event
     for session in event_sessions(binder, slug):
         if not session.state.terminal:
-            stop_session(binder, session.id, f"{event.title} was closed by its organisers.")
+            stop_session(binder, session.id, closed_message(event), status_code=403)
     return event_status(binder, slug)
 
 
 def event_sessions(binder: Binder, slug: str) -> list[Session]:
-    """The event's sessions, admitted and refused, oldest first."""
-    return [s for s in binder.store.list() if s.event == slug]
+    """The event's sessions, admitted and refused, oldest first (all run its pinned image,
+    which the stores index: the binder's other sessions are not read)."""
+    event = binder.store.get_event(slug)
+    if event is None:
+        return []
+    return [s for s in binder.store.list(image_name=event.image_name) if s.event == slug]
 
 
 def _status(binder: Binder, event: Event) -> EventStatus:
@@ -232,7 +236,7 @@ def request_event_launch(
     """
     now = binder.clock.now()
     attempt = Session(
-        id=new_session_id(binder.router.id_prefix()),
+        id=new_session_id(),  # admit() gives an admitted one its routed id
         provider=provider[:64],
         spec=spec[:1000],
         event=slug[:64],
@@ -252,7 +256,8 @@ def request_event_launch(
         check_open(event, now)
         check_code(event, code)
     except SkybinderError as err:
-        return record_failed(binder, attempt, err)
+        failed = attempt if event is None else _as_event_session(attempt, event)
+        return record_failed(binder, failed, err)
     if event.warm_pool:
         warm = claim_warm_session(binder, event, client_ip=client_ip, launch_host=launch_host)
         if warm is not None:
@@ -267,6 +272,7 @@ def admit(binder: Binder, event: Event, attempt: Session, *, warm: bool = False)
     """Insert an event session (the store admits it or raises) and find or build its image."""
     session = _as_event_session(attempt, event).model_copy(
         update={
+            "id": routed_id(binder),
             "token": new_token(),
             "warm": warm,
             "hourly_micros": _worst_hourly(event),

@@ -39,7 +39,7 @@ def request_launch(
     """
     now = binder.clock.now()
     session = Session(
-        id=new_session_id("" if build_only else binder.router.id_prefix()),
+        id=new_session_id(),
         provider=provider[:64],
         spec=spec[:MAX_SPEC_CHARS],
         build_only=build_only,
@@ -54,6 +54,8 @@ def request_launch(
     except SkybinderError as err:
         return record_failed(binder, session, err)
     session = _with_resolution(binder, session, resolved)
+    if not build_only:  # checked and resolved: now worth the router's look at its members
+        session = session.model_copy(update={"id": routed_id(binder)})
     try:
         return admit_and_start(binder, session, None if build_only else _limits(binder, resolved))
     except QuotaExceededError as err:
@@ -104,6 +106,18 @@ def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -
             "notices": list(resolved.notices),
         }
     )
+
+
+def routed_id(binder: Binder) -> str:
+    """A new session id that names the part of the router it will be routed through (with a
+    pool of load balancers); when the router cannot say, the first part, which always works
+    when it has room."""
+    try:
+        prefix = binder.router.id_prefix()
+    except Exception:  # a throttled look at the pool must not cost the attendee the launch
+        log.exception("choosing a load balancer for a new session failed")
+        prefix = ""
+    return new_session_id(prefix)
 
 
 def _hourly(binder: Binder) -> int:

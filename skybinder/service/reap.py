@@ -16,12 +16,14 @@ from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
 from skybinder.service.ports import CounterRepair, StopReasons, Sweepable
+from skybinder.service.servers import launch
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
 from skybinder.service.steps import isolated
 
 log = logging.getLogger(__name__)
 S = SessionState
 PRE_LAUNCH = frozenset({S.QUEUED, S.BUILDING, S.BUILT})
+STUCK_AFTER = 60.0  # seconds a session may sit `built`: it moves on at once unless a crash
 
 
 def reap(binder: Binder) -> Counter[str]:
@@ -86,6 +88,8 @@ def _reap_one(binder: Binder, session: Session) -> str:
             minutes = round(cfg.build_timeout / 60)
             fail(binder, session.id, f"The build did not finish within {minutes} minutes.")
             return "build-timeout"
+        if session.state == S.BUILT and now - session.updated_at > STUCK_AFTER:
+            return _resume_built(binder, session)
         return _settle_if_built(binder, session)
     if session.task_id and not binder.runner.is_alive(session.task_id):
         # The platform's own reason when it keeps one: a Spot interruption before `ready`
@@ -96,6 +100,19 @@ def _reap_one(binder: Binder, session: Session) -> str:
         on_task_state(binder, session.id, session.task_id, TaskStatus.STOPPED, reason=reason)
         return "lost"
     return _reap_running(binder, session, now, age)
+
+
+def _resume_built(binder: Binder, session: Session) -> str:
+    """A session left `built` (a crash between its build's end, or a relaunch, and its start):
+    start it now — a relaunch keeps its first launch's time, so its deadline still holds."""
+    if session.build_only:
+        now = binder.clock.now()
+        binder.store.transition(
+            session.id, {S.BUILT}, S.STOPPED, reason="build only", ended_at=now, updated_at=now
+        )
+        return "settled"
+    launch(binder, session.id, again=session.launched_at is not None)
+    return "resumed"
 
 
 def _settle_if_built(binder: Binder, session: Session) -> str:
@@ -130,5 +147,8 @@ def _reap_running(binder: Binder, session: Session, now: float, age: float) -> s
     if session.state == S.STOPPING and idle_in_state > cfg.stop_timeout:
         if session.task_id:
             binder.runner.stop(session.task_id)
-        return "stop-again"
+            return "stop-again"
+        # No task to wait for (its start never got that far): the stop is done.
+        binder.store.transition(session.id, {S.STOPPING}, S.STOPPED, ended_at=now, updated_at=now)
+        return "stopped"
     return ""

@@ -154,13 +154,16 @@ def check_ready(binder: Binder, session_id: str, session: Session | None = None)
     return ready or binder.store.get(session_id)
 
 
-def stop_session(binder: Binder, session_id: str, reason: str) -> Session | None:
-    """Stop a session for `reason`. A session with no server yet fails with that reason."""
+def stop_session(
+    binder: Binder, session_id: str, reason: str, *, status_code: int = 500
+) -> Session | None:
+    """Stop a session for `reason`. A session with no server yet fails with that reason (and
+    `status_code`, what its stream's `failed` event says)."""
     session = binder.store.get(session_id)
     if session is None or session.state.terminal:
         return session
     if session.state not in RUNNING | {S.STOPPING}:
-        return fail(binder, session_id, reason, status_code=500)
+        return fail(binder, session_id, reason, status_code=status_code)
     now = binder.clock.now()
     stopping = binder.store.transition(
         session_id, RUNNING | {S.STOPPING}, S.STOPPING, reason=reason, updated_at=now

@@ -171,3 +171,17 @@ def test_event_launches_with_the_code_are_exempt_from_the_rate_limit(make_api: F
     assert [events_of(b)[0]["status_code"] for b in replies] == [403, 429]
     assert len(limiter.checks) == 2
     assert wait_for(lambda: world.store.event_usage("swc-2030").seats_in_use == 3)
+
+
+def test_only_an_open_event_with_its_code_and_repository_is_exempt(make_api: Factory) -> None:
+    world = make_api()
+    create(operator_client(world), seats=5, access_code=None)
+    create(operator_client(world), slug="coded", seats=5)
+    limiter = FakeRateLimiter()
+    options = AppOptions(rate_limit=LaunchRateLimit(limiter, limit=10, window=3600))
+    client = TestClient(create_app(world.binder, options), headers={"Accept": "text/event-stream"})
+    read_stream(client, "/build/gh/u/r/main?event=swc-2030")  # no code to give: counted
+    read_stream(client, f"/build/gh/u/other/HEAD?event=coded&code={CODE}")  # not its repo
+    assert len(limiter.checks) == 2
+    read_stream(client, f"/build/gh/u/r/main?event=coded&code={CODE}")
+    assert len(limiter.checks) == 2

@@ -384,3 +384,32 @@ def test_one_failing_stop_does_not_keep_the_reaper_from_the_others(world: World)
     later = world.store.get(second.id)
     assert later is not None and later.state == S.STOPPING
     assert second.task_id in runner.stopped
+
+
+def test_a_session_left_built_by_a_crash_is_started_by_the_reaper(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    # A crash in a relaunch: moved back to `built`, never started again.
+    world.store.sessions[session.id] = world.store.sessions[session.id].model_copy(
+        update={"state": S.BUILT, "task_id": "", "interruptions": 1}
+    )
+    world.clock.sleep(61)
+    assert reap(world.binder)["resumed"] == 1
+    again = world.store.get(session.id)
+    assert again is not None and again.state == S.STARTING and again.task_id
+    assert again.launched_at == session.launched_at  # its deadline still counts from there
+
+
+def test_a_stop_with_no_task_to_wait_for_ends_stopped(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    world.store.sessions[session.id] = world.store.sessions[session.id].model_copy(
+        update={"state": S.STOPPING, "task_id": "", "reason": "stopped by an operator"}
+    )
+    world.clock.sleep(world.binder.config.stop_timeout + 1)
+    assert reap(world.binder)["stopped"] == 1
+    final = world.store.get(session.id)
+    assert final is not None and final.state == S.STOPPED
+    assert world.store.event_usage("swc-2026").seats_in_use == 0

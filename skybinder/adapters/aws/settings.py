@@ -84,6 +84,7 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
             problems.append(f"{name}={env[name]!r} ({err})")
             return default
 
+    public_ip = read(n.ENV_ASSIGN_PUBLIC_IP, _flag, False)
     settings = AwsSettings(
         table=env[n.ENV_TABLE_NAME],
         cluster=env[n.ENV_CLUSTER],
@@ -97,7 +98,7 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         listener_arns=_list(env[n.ENV_LISTENER_ARNS]),
         build_log_stream_prefix=env.get(n.ENV_BUILD_LOG_STREAM_PREFIX, ""),
         task_family_prefix=env.get(n.ENV_TASK_FAMILY_PREFIX) or AwsSettings.task_family_prefix,
-        assign_public_ip=read(n.ENV_ASSIGN_PUBLIC_IP, _flag, False),
+        assign_public_ip=public_ip,
         capacity=read(n.ENV_CAPACITY, CapacityPolicy, CapacityPolicy.SPOT_FALLBACK),
         target_group_prefix=env.get(n.ENV_TARGET_GROUP_PREFIX) or AwsSettings.target_group_prefix,
         targets_per_alb=read(n.ENV_TARGET_GROUPS_PER_ALB, _count(1, 100), 100),
@@ -112,7 +113,7 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         launch_rate_window=read(n.ENV_LAUNCH_RATE_WINDOW, _count(1), 3600),
         session_cpu=read(n.ENV_SESSION_CPU, _count(256, 16384), 1024),
         session_memory=read(n.ENV_SESSION_MEMORY, _count(512, 122880), 2048),
-        prices=read(n.ENV_PRICES, _prices(read(n.ENV_ASSIGN_PUBLIC_IP, _flag, False)), Prices()),
+        prices=read(n.ENV_PRICES, _prices(public_ip), Prices(public_ip=public_ip)),
     )
     if problems:
         raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
