@@ -10,7 +10,6 @@ from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from skybinder.adapters.aws import launch_metrics, names, telemetry
-from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecs_stops import SPOT_INTERRUPTION
 from skybinder.adapters.aws.events import SCHEDULED, TaskStateChange, task_change
 from skybinder.bootstrap_aws import current
@@ -34,8 +33,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         done = reap(aws.binder)
         logger.info("reaped", extra={"done": dict(done)})
         metrics.add_metric(name=names.METRIC_REAPED, unit=MetricUnit.Count, value=done.total())
-        if isinstance(aws.binder.store, DynamoSessionStore):
-            active = aws.binder.store.counters().get(names.COUNTER_GLOBAL, 0)
+        counters = getattr(aws.binder.store, "counters", None)  # the DynamoDB store's
+        if callable(counters):
+            active = counters().get(names.COUNTER_GLOBAL, 0)
             metrics.add_metric(
                 name=names.METRIC_ACTIVE_SESSIONS, unit=MetricUnit.Count, value=active
             )
