@@ -19,6 +19,7 @@ QUEUED = "queued"
 STARTING = "starting"
 NOTICE = "Waiting for a free builder"
 WAITING = frozenset({S.QUEUED, S.BUILDING})  # sessions that wait for their image's build
+STALE_CLAIM = 300.0  # seconds after which a claimed build that never started is taken over
 
 
 def wait_for_builder(binder: Binder, name: str) -> None:
@@ -40,8 +41,9 @@ def start_queued_builds(binder: Binder) -> int:
     """
     started = 0
     for image, session in _queue(binder):
+        claim = f"{STARTING} {int(binder.clock.now())}"  # when: a claim left by a crash ages
         claimed = binder.store.update_image(
-            image.name, {BUILDING}, BUILDING, _marked(QUEUED), reason=STARTING
+            image.name, {BUILDING}, BUILDING, _marked(image.reason), reason=claim
         )
         if claimed is None:
             continue  # another caller took it, or its build ended meanwhile
@@ -52,10 +54,10 @@ def start_queued_builds(binder: Binder) -> int:
             break
         except Exception as err:  # any other fault ends the build, as a launch's start does
             log.exception("starting the queued build of %s failed", image.name)
-            _give_up(binder, image.name, err)
+            _give_up(binder, image.name, err, claim)
             continue
         binder.store.update_image(
-            image.name, {BUILDING}, BUILDING, _marked(STARTING), build_id=build_id, reason=""
+            image.name, {BUILDING}, BUILDING, _marked(claim), build_id=build_id, reason=""
         )
         started += 1
     return started
@@ -88,9 +90,22 @@ def _queue(binder: Binder) -> list[tuple[Image, Session]]:
     queued: list[tuple[Image, Session]] = []
     for name, session in oldest.items():
         image = binder.store.get_image(name)
-        if image is not None and image.state == BUILDING and image.reason == QUEUED:
+        if image is not None and image.state == BUILDING and _startable(image, now):
             queued.append((image, session))
     return sorted(queued, key=lambda pair: (pair[0].created_at, pair[0].name))
+
+
+def _startable(image: Image, now: float) -> bool:
+    """A build that has not started and that nobody is starting: queued, or claimed so long
+    ago (by a launch or a reaper) that the claimer must have crashed before StartBuild."""
+    if image.build_id:
+        return False
+    if image.reason == QUEUED:
+        return True
+    if image.reason == "":  # claimed by a launch, which starts it at once
+        return now - image.created_at > STALE_CLAIM
+    kind, _, when = image.reason.partition(" ")
+    return kind == STARTING and when.isdigit() and now - int(when) > STALE_CLAIM
 
 
 def _marked(reason: str) -> dict[str, object]:
@@ -119,12 +134,12 @@ def _tell(binder: Binder, session: Session | None, notice: str) -> None:
         session = binder.store.get(session.id)
 
 
-def _give_up(binder: Binder, name: str, err: Exception) -> None:
+def _give_up(binder: Binder, name: str, err: Exception, claim: str) -> None:
     """End a queued build that could not be started, and the sessions waiting for it."""
     reason = err.message if isinstance(err, SkybinderError) else "the builder is unavailable"
     now = binder.clock.now()
     failed = binder.store.update_image(
-        name, {BUILDING}, ImageState.FAILED, _marked(STARTING), reason=reason, finished_at=now
+        name, {BUILDING}, ImageState.FAILED, _marked(claim), reason=reason, finished_at=now
     )
     if failed is None:
         return

@@ -251,3 +251,21 @@ def test_update_image_where_is_part_of_the_condition(store: contract.Store) -> N
 
 
 store = contract.store  # the contract's `store` fixture: one handle of `open_store`
+
+
+@pytest.mark.parametrize("mark", ["", "starting 1800000000"])
+def test_a_build_claimed_by_a_caller_that_crashed_is_taken_over(world: World, mark: str) -> None:
+    # A launch (mark "") or a reaper claimed the build and died before StartBuild.
+    world.binder.store.claim_build(
+        Image(name=IMAGE, repo_url="https://github.com/u/r", ref=SHA, created_at=world.clock.now())
+    )
+    world.binder.store.update_image(IMAGE, {ImageState.BUILDING}, ImageState.BUILDING, reason=mark)
+    session = request_launch(world.binder, "gh", "u/r/HEAD")
+    assert session.state == S.BUILDING and world.builder.jobs == {}  # it joined the claim
+    assert start_queued_builds(world.binder) == 0  # the claimer may still be starting it
+    world.clock.sleep(301)
+    assert start_queued_builds(world.binder) == 1
+    (job,) = world.builder.jobs.values()
+    assert job.image_name == IMAGE
+    assert world.binder.store.get_image(IMAGE).build_id  # type: ignore[union-attr]
+    assert start_queued_builds(world.binder) == 0  # started once
