@@ -64,6 +64,11 @@ def test_the_event_page_launches_through_the_event_stream(
     expect(page.locator("#failure")).to_be_visible()
     # The event's refusal is explained as such, not as a repository the operator disabled.
     expect(page.locator("#failure-heading")).to_have_text("The access code was not accepted")
+    # The launch names the workshop, and a failure leads back to the workshop's page.
+    expect(page.locator("h1 .repo")).to_have_text("Browser workshop")
+    back = page.locator("#failure .actions a")
+    expect(back).to_have_text("Back to the workshop's page")
+    expect(back).to_have_attribute("href", "/e/browser-open")
     shot(page, "event-wrong-code")
     assert seen == [f"{server.url}/build/git/{spec}?event=browser-open&code=tea"]
 

@@ -218,6 +218,25 @@
     }
   }
 
+  // A launch into an event names the event, and a failure leads back to its page.
+  function showEvent(slug) {
+    var back = document.querySelector("#failure .actions a");
+    if (back) {
+      back.href = prefix + "/e/" + encodeURIComponent(slug);
+      back.textContent = "Back to the workshop's page";
+    }
+    fetch(prefix + "/api/events/" + encodeURIComponent(slug), { cache: "no-store" })
+      .then(function (reply) { return reply.ok ? reply.json() : null; })
+      .then(function (event) {
+        if (!event || !event.title) { return; }
+        var repo = document.querySelector("h1 .repo");
+        if (repo) { repo.textContent = event.title; }
+        document.title = event.title + " · skybinder";
+      })
+      .catch(function () { /* the repository's name stays: the launch goes on all the same */ });
+  }
+
   window.SkybinderLaunch = { target: target, state: state, log: log };
+  if (params.get("event")) { showEvent(params.get("event")); }
   start();
 })();
