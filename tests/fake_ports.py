@@ -137,14 +137,15 @@ class FakeRouter:
     def id_prefix(self) -> str:
         return ""
 
-    def reserve(self, session_id: str) -> None:
+    def reserve(self, session_id: str) -> str:
         self.reserved.add(session_id)
+        return f"route-{session_id}"
 
-    def add(self, session_id: str, address: str) -> str:
+    def add(self, session_id: str, address: str, route: str = "") -> str:
         self.routes[session_id] = address
         return f"https://binder.test/s/{session_id}/"
 
-    def remove(self, session_id: str) -> None:
+    def remove(self, session_id: str, route: str = "") -> None:
         self.routes.pop(session_id, None)
         self.reserved.discard(session_id)
 

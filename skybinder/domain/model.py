@@ -74,6 +74,7 @@ class Session(BaseModel):
     token: str = ""
     task_id: str = ""
     address: str = ""
+    route: str = ""  # the router's handle for the session's route (a target group in AWS)
     url: str = ""
     client_ip: str = ""
     launch_host: str = ""

@@ -54,6 +54,6 @@ def check_overrun(session: Session | None) -> None:
 
 
 def release(binder: Binder, session: Session) -> None:
-    binder.router.remove(session.id)
+    binder.router.remove(session.id, session.route)
     if session.task_id:
         binder.runner.stop(session.task_id)

@@ -250,19 +250,21 @@ class Router(Protocol):
         "" when any id will do. Asked once, when a session that will run is created."""
         ...
 
-    def reserve(self, session_id: str) -> None:
+    def reserve(self, session_id: str) -> str:
         """Claim routing capacity for a session before its server starts, so a full router
         refuses before anything runs: QuotaExceededError says so. Idempotent; `remove`
-        releases it."""
+        releases it. Returns the route's handle (in AWS its target group's ARN; "" when the
+        router needs none), which the session keeps and passes back to `add` and `remove` so
+        that they need not look the route up."""
         ...
 
-    def add(self, session_id: str, address: str) -> str:
+    def add(self, session_id: str, address: str, route: str = "") -> str:
         """Route `/s/<session_id>/` to `address` ("host:port"); return the session's public URL
-        (absolute, ending with "/"). Idempotent."""
+        (absolute, ending with "/"). Idempotent. `route`: what `reserve` returned, if known."""
         ...
 
-    def remove(self, session_id: str) -> None:
-        """Delete the session's route; idempotent."""
+    def remove(self, session_id: str, route: str = "") -> None:
+        """Delete the session's route; idempotent. `route`: what `reserve` returned, if known."""
         ...
 
 

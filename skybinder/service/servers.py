@@ -40,7 +40,7 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     session_id = session.id
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
-        binder.router.reserve(session.id)
+        route = binder.router.reserve(session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except Exception as err:  # a runner or router fault fails this session, never the caller
         reason, status = _start_failure(err)
@@ -50,7 +50,7 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
             log.exception("starting session %s failed", session_id)
         return fail(binder, session_id, reason, status_code=status)
     started = binder.store.transition(
-        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id
+        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id, route=route
     )
     if started is None:
         # Stopped or failed while we were starting it: do not leave the task behind.
@@ -72,6 +72,7 @@ def relaunch(binder: Binder, session: Session, task_id: str, reason: str) -> boo
         S.BUILT,
         task_id="",
         address="",
+        route="",
         url="",
         capacity="",
         interruptions=session.interruptions + 1,

@@ -54,7 +54,7 @@ def _on_running(
         binder.runner.stop(task_id)  # a late event: no route for a session that has ended
         return
     try:
-        url = binder.router.add(session.id, address)
+        url = binder.router.add(session.id, address, session.route)
     except SkybinderError as err:  # no route can be made (the router is full): end it here
         fail(binder, session.id, err.message, status_code=err.status_code)
         binder.runner.stop(task_id)
@@ -70,7 +70,7 @@ def _on_running(
     )
     if moved is None and binder.store.transition(session.id, {S.READY}, S.READY) is None:
         # The session ended (or is stopping) before its task came up.
-        binder.router.remove(session.id)
+        binder.router.remove(session.id, session.route)
         binder.runner.stop(task_id)
 
 
@@ -110,7 +110,7 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     if session.task_id and session.task_id != task_id:
         return  # an older task of this session; the current one is still its server
     now = binder.clock.now()
-    binder.router.remove(session.id)
+    binder.router.remove(session.id, session.route)
     if session.state in BEFORE_READY:
         if is_spot_interruption(reason) and relaunch(binder, session, task_id, reason):
             return

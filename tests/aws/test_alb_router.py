@@ -181,3 +181,34 @@ def test_a_prefix_too_long_for_the_pools_session_ids_is_refused() -> None:
     with pytest.raises(ValueError, match="too long for a pool of 2 load balancers"):
         AlbSettings(listener_arns=("x", "y"), vpc_id="v", public_url=str, name_prefix="p" * 16)
     AlbSettings(listener_arns=("x", "y"), vpc_id="v", public_url=str, name_prefix="p" * 15)
+
+
+def test_the_route_handle_spares_the_look_ups(cloud: Cloud) -> None:
+    alb = router(cloud)
+    route = alb.reserve(SESSION)
+    (group,) = cloud.elbv2.describe_target_groups(Names=[f"sb-{SESSION}"])["TargetGroups"]
+    assert route == group["TargetGroupArn"]
+    assert alb.reserve(SESSION) == route  # found again, not made twice
+    calls = ApiCalls(alb.client)
+    alb.add(SESSION, "10.0.0.5:8888", route)
+    assert calls.names == ["RegisterTargets"]
+    calls = ApiCalls(alb.client)
+    alb.remove(SESSION, route)
+    assert "DescribeTargetGroups" not in calls.names
+    assert cloud.elbv2.describe_rules(ListenerArn=alb.settings.listener_arns[0])["Rules"][0][
+        "IsDefault"
+    ]
+    assert not [g for g in cloud.elbv2.describe_target_groups()["TargetGroups"]
+                if g["TargetGroupName"].startswith("sb-")]  # fmt: skip
+
+
+def test_a_stale_route_handle_makes_the_route_again(cloud: Cloud) -> None:
+    alb = router(cloud)
+    route = alb.reserve(SESSION)
+    alb.remove(SESSION, route)  # lost, e.g. swept as an orphan after a crash
+    url = alb.add(SESSION, "10.0.0.5:8888", route)
+    assert url.endswith(f"/s/{SESSION}/")
+    (group,) = cloud.elbv2.describe_target_groups(Names=[f"sb-{SESSION}"])["TargetGroups"]
+    assert group["TargetGroupArn"] != route
+    health = cloud.elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
+    assert [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]] == ["10.0.0.5"]

@@ -64,7 +64,7 @@ def test_a_failed_build_event_quotes_the_end_of_the_log(world: World) -> None:
 
 
 class FullRouter(FakeRouter):
-    def reserve(self, session_id: str) -> None:
+    def reserve(self, session_id: str) -> str:
         raise QuotaExceededError("This binder is at capacity. Please try again in a few minutes.")
 
 

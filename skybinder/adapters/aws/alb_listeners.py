@@ -38,7 +38,8 @@ class Listener:
     arn: str
     priorities: set[int] = field(default_factory=set)
     target_groups: set[str] = field(default_factory=set)  # ARNs; these count against the 100
-    sessions: set[str] = field(default_factory=set)  # session ids of the rules' target groups
+    # Session id -> the ARN of its target group, for the target groups the rules forward to.
+    sessions: dict[str, str] = field(default_factory=dict)
     forwards: dict[str, list[str]] = field(default_factory=dict)  # target group -> rule ARNs
 
     def free_priority(self, rng: random.Random) -> int:
@@ -79,7 +80,7 @@ def _add(listener: Listener, rule: Any, name_prefix: str) -> None:
             listener.forwards.setdefault(arn, []).append(str(rule["RuleArn"]))
         name = target_group_name(arn)
         if name.startswith(name_prefix):
-            listener.sessions.add(name.removeprefix(name_prefix))
+            listener.sessions[name.removeprefix(name_prefix)] = arn
 
 
 def _forwarded(actions: list[Any]) -> set[str]:

@@ -29,6 +29,7 @@ from skybinder.domain.naming import session_id_length
 
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_elbv2.type_defs import TargetDescriptionTypeDef
 
 log = logging.getLogger(__name__)
 PRIORITY_ATTEMPTS = 8
@@ -95,19 +96,19 @@ class AlbRouter:
         fewest = min(used)
         return pool_id_prefix(self.rng.choice([i for i, n in enumerate(used) if n == fewest]))
 
-    def reserve(self, session_id: str) -> None:
-        arns = self.settings.listener_arns
-        # CloudFront sends the session's requests to this listener's ALB, and only there.
-        arn = arns[pool_member(session_id, len(arns))]
-        listener = read_listener(self.client, arn, self.settings.name_prefix)
+    def reserve(self, session_id: str) -> str:
+        """The session's target group and rule, made (or found); returns the group's ARN."""
+        listener = read_listener(
+            self.client, self._listener_of(session_id), self.settings.name_prefix
+        )
         if session_id in listener.sessions:
-            return
+            return listener.sessions[session_id]
         if len(listener.target_groups) < self.settings.targets_per_alb:
             target_group = self._target_group(session_id)
             if target_group.load_balancers:
-                return  # a concurrent reservation of this session made the rule first
+                return target_group.arn  # a concurrent reservation made the rule first
             if self._add_rule(listener, session_id, target_group.arn):
-                return
+                return target_group.arn
         self._drop(session_id)
         slots = self.settings.targets_per_alb * len(self.settings.listener_arns)
         raise QuotaExceededError(
@@ -115,22 +116,30 @@ class AlbRouter:
             "in use. Please try again in a few minutes."
         )
 
-    def add(self, session_id: str, address: str) -> str:
+    def add(self, session_id: str, address: str, route: str = "") -> str:
         host, _, port = address.rpartition(":") if ":" in address else (address, "", "")
+        targets: list[TargetDescriptionTypeDef] = [
+            {"Id": host, "Port": int(port or self.settings.port)}
+        ]
+        # The target group `reserve` made, as the session keeps it: no look-up.
+        if route and self._register(route, targets):
+            return self._url(session_id)
         target_group = self._find(session_id)
         if target_group is None or not target_group.load_balancers:
             self.reserve(session_id)  # the route was never made, or was lost: make it now
             target_group = self._find(session_id)
         if target_group is None:
             raise LaunchError("The load balancer route to the server could not be made.")
-        self.client.register_targets(
-            TargetGroupArn=target_group.arn,
-            Targets=[{"Id": host, "Port": int(port or self.settings.port)}],
-        )
-        return f"{self.settings.public_url().rstrip('/')}/s/{session_id}/"
+        self.client.register_targets(TargetGroupArn=target_group.arn, Targets=targets)
+        return self._url(session_id)
 
-    def remove(self, session_id: str) -> None:
-        target_group = self._find(session_id)
+    def remove(self, session_id: str, route: str = "") -> None:
+        if route:  # the session's own listener holds its rule: no look-up of the group
+            target_group: _TargetGroup | None = _TargetGroup(
+                route, (load_balancer_of(self._listener_of(session_id)),)
+            )
+        else:
+            target_group = self._find(session_id)
         if target_group is None:
             return
         for listener_arn in self.settings.listener_arns:
@@ -161,6 +170,24 @@ class AlbRouter:
         self.remove(resource)
 
     # -- steps ------------------------------------------------------------------------------
+
+    def _listener_of(self, session_id: str) -> str:
+        """CloudFront sends the session's requests to this listener's ALB, and only there."""
+        arns = self.settings.listener_arns
+        return arns[pool_member(session_id, len(arns))]
+
+    def _url(self, session_id: str) -> str:
+        return f"{self.settings.public_url().rstrip('/')}/s/{session_id}/"
+
+    def _register(self, target_group_arn: str, targets: list[TargetDescriptionTypeDef]) -> bool:
+        """Register in a known group; False when it is gone (the route must be made again)."""
+        try:
+            self.client.register_targets(TargetGroupArn=target_group_arn, Targets=targets)
+        except Exception as err:
+            if error_code(err) != "TargetGroupNotFound":
+                raise
+            return False
+        return True
 
     def _target_group(self, session_id: str) -> _TargetGroup:
         s = self.settings

@@ -17,14 +17,15 @@ class DirectRouter:
     def id_prefix(self) -> str:
         return ""  # every server is reached by its own address, whatever its id
 
-    def reserve(self, session_id: str) -> None:
+    def reserve(self, session_id: str) -> str:
         """Nothing to reserve: each server has a port of its own."""
+        return ""
 
-    def add(self, session_id: str, address: str) -> str:
+    def add(self, session_id: str, address: str, route: str = "") -> str:
         host, _, port = address.rpartition(":")
         return f"http://{self.public_host or host}:{port}/s/{session_id}/"
 
-    def remove(self, session_id: str) -> None:
+    def remove(self, session_id: str, route: str = "") -> None:
         """Nothing to delete: the route ends with the server's process."""
 
 
