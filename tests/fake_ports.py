@@ -133,6 +133,7 @@ class FakeRouter:
     def __init__(self) -> None:
         self.routes: dict[str, str] = {}
         self.reserved: set[str] = set()
+        self.handles: list[tuple[str, str, str]] = []  # (call, session id, route handle)
 
     def id_prefix(self) -> str:
         return ""
@@ -142,10 +143,12 @@ class FakeRouter:
         return f"route-{session_id}"
 
     def add(self, session_id: str, address: str, route: str = "") -> str:
+        self.handles.append(("add", session_id, route))
         self.routes[session_id] = address
         return f"https://binder.test/s/{session_id}/"
 
     def remove(self, session_id: str, route: str = "") -> None:
+        self.handles.append(("remove", session_id, route))
         self.routes.pop(session_id, None)
         self.reserved.discard(session_id)
 

@@ -96,8 +96,11 @@ def build(request: Request) -> StreamingResponse:
             refusal = (err.message, err.status_code)
     if refusal is None and build_only and request.query_params.get("event"):
         refusal = (BUILD_ONLY_EVENT, 400)
-    exempt = _rate_exempt(binder, request, provider, spec, token_ok)
-    if refusal is None and rate_limit is not None and not exempt:
+    if (
+        refusal is None
+        and rate_limit is not None
+        and not _rate_exempt(binder, request, provider, spec, token_ok)
+    ):
         result = check_launch_rate(rate_limit, ip, binder.clock.now())
         headers.update(result.headers())
         if not result.allowed:

@@ -38,6 +38,7 @@ from skybinder.service.sessions import stop_session
 
 log = logging.getLogger(__name__)
 S = SessionState
+STALLED = 60.0  # seconds after which a warm session still `launching` is not handed out
 
 
 class EventStatus(BaseModel):
@@ -286,10 +287,13 @@ def claim_warm_session(
     binder: Binder, event: Event, *, client_ip: str, launch_host: str
 ) -> Session | None:
     """Hand one of the event's ready warm sessions to an attendee, if there is one."""
-    for states in ({S.READY}, {S.LAUNCHING, S.STARTING}):  # ready ones first
-        for candidate in binder.store.list(states):
+    now = binder.clock.now()
+    for state in (S.READY, S.STARTING, S.LAUNCHING):  # the nearest to ready first
+        for candidate in binder.store.list({state}):
             if candidate.event != event.slug or not candidate.warm:
                 continue
+            if state == S.LAUNCHING and now - candidate.updated_at > STALLED:
+                continue  # its start may have died with its caller: the reaper will tell
             claimed = binder.store.claim_warm(
                 candidate.id, client_ip=client_ip, launch_host=launch_host
             )

@@ -200,8 +200,13 @@ def _start_build(binder: Binder, session: Session) -> None:
         reason = err.message if isinstance(err, SkybinderError) else "the builder is unavailable"
         on_build_finished(binder, session.image_name, ok=False, reason=reason)
         return
+    # Only while the claim is still this launch's: one taken over as stale keeps its own build.
     binder.store.update_image(
-        session.image_name, {ImageState.BUILDING}, ImageState.BUILDING, build_id=build_id
+        session.image_name,
+        {ImageState.BUILDING},
+        ImageState.BUILDING,
+        {"build_id": "", "reason": ""},
+        build_id=build_id,
     )
 
 

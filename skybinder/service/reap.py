@@ -104,7 +104,12 @@ def _reap_one(binder: Binder, session: Session) -> str:
 
 def _resume_built(binder: Binder, session: Session) -> str:
     """A session left `built` (a crash between its build's end, or a relaunch, and its start):
-    start it now — a relaunch keeps its first launch's time, so its deadline still holds."""
+    start it now — a relaunch keeps its first launch's time, so its deadline still holds —
+    unless its event is over, which ends it here instead."""
+    event = binder.store.get_event(session.event) if session.event else None
+    if event is not None and (event.closed_at is not None or binder.clock.now() >= event.ends_at):
+        fail(binder, session.id, f"{event.title} has ended.", status_code=403, expected={S.BUILT})
+        return "event-ended"
     if session.build_only:
         now = binder.clock.now()
         binder.store.transition(

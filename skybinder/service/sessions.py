@@ -109,6 +109,8 @@ def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) ->
 def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> None:
     if session.task_id and session.task_id != task_id:
         return  # an older task of this session; the current one is still its server
+    if not session.task_id and session.interruptions and session.state in {S.BUILT, S.LAUNCHING}:
+        return  # news of the server Spot took: its relaunch is under way (a duplicate event)
     now = binder.clock.now()
     binder.router.remove(session.id, session.route)
     if session.state in BEFORE_READY:

@@ -212,3 +212,8 @@ def test_a_stale_route_handle_makes_the_route_again(cloud: Cloud) -> None:
     assert group["TargetGroupArn"] != route
     health = cloud.elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
     assert [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]] == ["10.0.0.5"]
+    # The session still holds the old handle: removal finds the new group by name.
+    alb.remove(SESSION, route)
+    assert not cloud.elbv2.describe_target_groups()["TargetGroups"]
+    rules = cloud.elbv2.describe_rules(ListenerArn=alb.settings.listener_arns[0])["Rules"]
+    assert [r["IsDefault"] for r in rules] == [True]

@@ -413,3 +413,57 @@ def test_a_stop_with_no_task_to_wait_for_ends_stopped(world: World) -> None:
     final = world.store.get(session.id)
     assert final is not None and final.state == S.STOPPED
     assert world.store.event_usage("swc-2026").seats_in_use == 0
+
+
+def test_the_route_handle_travels_from_reserve_to_add_and_remove(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    assert session.route == f"route-{session.id}"
+    stopped(world, run(world, session))
+    assert world.router.handles == [
+        ("add", session.id, session.route),
+        ("remove", session.id, session.route),
+    ]
+
+
+def test_a_duplicate_stop_of_a_lost_server_does_not_undo_its_relaunch(world: World) -> None:
+    create_event(world.binder, request(world))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    # The relaunch is under way (built/launching, no task yet) when the news comes again.
+    world.store.sessions[session.id] = world.store.sessions[session.id].model_copy(
+        update={"state": S.LAUNCHING, "task_id": "", "interruptions": 1}
+    )
+    reason = "spot-interruption: AWS reclaimed the Spot capacity."
+    on_task_state(world.binder, session.id, session.task_id, TaskStatus.STOPPED, reason=reason)
+    got = world.store.get(session.id)
+    assert got is not None and got.state == S.LAUNCHING
+
+
+def test_a_session_left_built_after_its_event_ended_is_ended_not_started(world: World) -> None:
+    create_event(world.binder, request(world, ends_at=at(world, 600)))
+    world.registry.images.add(IMAGE)
+    session = attend(world)
+    world.store.sessions[session.id] = world.store.sessions[session.id].model_copy(
+        update={"state": S.BUILT, "task_id": ""}
+    )
+    world.clock.sleep(601)
+    before = len(world.runner.tasks)
+    reap(world.binder)
+    final = world.store.get(session.id)
+    assert final is not None and (final.state, final.status_code) == (S.FAILED, 403)
+    assert len(world.runner.tasks) == before
+
+
+def test_a_warm_session_stalled_in_launching_is_not_handed_out(world: World) -> None:
+    create_event(world.binder, request(world, warm_pool=2))
+    world.registry.images.add(IMAGE)
+    reap(world.binder)
+    stalled, starting = [s for s in event_sessions(world.binder, "swc-2026") if s.warm]
+    world.store.sessions[stalled.id] = world.store.sessions[stalled.id].model_copy(
+        update={"state": S.LAUNCHING, "task_id": ""}  # its start died with its caller
+    )
+    world.clock.sleep(61)
+    assert attend(world).id == starting.id  # the one really starting, not the stalled one
+    assert attend(world).id not in {stalled.id, starting.id}  # a fresh session instead

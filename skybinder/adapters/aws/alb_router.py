@@ -135,13 +135,21 @@ class AlbRouter:
 
     def remove(self, session_id: str, route: str = "") -> None:
         if route:  # the session's own listener holds its rule: no look-up of the group
-            target_group: _TargetGroup | None = _TargetGroup(
-                route, (load_balancer_of(self._listener_of(session_id)),)
-            )
-        else:
-            target_group = self._find(session_id)
-        if target_group is None:
-            return
+            known = _TargetGroup(route, (load_balancer_of(self._listener_of(session_id)),))
+            try:
+                self._remove(known, missing_ok=False)
+                return
+            except Exception as err:
+                # Gone (remade since under a new ARN), or still used by a rule on another
+                # listener (the pool changed): find what the session has now, by name.
+                if error_code(err) not in {"TargetGroupNotFound", "ResourceInUse"}:
+                    raise
+        target_group = self._find(session_id)
+        if target_group is not None:
+            self._remove(target_group, missing_ok=True)
+
+    def _remove(self, target_group: _TargetGroup, *, missing_ok: bool) -> None:
+        """Delete the group's rules on the pool's listeners, then the group."""
         for listener_arn in self.settings.listener_arns:
             if load_balancer_of(listener_arn) not in target_group.load_balancers:
                 continue
@@ -150,6 +158,9 @@ class AlbRouter:
                 self._ignoring("RuleNotFound", self.client.delete_rule, RuleArn=rule_arn)
         # A rule outside the pool still forwarding to it makes this fail (ResourceInUse): the
         # error surfaces, and the orphan sweep tries again.
+        if not missing_ok:
+            self.client.delete_target_group(TargetGroupArn=target_group.arn)
+            return
         self._ignoring(
             "TargetGroupNotFound", self.client.delete_target_group, TargetGroupArn=target_group.arn
         )
