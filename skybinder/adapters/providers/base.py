@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from skybinder.service.ports import ResolvedRepo
+
+if TYPE_CHECKING:
+    from skybinder.adapters.providers.safe_http import SafeHttp
 
 S = TypeVar("S")
 
@@ -72,9 +77,14 @@ class DataRecord:
 
 
 class DataProvider(ABC):
-    """A provider whose repositories are data records, downloaded file by file."""
+    """A provider whose repositories are data records, downloaded file by file, through the
+    SSRF-safe client; `now` dates the refs of records that have no version of their own."""
 
     prefix: str
+
+    def __init__(self, http: SafeHttp, *, now: Callable[[], float] = time.time) -> None:
+        self._http = http
+        self._now = now
 
     @abstractmethod
     def record(self, repo_url: str, ref: str) -> DataRecord:

@@ -8,8 +8,6 @@ or `?activity_id=<id>`).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -22,7 +20,6 @@ from skybinder.adapters.providers.base import (
     RepoProvider,
     make_slug,
 )
-from skybinder.adapters.providers.safe_http import SafeHttp
 from skybinder.domain.errors import ResolveError
 from skybinder.domain.specs import CkanSpec, parse_ckan
 from skybinder.service.ports import ResolvedRepo
@@ -39,10 +36,6 @@ def api_base(dataset_url: str) -> str:
 
 class CkanProvider(RepoProvider[CkanSpec], DataProvider):
     prefix = "ckan"
-
-    def __init__(self, http: SafeHttp, *, now: Callable[[], float] = time.time) -> None:
-        self._http = http
-        self._now = now
 
     def parse(self, spec: str) -> CkanSpec:
         return parse_ckan(spec)

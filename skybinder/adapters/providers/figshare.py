@@ -8,8 +8,6 @@ latest one is asked of the figshare API, so a DOI without `.v<n>` launches the n
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +21,6 @@ from skybinder.adapters.providers.base import (
     make_slug,
 )
 from skybinder.adapters.providers.doi import doi_url, follow_doi
-from skybinder.adapters.providers.safe_http import SafeHttp
 from skybinder.domain.errors import ResolveError
 from skybinder.domain.specs import FigshareSpec, parse_figshare
 from skybinder.service.ports import ResolvedRepo
@@ -36,10 +33,6 @@ REF = re.compile(r"([0-9]{1,12})\.v([0-9]{1,6})")
 
 class FigshareProvider(RepoProvider[FigshareSpec], DataProvider):
     prefix = "figshare"
-
-    def __init__(self, http: SafeHttp, *, now: Callable[[], float] = time.time) -> None:
-        self._http = http
-        self._now = now
 
     def parse(self, spec: str) -> FigshareSpec:
         return parse_figshare(spec)

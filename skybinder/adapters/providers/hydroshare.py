@@ -8,8 +8,6 @@ in the spec names, as in BinderHub.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from skybinder.adapters.providers.answers import check_answer, dig, json_object, unexpected
@@ -21,7 +19,6 @@ from skybinder.adapters.providers.base import (
     data_display_config,
     make_slug,
 )
-from skybinder.adapters.providers.safe_http import SafeHttp
 from skybinder.domain.errors import ResolveError
 from skybinder.domain.specs import HydroshareSpec, parse_hydroshare
 from skybinder.service.ports import ResolvedRepo
@@ -32,10 +29,6 @@ REF = re.compile(r"([0-9a-f]{32})\.v[0-9]{1,12}")
 
 class HydroshareProvider(RepoProvider[HydroshareSpec], DataProvider):
     prefix = "hydroshare"
-
-    def __init__(self, http: SafeHttp, *, now: Callable[[], float] = time.time) -> None:
-        self._http = http
-        self._now = now
 
     def parse(self, spec: str) -> HydroshareSpec:
         return parse_hydroshare(spec)

@@ -8,8 +8,6 @@ landing page's path, and the resolved spec is the DOI of that version.
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +21,6 @@ from skybinder.adapters.providers.base import (
     make_slug,
 )
 from skybinder.adapters.providers.doi import doi_url, follow_doi
-from skybinder.adapters.providers.safe_http import SafeHttp
 from skybinder.domain.errors import ResolveError
 from skybinder.domain.specs import ZenodoSpec, parse_zenodo
 from skybinder.service.ports import ResolvedRepo
@@ -35,10 +32,6 @@ RECORD_PATH = re.compile(r"/records?/([0-9]{1,12})/?")
 
 class ZenodoProvider(RepoProvider[ZenodoSpec], DataProvider):
     prefix = "zenodo"
-
-    def __init__(self, http: SafeHttp, *, now: Callable[[], float] = time.time) -> None:
-        self._http = http
-        self._now = now
 
     def parse(self, spec: str) -> ZenodoSpec:
         return parse_zenodo(spec)
