@@ -211,3 +211,19 @@ def cloud() -> Iterator[Any]:
     with mocked_aws():
         yield make_cloud(deploy())
         bootstrap_aws.use(None)
+
+
+@pytest.fixture
+def clock() -> Any:
+    """The event stores' clock, at T0 (tests move it): tests/aws/dynamo_event_fixtures.py."""
+    from tests.aws.dynamo_event_fixtures import T0, Clock
+
+    return Clock(T0)
+
+
+@pytest.fixture
+def store(dynamodb: DynamoDBClient, table: str, clock: Any) -> Any:
+    """A DynamoDB store on moto's table, on `clock`; modules may define their own."""
+    from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
+
+    return DynamoSessionStore(dynamodb, table, clock=clock)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from skybinder.adapters.aws import names as n
 from skybinder.adapters.aws.dynamo_counters import QUIET, RECOUNT_AFTER_END
 from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
@@ -34,16 +32,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 S = SessionState
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def store(dynamodb: DynamoDBClient, table: str, clock: Clock) -> DynamoSessionStore:
-    return DynamoSessionStore(dynamodb, table, clock=clock)
 
 
 # -- races --------------------------------------------------------------------------------

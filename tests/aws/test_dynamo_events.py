@@ -44,16 +44,6 @@ if TYPE_CHECKING:
 S = SessionState
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def store(dynamodb: DynamoDBClient, table: str, clock: Clock) -> DynamoSessionStore:
-    return DynamoSessionStore(dynamodb, table, clock=clock)
-
-
 # -- the event item -----------------------------------------------------------------------
 
 
