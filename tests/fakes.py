@@ -54,10 +54,14 @@ class FakeSessionStore(SessionStore):
                 check_seat_and_budget(event, self._usage(session.event), session)
             self.sessions[session.id] = session.model_copy(deep=True)
 
+    def _out(self, session: Session) -> Session:
+        """The copy of a stored session that `get` and `list` hand out."""
+        return session.model_copy(deep=True)
+
     def get(self, session_id: str) -> Session | None:
         with self._lock:
             found = self.sessions.get(session_id)
-            return found.model_copy(deep=True) if found else None
+            return self._out(found) if found else None
 
     def transition(
         self,
@@ -90,7 +94,7 @@ class FakeSessionStore(SessionStore):
         wanted = None if states is None else frozenset(SessionState(s) for s in states)
         with self._lock:
             found = [
-                s.model_copy(deep=True)
+                self._out(s)
                 for s in self.sessions.values()
                 if (wanted is None or s.state in wanted)
                 and (image_name is None or s.image_name == image_name)
