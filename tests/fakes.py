@@ -6,7 +6,7 @@ import builtins
 import threading
 from collections.abc import Iterable, Mapping
 
-from skybinder.domain.admission import check_changes, check_quota
+from skybinder.domain.admission import check_changes, check_image_update, check_quota
 from skybinder.domain.errors import EventNotFoundError
 from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
 from skybinder.domain.event_admission import check_seat_and_budget, session_cost
@@ -133,8 +133,7 @@ class FakeSessionStore(SessionStore):
         /,
         **changes: object,
     ) -> Image | None:
-        check_changes(Image, changes, fixed=("name", "state"))
-        check_changes(Image, where or {}, fixed=())
+        check_image_update(changes, where)
         allowed = frozenset(expected)
         with self._lock:
             current = self.images.get(name)

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel
 
 from skybinder.domain.errors import QuotaExceededError
-from skybinder.domain.model import Limits, Session
+from skybinder.domain.model import Image, Limits, Session
 
 GLOBAL_QUOTA_MESSAGE = "Too many users on this BinderHub! Try again soon."
 
@@ -35,3 +35,10 @@ def check_changes(
     locked = sorted(set(changes) & set(fixed))
     if locked:
         raise ValueError(f"{model.__name__} field(s) {locked} cannot be changed this way.")
+
+
+def check_image_update(changes: Mapping[str, object], where: Mapping[str, object] | None) -> None:
+    """ValueError unless an `update_image` sets only image fields other than its identity and
+    state, and conditions only on image fields."""
+    check_changes(Image, changes, fixed=("name", "state"))
+    check_changes(Image, where or {}, fixed=())

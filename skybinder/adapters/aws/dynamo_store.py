@@ -34,7 +34,7 @@ from skybinder.adapters.aws.dynamo_items import (
     status_partition,
 )
 from skybinder.adapters.aws.dynamo_table import ConditionFailed, DynamoTable
-from skybinder.domain.admission import check_changes
+from skybinder.domain.admission import check_changes, check_image_update
 from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
     ACTIVE,
@@ -199,8 +199,7 @@ class DynamoSessionStore(DynamoEventStore):
         /,
         **changes: object,
     ) -> Image | None:
-        check_changes(Image, changes, fixed=("name", "state"))
-        check_changes(Image, where or {}, fixed=())
+        check_image_update(changes, where)
         fields = Image.model_validate({"name": name, **changes})
         allowed = sorted(ImageState(state).value for state in expected)
         if not allowed:

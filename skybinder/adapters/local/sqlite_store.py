@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from skybinder.adapters.local import sqlite_events as events
-from skybinder.domain.admission import check_changes, check_quota
+from skybinder.domain.admission import check_changes, check_image_update, check_quota
 from skybinder.domain.event import Event, EventUsage
 from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
@@ -195,8 +195,7 @@ class SqliteSessionStore:
         /,
         **changes: object,
     ) -> Image | None:
-        check_changes(Image, changes, fixed=("name", "state"))
-        check_changes(Image, where or {}, fixed=())
+        check_image_update(changes, where)
         allowed = frozenset(expected)
         with self._write() as db:
             row = db.execute("SELECT data FROM images WHERE name = ?", (name,)).fetchone()
