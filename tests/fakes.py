@@ -190,7 +190,7 @@ class FakeSessionStore(SessionStore):
     def _usage(self, slug: str) -> EventUsage:
         usage = EventUsage()
         for s in self.sessions.values():
-            if s.event != slug or s.reserved_micros <= 0:
+            if s.event != slug or s.refused_attempt:
                 continue  # another event's, or a refused attempt (it never held anything)
             usage.sessions += 1
             if s.state in ACTIVE:

@@ -13,7 +13,6 @@ from skybinder.adapters.aws import launch_metrics, names, telemetry
 from skybinder.adapters.aws.ecs_stops import SPOT_INTERRUPTION
 from skybinder.adapters.aws.events import SCHEDULED, TaskStateChange, task_change
 from skybinder.bootstrap_aws import current
-from skybinder.domain.model import TaskStatus
 from skybinder.domain.pricing import usd
 from skybinder.service.reap import reap
 from skybinder.service.sessions import on_task_state
@@ -46,7 +45,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         metrics.add_metric(name=names.METRIC_IGNORED, unit=MetricUnit.Count, value=1)
         return {"ignored": detail.last_status}
     logger.info("task", extra={"session": change.session_id, "status": change.status})
-    on_task_state(
+    ended = on_task_state(
         aws.binder,
         change.session_id,
         change.task_id,
@@ -56,11 +55,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         capacity=change.capacity,
     )
     metrics.add_metric(name=names.METRIC_TASK_EVENTS, unit=MetricUnit.Count, value=1)
-    if change.status == TaskStatus.STOPPED:
-        ended = aws.binder.store.get(change.session_id)
-        if ended is not None and ended.state.terminal and ended.cost_micros:
-            cost = usd(ended.cost_micros)
-            metrics.add_metric(name=names.METRIC_COST, unit=MetricUnit.NoUnit, value=cost)
+    if ended is not None and ended.cost_micros:  # settled by this event: counted once
+        metrics.add_metric(
+            name=names.METRIC_COST, unit=MetricUnit.NoUnit, value=usd(ended.cost_micros)
+        )
     if change.reason == SPOT_INTERRUPTION:
         metrics.add_metric(name=names.METRIC_SPOT_INTERRUPTIONS, unit=MetricUnit.Count, value=1)
     return {"session": change.session_id, "status": str(change.status)}

@@ -27,9 +27,10 @@ def on_task_state(
     address: str = "",
     reason: str = "",
     capacity: str = "",
-) -> None:
+) -> Session | None:
     """A session's task is running (with its address, and the capacity it landed on when the
     platform says: "spot" or "on-demand"), about to stop or has stopped (both with a reason).
+    Returns the session as this call ended it (settled), or None when it did not end it.
 
     Safe to receive twice and in any order with the launch that started the task and with
     each other: a session ends once, and a task that comes up for an ended session is stopped.
@@ -38,13 +39,14 @@ def on_task_state(
     if session is None:
         log.warning("task %s of unknown session %s: stopping it", task_id, session_id)
         binder.runner.stop(task_id)
-        return
+        return None
     if status == TaskStatus.RUNNING:
         _on_running(binder, session, task_id, address, capacity)
     elif status == TaskStatus.STOPPING:
         _on_stopping(binder, session, task_id, reason)
     else:
-        _on_stopped(binder, session, task_id, reason)
+        return _on_stopped(binder, session, task_id, reason)
+    return None
 
 
 def _on_running(
@@ -106,16 +108,16 @@ def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) ->
     )
 
 
-def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> None:
+def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> Session | None:
     if session.task_id and session.task_id != task_id:
-        return  # an older task of this session; the current one is still its server
+        return None  # an older task of this session; the current one is still its server
     if not session.task_id and session.interruptions and session.state in {S.BUILT, S.LAUNCHING}:
-        return  # news of the server Spot took: its relaunch is under way (a duplicate event)
+        return None  # news of the server Spot took: its relaunch is under way (a duplicate)
     now = binder.clock.now()
     binder.router.remove(session.id, session.route)
     if session.state in BEFORE_READY:
         if is_spot_interruption(reason) and relaunch(binder, session, task_id, reason):
-            return
+            return None
         failed = binder.store.transition(
             session.id,
             BEFORE_READY,
@@ -127,7 +129,8 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
         )
         if failed is not None:
             emit_launch_event(failed, "failure", now)
-        return
+        check_overrun(failed)
+        return failed
     # A stop we asked for keeps the reason we gave; otherwise the task's reason stands.
     final = session.reason if session.state == S.STOPPING and session.reason else reason
     ended = binder.store.transition(
@@ -139,6 +142,7 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
         updated_at=now,
     )
     check_overrun(ended)
+    return ended
 
 
 def check_ready(binder: Binder, session_id: str, session: Session | None = None) -> Session | None:
