@@ -15,7 +15,7 @@ from skybinder.adapters.aws.ecs_stops import IDLE, SPOT_INTERRUPTION, stop_reaso
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.model import CapacityPolicy, TaskStatus
 from skybinder.domain.pricing import Capacity, cost_micros
-from skybinder.service.ports import LaunchRequest
+from skybinder.service.ports import LaunchRequest, TaskInfo
 from tests.fake_ports import FakeClock, FakeRouter
 
 Span = tuple[float, float]  # seconds, drawn uniformly
@@ -70,9 +70,11 @@ class SimTask:
     hourly: int  # what AWS charges per hour for it on its capacity
     started: float  # RunTask: billing starts (Fargate bills from the image pull)
     idle_timeout: float  # the Jupyter idle culler's limit; 0: the attendee decides
+    attempt: int = 0  # the launch attempt it was started for
     stop_at: float | None = None  # when it stops (or will); None: nobody asked yet
     reason: str = ""
     up: bool = False  # Jupyter answers
+    ran: bool = False  # ECS has said RUNNING
     claimed: bool = False  # a warm session's task handed to an attendee
 
     @property
@@ -117,6 +119,9 @@ class SimRunner:
         return f"taskdef:{image_name}"
 
     def start(self, request: LaunchRequest) -> str:
+        for task in self.tasks.values():  # one task per launch attempt, as RunTask's token
+            if (task.session_id, task.attempt) == (request.session_id, request.attempt):
+                return task.id
         now, p = self.timeline.now, self.platform
         capacity = self._place(request.capacity or CapacityPolicy.SPOT_FALLBACK)
         task = SimTask(
@@ -126,6 +131,7 @@ class SimRunner:
             hourly=self.prices[capacity],
             started=now,
             idle_timeout=request.idle_timeout,
+            attempt=request.attempt,
         )
         self.tasks[task.id] = self.by_address[task.address] = task
         pull, boot = self._draw(p.pull), self._draw(p.boot)
@@ -141,14 +147,18 @@ class SimRunner:
         if task is not None:
             self._end(task, self.timeline.now + self._draw(self.platform.stop), STOPPED_BY_US)
 
-    def is_alive(self, task_id: str) -> bool:
+    def describe(self, task_id: str) -> TaskInfo | None:
+        """The task as DescribeTasks says: running once it ran, stopped with ECS's reason."""
         task = self.tasks.get(task_id)
-        return task is not None and task.alive(self.timeline.now)
-
-    def stop_reason(self, task_id: str) -> str:
-        """Why a stopped task ended, as ECS keeps it (the reaper reads it: StopReasons)."""
-        task = self.tasks.get(task_id)
-        return task.reason if task is not None and not task.alive(self.timeline.now) else ""
+        if task is None:
+            return None
+        info = TaskInfo(task_id=task.id, session_id=task.session_id, attempt=task.attempt)
+        now = self.timeline.now
+        if not task.alive(now):
+            return info.model_copy(update={"status": TaskStatus.STOPPED, "reason": task.reason})
+        if task.ran:
+            return info.model_copy(update={"status": TaskStatus.RUNNING, "address": task.address})
+        return info
 
     def held(self) -> dict[str, str]:
         """Tasks nobody has asked to stop (ECS's desiredStatus RUNNING) -> their session."""
@@ -219,6 +229,7 @@ class SimRunner:
     def _running(self, task: SimTask) -> None:
         if task.stop_at is not None:
             return  # asked to stop (or taken) before it ran: no RUNNING news we act on
+        task.ran = True
         self._tell(task, TaskStatus.RUNNING, "")
         rate = self.platform.interruptions_per_hour
         if task.capacity is Capacity.SPOT and rate > 0:

@@ -243,6 +243,7 @@ class Workshop:
             address=task.address if status == TaskStatus.RUNNING else "",
             reason=reason,
             capacity=capacity,
+            attempt=task.attempt,
         )
         if status != TaskStatus.RUNNING:
             self._check_ended(task.session_id)

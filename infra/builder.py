@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.names import (
+    BUILD_CLAIM_KEY,
     BUILD_IMAGE_KEY,
     BUILD_IMAGE_NAME,
     BUILD_LOG_STREAM_PREFIX,
@@ -109,6 +110,7 @@ def _environment(args: BuilderArgs) -> list[dict[str, pulumi.Input[str]]]:
         _plain(BUILD_REF, ""),
         _plain(BUILD_IMAGE_NAME, ""),
         _plain(BUILD_IMAGE_KEY, ""),
+        _plain(BUILD_CLAIM_KEY, ""),
     ]
 
 

@@ -98,6 +98,7 @@ BUILD_REPO_URL = "REPO_URL"
 BUILD_REF = "REF"
 BUILD_IMAGE_NAME = "IMAGE_NAME"
 BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store, read back from the build event
+BUILD_CLAIM_KEY = "CLAIM"  # the claim of the image's build it was started for, read back too
 # CodeBuild names each build's log stream "<prefix>/<build uuid>".
 BUILD_LOG_STREAM_PREFIX = "repo2docker"
 # ALB: AWS's hard limit of target groups per load balancer (one per session).

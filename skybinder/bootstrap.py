@@ -24,10 +24,11 @@ from skybinder.adapters.providers.cache import CachingResolver
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.config import LocalSettings
 from skybinder.domain.jupyter import JupyterOptions
-from skybinder.domain.model import ACTIVE, Limits, TaskStatus
+from skybinder.domain.model import ACTIVE, Limits
 from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
 from skybinder.service.launch import on_build_finished
+from skybinder.service.ports import TaskInfo
 from skybinder.service.reap import reap
 from skybinder.service.sessions import on_task_state, stop_session
 
@@ -82,11 +83,20 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     root.mkdir(parents=True, exist_ok=True)
     holder: list[Binder] = []
 
-    def build_finished(image: str, ok: bool, reason: str) -> None:
-        on_build_finished(holder[0], image, ok=ok, reason=reason)
+    def build_finished(image: str, ok: bool, reason: str, build_id: str) -> None:
+        on_build_finished(holder[0], image, ok=ok, reason=reason, build_id=build_id)
 
-    def task_changed(sid: str, task: str, status: TaskStatus, address: str, reason: str) -> None:
-        on_task_state(holder[0], sid, task, status, address=address, reason=reason)
+    def task_changed(task: TaskInfo) -> None:
+        assert task.status is not None  # the process runner reports RUNNING and STOPPED only
+        on_task_state(
+            holder[0],
+            task.session_id,
+            task.task_id,
+            task.status,
+            address=task.address,
+            reason=task.reason,
+            attempt=task.attempt,
+        )
 
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
     store = SqliteSessionStore(root / "skybinder.sqlite")

@@ -8,8 +8,16 @@ import itertools
 import threading
 
 from skybinder.domain.errors import LaunchError, ResolveError, SpecError, UnknownProviderError
-from skybinder.domain.model import Progress
-from skybinder.service.ports import BuildJob, LaunchRequest, LogChunk, ResolvedRepo
+from skybinder.domain.model import Progress, TaskStatus
+from skybinder.service.ports import (
+    BuildInfo,
+    BuildJob,
+    BuildStatus,
+    LaunchRequest,
+    LogChunk,
+    ResolvedRepo,
+    TaskInfo,
+)
 
 
 class FakeClock:
@@ -64,18 +72,23 @@ class FakeRegistry:
 
 
 class FakeBuilder:
-    """Records builds; the test finishes them (and pushes images into the registry)."""
+    """Records builds; the test finishes them (and pushes images into the registry). One
+    build per claim, as the real builders start them."""
 
     def __init__(self, registry: FakeRegistry, fail_start: bool = False) -> None:
         self.registry = registry
         self.jobs: dict[str, BuildJob] = {}
         self.log: dict[str, list[str]] = {}
+        self.ended: dict[str, BuildInfo] = {}  # builds the test ended, as `status` says
         self.fail_start = fail_start
         self._ids = itertools.count(1)
 
     def start(self, job: BuildJob) -> str:
         if self.fail_start:
             raise RuntimeError("builder down")
+        known = [b for b, j in self.jobs.items() if job.claim and j.claim == job.claim]
+        if known:
+            return known[0]
         build_id = f"build-{next(self._ids)}"
         self.jobs[build_id] = job
         self.log[build_id] = []
@@ -87,7 +100,22 @@ class FakeBuilder:
     def succeed(self, build_id: str) -> str:
         name = self.jobs[build_id].image_name
         self.registry.images.add(name)
+        self.ended[build_id] = BuildInfo(
+            status=BuildStatus.SUCCEEDED, claim=self.jobs[build_id].claim
+        )
         return name
+
+    def fail(self, build_id: str, reason: str) -> str:
+        job = self.jobs[build_id]
+        self.ended[build_id] = BuildInfo(status=BuildStatus.FAILED, reason=reason, claim=job.claim)
+        return job.image_name
+
+    def status(self, build_id: str) -> BuildInfo:
+        if build_id in self.ended:
+            return self.ended[build_id]
+        if build_id in self.jobs:
+            return BuildInfo(status=BuildStatus.RUNNING, claim=self.jobs[build_id].claim)
+        return BuildInfo(status=BuildStatus.UNKNOWN)
 
     def logs(self, build_id: str, cursor: str | None = None) -> LogChunk:
         lines = self.log.get(build_id, [])
@@ -99,9 +127,14 @@ class FakeBuilder:
 
 
 class FakeRunner:
+    """Tasks in dicts; one task per (session, attempt), as the real runners start them. A task
+    runs (`describe` gives its address) once the test says so in `addresses`."""
+
     def __init__(self, fail: bool = False) -> None:
         self.tasks: dict[str, LaunchRequest] = {}
         self.alive: set[str] = set()
+        self.addresses: dict[str, str] = {}  # task -> "host:port" once it runs
+        self.reasons: dict[str, str] = {}  # task -> why it stopped, where the test says
         self.stopped: list[str] = []
         self.prepared: list[str] = []  # images prepared, in order (a repeat shows a waste)
         self.fail = fail
@@ -116,6 +149,13 @@ class FakeRunner:
         if self.fail:
             raise LaunchError("no capacity")
         with self._lock:
+            for task_id, earlier in self.tasks.items():
+                same = (earlier.session_id, earlier.attempt) == (
+                    request.session_id,
+                    request.attempt,
+                )
+                if same:
+                    return task_id
             task_id = f"task-{next(self._ids)}"
             self.tasks[task_id] = request
             self.alive.add(task_id)
@@ -125,8 +165,18 @@ class FakeRunner:
         self.stopped.append(task_id)
         self.alive.discard(task_id)
 
-    def is_alive(self, task_id: str) -> bool:
-        return task_id in self.alive
+    def describe(self, task_id: str) -> TaskInfo | None:
+        request = self.tasks.get(task_id)
+        if request is None:
+            return None
+        info = TaskInfo(task_id=task_id, session_id=request.session_id, attempt=request.attempt)
+        if task_id not in self.alive:
+            reason = self.reasons.get(task_id, "")
+            return info.model_copy(update={"status": TaskStatus.STOPPED, "reason": reason})
+        if task_id in self.addresses:
+            address = self.addresses[task_id]
+            return info.model_copy(update={"status": TaskStatus.RUNNING, "address": address})
+        return info
 
 
 class FakeRouter:

@@ -6,7 +6,13 @@ import builtins
 import threading
 from collections.abc import Iterable, Mapping
 
-from skybinder.domain.admission import check_changes, check_image_update, check_quota
+from skybinder.domain.admission import (
+    check_changes,
+    check_image_update,
+    check_quota,
+    check_session_update,
+    matches,
+)
 from skybinder.domain.errors import EventNotFoundError
 from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
 from skybinder.domain.event_admission import check_seat_and_budget, session_cost
@@ -68,13 +74,15 @@ class FakeSessionStore(SessionStore):
         session_id: str,
         expected: Iterable[SessionState],
         new: SessionState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Session | None:
-        check_changes(Session, changes, fixed=("id", "state"))
+        check_session_update(changes, where)
         allowed = frozenset(expected)
         with self._lock:
             current = self.sessions.get(session_id)
-            if current is None or current.state not in allowed:
+            if current is None or current.state not in allowed or not matches(current, where):
                 return None
             if not can_move(current.state, new):
                 raise ValueError(
@@ -112,6 +120,12 @@ class FakeSessionStore(SessionStore):
             found = self.images.get(name)
             return found.model_copy(deep=True) if found else None
 
+    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
+        wanted = frozenset(ImageState(state) for state in states)
+        with self._lock:
+            found = [i.model_copy(deep=True) for i in self.images.values() if i.state in wanted]
+        return sorted(found, key=lambda i: (i.created_at, i.name))
+
     def claim_build(self, image: Image) -> bool:
         if image.state is not ImageState.BUILDING:
             raise ValueError(
@@ -139,7 +153,7 @@ class FakeSessionStore(SessionStore):
             current = self.images.get(name)
             if current is None or current.state not in allowed:
                 return None
-            if any(getattr(current, field) != value for field, value in (where or {}).items()):
+            if not matches(current, where):
                 return None
             updated = Image.model_validate({**current.model_dump(), **changes, "state": new})
             self.images[name] = updated

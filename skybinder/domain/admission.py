@@ -42,3 +42,15 @@ def check_image_update(changes: Mapping[str, object], where: Mapping[str, object
     state, and conditions only on image fields."""
     check_changes(Image, changes, fixed=("name", "state"))
     check_changes(Image, where or {}, fixed=())
+
+
+def check_session_update(changes: Mapping[str, object], where: Mapping[str, object] | None) -> None:
+    """ValueError unless a `transition` sets only session fields other than its identity and
+    state, and conditions only on session fields other than its state (`expected` says that)."""
+    check_changes(Session, changes, fixed=("id", "state"))
+    check_changes(Session, where or {}, fixed=("state",))
+
+
+def matches(record: BaseModel, where: Mapping[str, object] | None) -> bool:
+    """True when every field named in `where` has that value on `record`."""
+    return all(getattr(record, field) == value for field, value in (where or {}).items())

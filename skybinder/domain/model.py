@@ -132,6 +132,10 @@ class Image(BaseModel):
     # What the runner launches this image from (in AWS an ECS task definition ARN), kept so
     # that a launch does not register it again; "" until prepared, and always locally.
     task_definition: str = ""
+    # A random id of this claim of the build (a record made again after a failure gets a new
+    # one): the builder starts one build per claim, and its end names the claim, so news of
+    # a build whose id the record does not hold yet is matched to the claim, never guessed.
+    claim: str = ""
 
 
 class Limits(BaseModel):

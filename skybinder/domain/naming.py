@@ -30,6 +30,11 @@ def session_id_length(prefix: str = "") -> int:
     return len(prefix) + 2 * (PREFIXED_RANDOM_BYTES if prefix else RANDOM_BYTES)
 
 
+def new_claim() -> str:
+    """A random id of one claim of an image's build (the builder's idempotency token)."""
+    return secrets.token_hex(16)
+
+
 def new_token() -> str:
     """A random Jupyter token."""
     return secrets.token_urlsafe(24)

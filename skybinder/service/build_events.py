@@ -1,12 +1,15 @@
-"""The `on_build_event` use case: a build's end as the platform reports it (CodeBuild in AWS)."""
+"""The `on_build_event` use case: a build's end as the platform reports it (CodeBuild in AWS),
+and `reconcile_builds`, the same news as the builder gives it when the reaper asks."""
 
 from __future__ import annotations
 
 import logging
 
+from skybinder.domain.model import ImageState
 from skybinder.service.binder import Binder
 from skybinder.service.build_queue import start_queued_builds
-from skybinder.service.launch import on_build_finished
+from skybinder.service.builds import on_build_finished
+from skybinder.service.ports import BuildStatus
 from skybinder.service.watch import log_line_event
 
 log = logging.getLogger(__name__)
@@ -37,3 +40,30 @@ def with_log_tail(binder: Binder, build_id: str, summary: str, lines: int = TAIL
     if not tail:
         return summary
     return f"{summary}\nThe end of the build log:\n" + "\n".join(tail)
+
+
+LOST = (
+    "the builder has no record of this build (it was lost, or the binder restarted while it "
+    "ran). Launch the repository again to build it anew."
+)
+
+
+def reconcile_builds(binder: Binder) -> int:
+    """Ask the builder about every build an image record waits for, and settle each one that
+    has ended as its end event would have (that event was lost, or is late); return how many.
+    A claim whose build never started is the build queue's (start_queued_builds)."""
+    settled = 0
+    for image in binder.store.list_images({ImageState.BUILDING}):
+        if not image.build_id:
+            continue
+        info = binder.builder.status(image.build_id)
+        if info.status == BuildStatus.RUNNING:
+            continue
+        log.warning("build %s of %s ended unannounced: settling it", image.build_id, image.name)
+        if info.status == BuildStatus.UNKNOWN:
+            on_build_finished(binder, image.name, ok=False, reason=LOST, build_id=image.build_id)
+        else:
+            ok = info.status == BuildStatus.SUCCEEDED
+            on_build_event(binder, image.name, image.build_id, ok=ok, summary=info.reason)
+        settled += 1
+    return settled

@@ -19,7 +19,10 @@ QUEUED = "queued"
 STARTING = "starting"
 NOTICE = "Waiting for a free builder"
 WAITING = frozenset({S.QUEUED, S.BUILDING})  # sessions that wait for their image's build
-STALE_CLAIM = 300.0  # seconds after which a claimed build that never started is taken over
+# Seconds after which a claimed build that never started is taken over: its claimer (a launch
+# or a reaper) starts it within a second or two of claiming it, unless it crashed. The builder
+# starts one build per claim, so a slow claimer and its taker get the same build.
+STALE_CLAIM = 60.0
 
 
 def wait_for_builder(binder: Binder, name: str) -> None:
@@ -48,7 +51,7 @@ def start_queued_builds(binder: Binder) -> int:
         if claimed is None:
             continue  # another caller took it, or its build ended meanwhile
         try:
-            build_id = binder.builder.start(_job(session))
+            build_id = binder.builder.start(_job(session, image.claim))
         except BuilderBusyError:
             wait_for_builder(binder, image.name)  # back in the queue, at its place
             break
@@ -84,7 +87,7 @@ def _queue(binder: Binder) -> list[tuple[Image, Session]]:
     session: the build job is made from it, as the launch that queued it made it."""
     now = binder.clock.now()
     oldest: dict[str, Session] = {}
-    for session in binder.store.list({S.BUILDING}):  # oldest first
+    for session in binder.store.list(WAITING):  # oldest first
         if now - session.created_at <= binder.config.build_timeout:
             oldest.setdefault(session.image_name, session)
     queued: list[tuple[Image, Session]] = []
@@ -113,12 +116,13 @@ def _marked(reason: str) -> dict[str, object]:
     return {"build_id": "", "reason": reason}
 
 
-def _job(session: Session) -> BuildJob:
+def _job(session: Session, claim: str) -> BuildJob:
     return BuildJob(
         image_name=session.image_name,
         repo_url=session.repo_url,
         ref=session.ref,
         provider=session.provider,
+        claim=claim,
     )
 
 

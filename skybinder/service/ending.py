@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from skybinder.domain.model import ACTIVE, Session, SessionState
 from skybinder.service.binder import Binder
@@ -20,13 +20,16 @@ def fail(
     *,
     status_code: int = 500,
     expected: Iterable[SessionState] = ACTIVE,
+    where: Mapping[str, object] | None = None,
 ) -> Session | None:
-    """End a session as `failed`, releasing its task and route if it had them."""
+    """End a session as `failed`, releasing its task and route if it had them. `where`: the
+    identity the write is about (see `identity`); None when any server of it must go."""
     now = binder.clock.now()
     failed = binder.store.transition(
         session_id,
         expected,
         S.FAILED,
+        where,
         reason=reason,
         status_code=status_code,
         ended_at=now,
@@ -37,6 +40,13 @@ def fail(
         emit_launch_event(failed, "failure", now)
         check_overrun(failed)
     return failed
+
+
+def identity(session: Session) -> dict[str, object]:
+    """What names the server a write about `session` is about: its task and its launch
+    attempt (the relaunch counter). A write conditional on it cannot land on a session that
+    meanwhile lost that server and started another (state alone could be the same again)."""
+    return {"task_id": session.task_id, "interruptions": session.interruptions}
 
 
 def check_overrun(session: Session | None) -> None:

@@ -7,14 +7,23 @@ import logging
 
 from skybinder.domain.errors import BuilderBusyError, QuotaExceededError, SkybinderError
 from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
-from skybinder.domain.naming import image_name, new_session_id, new_token
+from skybinder.domain.naming import image_name, new_claim, new_session_id, new_token
 from skybinder.domain.pricing import rates, worst_capacity
 from skybinder.service.binder import Binder
 from skybinder.service.build_queue import wait_for_builder
-from skybinder.service.ending import fail
+from skybinder.service.builds import after_built, finish, on_build_finished, settle_waiting
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
-from skybinder.service.servers import launch, start_server
+from skybinder.service.servers import start_server
+
+__all__ = [
+    "admit_and_start",
+    "find_or_build_image",
+    "on_build_finished",
+    "record_failed",
+    "request_launch",
+    "routed_id",
+]
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -165,29 +174,32 @@ def find_or_build_image(
             session.id, {S.QUEUED}, S.BUILT, updated_at=binder.clock.now()
         )
         if built is not None:
-            _after_built(binder, built, record)
+            after_built(binder, built, record)
         return
     if record is not None and record.state == ImageState.BUILT:
         # The record outlived the image (deleted from the registry): build it again.
         binder.store.update_image(name, {ImageState.BUILT}, ImageState.FAILED, reason="missing")
     now = binder.clock.now()
-    image = Image(name=name, repo_url=session.repo_url, ref=session.ref, created_at=now)
+    image = Image(
+        name=name, repo_url=session.repo_url, ref=session.ref, created_at=now, claim=new_claim()
+    )
     if binder.store.claim_build(image):
-        _start_build(binder, session)
+        _start_build(binder, session, image.claim)
     binder.store.transition(session.id, {S.QUEUED}, S.BUILDING, updated_at=now)
     # The build may have ended between the claim and our move to `building`, in which case
     # on_build_finished did not see this session: settle it from the image record.
     record = binder.store.get_image(name)
     if record is not None and record.state != ImageState.BUILDING:
-        _settle_waiting(binder, session.id, record)
+        settle_waiting(binder, session.id, record)
 
 
-def _start_build(binder: Binder, session: Session) -> None:
+def _start_build(binder: Binder, session: Session, claim: str) -> None:
     job = BuildJob(
         image_name=session.image_name,
         repo_url=session.repo_url,
         ref=session.ref,
         provider=session.provider,
+        claim=claim,
     )
     try:
         build_id = binder.builder.start(job)
@@ -198,71 +210,20 @@ def _start_build(binder: Binder, session: Session) -> None:
     except Exception as err:  # any builder fault must end the build, not strand it
         log.exception("starting the build of %s failed", session.image_name)
         reason = err.message if isinstance(err, SkybinderError) else "the builder is unavailable"
-        on_build_finished(binder, session.image_name, ok=False, reason=reason)
+        record = binder.store.get_image(session.image_name)
+        if record is not None:
+            finish(binder, record, ok=False, reason=reason, where=_unstarted(claim, ""))
         return
     # Only while the claim is still this launch's: one taken over as stale keeps its own build.
     binder.store.update_image(
         session.image_name,
         {ImageState.BUILDING},
         ImageState.BUILDING,
-        {"build_id": "", "reason": ""},
+        _unstarted(claim, ""),
         build_id=build_id,
     )
 
 
-def on_build_finished(
-    binder: Binder, name: str, *, ok: bool, reason: str = "", build_id: str = ""
-) -> None:
-    """The build of image `name` ended: launch (or finish) every session waiting for it.
-
-    With `build_id`, news of another build of the image (an earlier one, delivered late)
-    changes nothing. Safe to receive twice: the image is prepared and settled once.
-    """
-    record = binder.store.get_image(name)
-    if record is None or not _is_current(record, build_id):
-        return
-    if record.state == ImageState.BUILDING:
-        changes: dict[str, object] = {"reason": reason, "finished_at": binder.clock.now()}
-        if ok:
-            changes["task_definition"] = _prepare(binder, name)
-        new = ImageState.BUILT if ok else ImageState.FAILED
-        record = binder.store.update_image(name, {ImageState.BUILDING}, new, **changes)
-        record = record or binder.store.get_image(name)
-        if record is None:
-            return
-    for session in binder.store.list({S.BUILDING}, image_name=name):
-        _settle_waiting(binder, session.id, record)
-
-
-def _is_current(record: Image, build_id: str) -> bool:
-    # A record without a build id yet is the build that just started: accept its news.
-    return not build_id or not record.build_id or record.build_id == build_id
-
-
-def _prepare(binder: Binder, name: str) -> str:
-    try:
-        return binder.runner.prepare(name)
-    except Exception:  # the image is built all the same; a launch prepares it again
-        log.exception("preparing image %s for launch failed", name)
-        return ""
-
-
-def _settle_waiting(binder: Binder, session_id: str, record: Image) -> None:
-    if record.state == ImageState.FAILED:
-        message = f"The build of this repository failed: {record.reason or 'see the log above'}"
-        fail(binder, session_id, message, status_code=500, expected={S.BUILDING})
-        return
-    now = binder.clock.now()
-    built = binder.store.transition(session_id, {S.BUILDING}, S.BUILT, updated_at=now)
-    if built is not None:
-        _after_built(binder, built, record)
-
-
-def _after_built(binder: Binder, session: Session, record: Image | None) -> None:
-    if session.build_only:
-        now = binder.clock.now()
-        binder.store.transition(
-            session.id, {S.BUILT}, S.STOPPED, reason="build only", ended_at=now, updated_at=now
-        )
-        return
-    launch(binder, session.id, record)
+def _unstarted(claim: str, mark: str) -> dict[str, object]:
+    """The condition on an image record whose build (of `claim`) has not started yet."""
+    return {"build_id": "", "claim": claim, "reason": mark}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -21,6 +22,7 @@ from skybinder.domain.model import (
     Limits,
     Session,
     SessionState,
+    TaskStatus,
 )
 
 
@@ -79,11 +81,16 @@ class SessionStore(Protocol):
         session_id: str,
         expected: Iterable[SessionState],
         new: SessionState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Session | None:
-        """Conditional write: if the session's state is in `expected`, set state `new` and the
-        fields in `changes` (and `updated_at` when given) and return the updated session;
-        otherwise change nothing and return None. The check and the write are one atomic step.
+        """Conditional write: if the session's state is in `expected` (and, with `where`, its
+        fields have those values: {"task_id": t, "interruptions": n} names the one server
+        the write is about), set state `new` and the fields in `changes` (and `updated_at`
+        when given) and return the updated session; otherwise change nothing and return None.
+        The check and the write are one atomic step. ValueError when the state and `where`
+        match but the state machine forbids the move, or a field is not a session's.
 
         A move to `stopped` or `failed` settles the session in the same step: `cost_micros`
         is set to `event_admission.session_cost` of the moved session, and an event session
@@ -106,6 +113,11 @@ class SessionStore(Protocol):
 
     def get_image(self, name: str) -> Image | None:
         """The image record, or None."""
+        ...
+
+    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
+        """Image records in any of `states`, oldest first (the reaper asks the builder about
+        the builds of those still `building`)."""
         ...
 
     def claim_build(self, image: Image) -> bool:
@@ -172,6 +184,25 @@ class BuildJob(BaseModel):
     repo_url: str
     ref: str
     provider: str
+    # The image record's claim this build is for (Image.claim): the builder starts one build
+    # per claim however often it is asked (an idempotency token), and reports it back with
+    # the build's end, so news of a build can be matched to its claim before its id is known.
+    claim: str = ""
+
+
+class BuildStatus(StrEnum):
+    RUNNING = "running"  # queued or in progress
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # failed, stopped, timed out
+    UNKNOWN = "unknown"  # the builder has no such build (never started, or forgotten)
+
+
+class BuildInfo(BaseModel):
+    """What the builder says of one build now."""
+
+    status: BuildStatus
+    reason: str = ""  # why it failed, in the words its end event would give
+    claim: str = ""  # the BuildJob.claim it was started for ("" when not known)
 
 
 class LogChunk(BaseModel):
@@ -202,6 +233,11 @@ class Builder(Protocol):
         """What /versions reports as builder_info."""
         ...
 
+    def status(self, build_id: str) -> BuildInfo:
+        """Where build `build_id` is now, asked of the builder itself (in AWS BatchGetBuilds):
+        the reaper settles a build whose end event was lost as that event would have."""
+        ...
+
 
 class LaunchRequest(BaseModel):
     session_id: str
@@ -217,6 +253,18 @@ class LaunchRequest(BaseModel):
     attempt: int = 0  # 0 for the first start, n for the n-th relaunch (a new idempotency key)
 
 
+class TaskInfo(BaseModel):
+    """What the platform says of one task now (in AWS: DescribeTasks)."""
+
+    task_id: str
+    session_id: str  # the session it was started for
+    attempt: int = 0  # LaunchRequest.attempt it was started with
+    status: TaskStatus | None = None  # None: asked for, not running yet (provisioning)
+    address: str = ""  # "host:port" once it runs
+    capacity: str = ""  # "spot" or "on-demand" where the platform says, else ""
+    reason: str = ""  # why it is stopping or stopped, as on_task_state's reason
+
+
 class Runner(Protocol):
     def prepare(self, image_name: str) -> str:
         """Make a built image launchable and return what `start` launches it from (kept on
@@ -228,6 +276,9 @@ class Runner(Protocol):
     def start(self, request: LaunchRequest) -> str:
         """Start a Jupyter server for the session and return its task id at once.
 
+        Idempotent per (session, attempt): asked again (a launch resumed after a crash), the
+        runner returns the task it started for them rather than starting a second one.
+
         The task's RUNNING (with its address) and STOPPED (with a reason) are reported to the
         service's `on_task_state` through the platform's event channel. Raises LaunchError
         when the task cannot be started at all.
@@ -238,8 +289,10 @@ class Runner(Protocol):
         """Ask the task to stop; idempotent, also for tasks that already ended."""
         ...
 
-    def is_alive(self, task_id: str) -> bool:
-        """False when the task is known to have ended (or never existed)."""
+    def describe(self, task_id: str) -> TaskInfo | None:
+        """The task as the platform sees it now; None when it does not know the task (it
+        never existed, or ended long ago). The reaper repairs what lost events left behind
+        from this: a task running with its address, or stopped with its reason."""
         ...
 
 
@@ -279,15 +332,6 @@ class Sweepable(Protocol):
 
     def release(self, resource: str) -> None:
         """Let go of one resource `held` returned; idempotent."""
-        ...
-
-
-@runtime_checkable
-class StopReasons(Protocol):
-    """A Runner that can say why a task it started has ended (ECS keeps a stop code)."""
-
-    def stop_reason(self, task_id: str) -> str:
-        """Why the task ended, as on_task_state's STOPPED reason; "" when not known."""
         ...
 
 

@@ -1,5 +1,6 @@
-"""The `reap` use case: end what should end — old, stuck and lost sessions — and release
-what no live session owns.
+"""The `reap` use case: end what should end — old, stuck and lost sessions — repair what
+lost events and crashed steps left behind (reconcile.py, and the builds the builder says
+ended), and release what no live session owns.
 
 Runs on a schedule (every minute in AWS, every few seconds locally). Every decision is a
 conditional write, so two reapers, or a reaper racing an event, cannot double-stop anything.
@@ -10,20 +11,27 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from skybinder.domain.model import ACTIVE, ImageState, Session, SessionState, TaskStatus
+from skybinder.domain.model import ACTIVE, ImageState, Session, SessionState
 from skybinder.service.binder import Binder
+from skybinder.service.build_events import reconcile_builds
 from skybinder.service.build_queue import start_queued_builds
+from skybinder.service.builds import settle_sessions
 from skybinder.service.event_enforcement import enforce_events
-from skybinder.service.launch import on_build_finished
-from skybinder.service.ports import CounterRepair, StopReasons, Sweepable
+from skybinder.service.ports import CounterRepair, Sweepable
+from skybinder.service.reconcile import (
+    GRACE,
+    event_over,
+    reconcile_task,
+    resume_launch,
+    resume_queued,
+)
 from skybinder.service.servers import launch
-from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
+from skybinder.service.sessions import check_ready, fail, stop_session
 from skybinder.service.steps import isolated
 
 log = logging.getLogger(__name__)
 S = SessionState
 PRE_LAUNCH = frozenset({S.QUEUED, S.BUILDING, S.BUILT})
-STUCK_AFTER = 60.0  # seconds a session may sit `built`: it moves on at once unless a crash
 
 
 def reap(binder: Binder) -> Counter[str]:
@@ -35,8 +43,10 @@ def reap(binder: Binder) -> Counter[str]:
             action = _reap_one(binder, session)
             if action:
                 done[action] += 1
+    with isolated(done, "the builds"):
+        done += Counter({"build-settled": reconcile_builds(binder)})  # += drops a 0
     with isolated(done, "the build queue"):
-        done += Counter({"queued-build-started": start_queued_builds(binder)})  # += drops a 0
+        done += Counter({"queued-build-started": start_queued_builds(binder)})
     with isolated(done, "events"):
         done.update(enforce_events(binder, active))
     with isolated(done, "the orphan sweep"):
@@ -88,27 +98,35 @@ def _reap_one(binder: Binder, session: Session) -> str:
             minutes = round(cfg.build_timeout / 60)
             fail(binder, session.id, f"The build did not finish within {minutes} minutes.")
             return "build-timeout"
-        if session.state == S.BUILT and now - session.updated_at > STUCK_AFTER:
+        if session.state == S.BUILT and now - session.updated_at > GRACE:
             return _resume_built(binder, session)
+        if session.state == S.QUEUED:
+            return resume_queued(binder, session)
         return _settle_if_built(binder, session)
-    if session.task_id and not binder.runner.is_alive(session.task_id):
-        # The platform's own reason when it keeps one: a Spot interruption before `ready`
-        # must relaunch the session even when the reaper sees it before the event arrives.
-        runner = binder.runner
-        said = runner.stop_reason(session.task_id) if isinstance(runner, StopReasons) else ""
-        reason = said or "the server is gone"
-        on_task_state(binder, session.id, session.task_id, TaskStatus.STOPPED, reason=reason)
-        return "lost"
-    return _reap_running(binder, session, now, age)
+    repaired = ""
+    if session.task_id:
+        # The platform's view first: its reason when the server stopped (a Spot loss before
+        # `ready` relaunches even when the reaper sees it before the event), its address
+        # when it runs unannounced.
+        repaired = reconcile_task(binder, session)
+        if repaired == "lost":
+            return repaired
+        if repaired:
+            session = binder.store.get(session.id) or session
+    elif session.state == S.LAUNCHING:
+        resumed = resume_launch(binder, session)
+        if resumed:
+            return resumed
+    return _reap_running(binder, session, now, age) or repaired
 
 
 def _resume_built(binder: Binder, session: Session) -> str:
     """A session left `built` (a crash between its build's end, or a relaunch, and its start):
     start it now — a relaunch keeps its first launch's time, so its deadline still holds —
     unless its event is over, which ends it here instead."""
-    event = binder.store.get_event(session.event) if session.event else None
-    if event is not None and (event.closed_at is not None or binder.clock.now() >= event.ends_at):
-        fail(binder, session.id, f"{event.title} has ended.", status_code=403, expected={S.BUILT})
+    over = event_over(binder, session)
+    if over:
+        fail(binder, session.id, over, status_code=403, expected={S.BUILT})
         return "event-ended"
     if session.build_only:
         now = binder.clock.now()
@@ -128,7 +146,7 @@ def _settle_if_built(binder: Binder, session: Session) -> str:
     record = binder.store.get_image(session.image_name)
     if record is None or record.state == ImageState.BUILDING:
         return ""
-    on_build_finished(binder, record.name, ok=record.state == ImageState.BUILT)
+    settle_sessions(binder, record)
     return "settled"
 
 

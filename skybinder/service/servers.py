@@ -9,7 +9,7 @@ from skybinder.domain.errors import QuotaExceededError, SkybinderError
 from skybinder.domain.event import Event
 from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, SessionState
 from skybinder.service.binder import Binder
-from skybinder.service.ending import fail
+from skybinder.service.ending import fail, identity
 from skybinder.service.ports import LaunchRequest
 
 log = logging.getLogger(__name__)
@@ -35,9 +35,15 @@ def launch(
 
 
 def start_server(binder: Binder, session: Session, record: Image | None) -> Session | None:
-    """Reserve a route and start the task of a `launching` session; return it as it is then
-    (`starting`, or `failed` when it could not start; None if it moved on meanwhile)."""
+    """Reserve a route and start the task of a `launching` session that has none; return it
+    as it is then (`starting`, or `failed` when it could not start; None if it moved on).
+
+    Safe to repeat for the same launch attempt (the reaper resumes a launch that crashed
+    before it recorded its task): the runner starts one task per attempt, and the task is
+    recorded only on a session that has none, so a second caller finds the first's.
+    """
     session_id = session.id
+    fresh = {"task_id": "", "interruptions": session.interruptions}
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
         route = binder.router.reserve(session.id)
@@ -48,28 +54,41 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
             log.warning("launch of %s refused: %s", session_id, reason)
         else:
             log.exception("starting session %s failed", session_id)
-        return fail(binder, session_id, reason, status_code=status)
+        return fail(binder, session_id, reason, status_code=status, where=fresh)
     started = binder.store.transition(
-        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id, route=route
+        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, fresh, task_id=task_id, route=route
     )
-    if started is None:
-        # Stopped or failed while we were starting it: do not leave the task behind.
-        binder.runner.stop(task_id)
-    return started
+    if started is not None:
+        return started
+    now = binder.store.get(session_id)
+    if now is not None and now.task_id == task_id:
+        return now  # its RUNNING event, or a resumed start, recorded this very task first
+    if now is None or now.state.terminal:
+        binder.router.remove(session_id, route)  # ended meanwhile: release what we reserved
+    # Stopped, failed or relaunched while we were starting it: do not leave the task behind.
+    binder.runner.stop(task_id)
+    return now
 
 
-def relaunch(binder: Binder, session: Session, task_id: str, reason: str) -> bool:
-    """Start a session again whose server (`task_id`) a Spot interruption took before it was
-    ready: on-demand when its capacity policy allows, Spot again when it does not. False when
-    it may not be relaunched (it met too many interruptions, or `task_id` is not its server).
+def may_relaunch(binder: Binder, session: Session) -> bool:
+    """True while a session that lost its server before ready may be started again."""
+    return session.interruptions < binder.config.max_relaunches
+
+
+def relaunch(binder: Binder, session: Session, reason: str) -> bool:
+    """Start a session again whose current server a Spot interruption took before it was
+    ready: on-demand when its capacity policy allows, Spot again when it does not.
+
+    The move back to `built` is conditional on that server (task id and attempt), so of
+    handlers racing on one loss exactly one relaunches and counts it; False for the others
+    (the session is no longer as `session` says: read it again and decide again).
     """
-    if session.task_id != task_id or session.interruptions >= binder.config.max_relaunches:
-        return False
     notice = "The cloud took back the server this session was starting on; starting another."
     moved = binder.store.transition(
         session.id,
-        BEFORE_READY,
+        {session.state},
         S.BUILT,
+        identity(session),
         task_id="",
         address="",
         route="",
@@ -80,8 +99,11 @@ def relaunch(binder: Binder, session: Session, task_id: str, reason: str) -> boo
         updated_at=binder.clock.now(),
     )
     if moved is None:
-        return True  # it moved on meanwhile (stopped, failed or relaunched): nothing to do
+        return False
     log.warning("session %s lost its server before ready (%s): relaunching", session.id, reason)
+    # Only the winner releases the lost server's route: a loser's stale handle could name
+    # the route of the relaunch.
+    binder.router.remove(session.id, session.route)
     launch(binder, session.id, again=True)
     return True
 

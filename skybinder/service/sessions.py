@@ -1,4 +1,13 @@
-"""Use cases over a running session: task state changes, readiness, stopping and failing."""
+"""Use cases over a running session: task state changes, readiness, stopping and failing.
+
+Task events arrive at least once, in any order, sometimes late, and may be handled by two
+functions at once. Each acts only on the session's current server, named by identity, not
+by state alone: its task id, or — while the start's task id is not written yet — the launch
+attempt (the relaunch counter) the task was started for. Every write is conditional on that
+identity, so of two handlers that read the same session only one moves it, and news of a
+server the session has replaced changes nothing but to stop that server. What a write
+releases (a route, a task) is released only by the handler whose write won.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +17,15 @@ from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
 from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
-from skybinder.service.ending import check_overrun, fail
+from skybinder.service.ending import check_overrun, fail, identity
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.servers import BEFORE_READY, relaunch
+from skybinder.service.servers import BEFORE_READY, may_relaunch, relaunch
 
-__all__ = ["check_ready", "fail", "on_task_state", "stop_session"]
+__all__ = ["check_ready", "fail", "is_current", "on_task_state", "stop_session"]
 
 log = logging.getLogger(__name__)
 S = SessionState
+ATTEMPTS = 4  # reads of a session that keeps changing under an event; each write moves it on
 
 
 def on_task_state(
@@ -27,26 +37,42 @@ def on_task_state(
     address: str = "",
     reason: str = "",
     capacity: str = "",
+    attempt: int = 0,
 ) -> Session | None:
     """A session's task is running (with its address, and the capacity it landed on when the
     platform says: "spot" or "on-demand"), about to stop or has stopped (both with a reason).
+    `attempt`: the launch attempt the task was started for (LaunchRequest.attempt).
     Returns the session as this call ended it (settled), or None when it did not end it.
 
-    Safe to receive twice and in any order with the launch that started the task and with
-    each other: a session ends once, and a task that comes up for an ended session is stopped.
+    Safe to receive twice, at once, late and in any order with the launch that started the
+    task and with each other: a session ends once, a relaunch happens once per lost server,
+    and a task that comes up for an ended or replaced server is stopped.
     """
     session = binder.store.get(session_id) or binder.store.find_by_task(task_id)
     if session is None:
         log.warning("task %s of unknown session %s: stopping it", task_id, session_id)
         binder.runner.stop(task_id)
         return None
+    if not is_current(session, task_id, attempt):
+        if status == TaskStatus.RUNNING:  # a server this session does not run (any more)
+            log.info("task %s is not the server of session %s: stopping it", task_id, session.id)
+            binder.runner.stop(task_id)
+        return None
     if status == TaskStatus.RUNNING:
         _on_running(binder, session, task_id, address, capacity)
     elif status == TaskStatus.STOPPING:
         _on_stopping(binder, session, task_id, reason)
     else:
-        return _on_stopped(binder, session, task_id, reason)
+        return _on_stopped(binder, session, task_id, reason, attempt)
     return None
+
+
+def is_current(session: Session, task_id: str, attempt: int) -> bool:
+    """True when `task_id` is the session's server: the task it records, or — a launching
+    session whose start has not recorded its task yet — a task of its current attempt."""
+    if session.task_id:
+        return session.task_id == task_id
+    return session.state == S.LAUNCHING and attempt == session.interruptions
 
 
 def _on_running(
@@ -55,25 +81,38 @@ def _on_running(
     if session.state.terminal or session.state == S.STOPPING:
         binder.runner.stop(task_id)  # a late event: no route for a session that has ended
         return
+    if session.state == S.READY:
+        return  # told again: it is routed and answering already
     try:
         url = binder.router.add(session.id, address, session.route)
     except SkybinderError as err:  # no route can be made (the router is full): end it here
-        fail(binder, session.id, err.message, status_code=err.status_code)
+        fail(binder, session.id, err.message, status_code=err.status_code, where=identity(session))
         binder.runner.stop(task_id)
         return
     moved = binder.store.transition(
         session.id,
         BEFORE_READY,
         S.STARTING,
+        identity(session),
         task_id=task_id,
         address=address,
         url=url,
         **_landed(binder, session, capacity),
     )
-    if moved is None and binder.store.transition(session.id, {S.READY}, S.READY) is None:
-        # The session ended (or is stopping) before its task came up.
-        binder.router.remove(session.id, session.route)
-        binder.runner.stop(task_id)
+    if moved is None:
+        _after_lost_start(binder, session.id, task_id)
+
+
+def _after_lost_start(binder: Binder, session_id: str, task_id: str) -> None:
+    """The session changed between our read and our write: keep what is still its own."""
+    now = binder.store.get(session_id)
+    if now is not None and now.task_id == task_id and not now.state.terminal:
+        return  # a duplicate of this event, or the start recording this task, got there first
+    if now is None or now.state.terminal:
+        # It ended meanwhile; what ended it released the route, which we may have made again.
+        binder.router.remove(session_id, now.route if now else "")
+    # Ended, or relaunched on another server (whose route this is): this task must not run.
+    binder.runner.stop(task_id)
 
 
 def _landed(binder: Binder, session: Session, capacity: str) -> dict[str, object]:
@@ -98,50 +137,91 @@ def _landed(binder: Binder, session: Session, capacity: str) -> dict[str, object
 
 
 def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) -> None:
-    # The route stays until the task has stopped: the user may still save their work.
-    if session.task_id and session.task_id != task_id:
-        return
+    # The route stays until the task has stopped: the user may still save their work. A Spot
+    # warning counts the interruption; the STOPPED that follows sees it counted (its reason).
     now = binder.clock.now()
     counted = session.interruptions + int(is_spot_interruption(reason))
     binder.store.transition(
-        session.id, {S.READY}, S.STOPPING, reason=reason, interruptions=counted, updated_at=now
+        session.id,
+        {S.READY},
+        S.STOPPING,
+        identity(session),
+        reason=reason,
+        interruptions=counted,
+        updated_at=now,
     )
 
 
-def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> Session | None:
-    if session.task_id and session.task_id != task_id:
-        return None  # an older task of this session; the current one is still its server
-    if not session.task_id and session.interruptions and session.state in {S.BUILT, S.LAUNCHING}:
-        return None  # news of the server Spot took: its relaunch is under way (a duplicate)
-    now = binder.clock.now()
-    binder.router.remove(session.id, session.route)
-    if session.state in BEFORE_READY:
-        if is_spot_interruption(reason) and relaunch(binder, session, task_id, reason):
+def _on_stopped(
+    binder: Binder, session: Session, task_id: str, reason: str, attempt: int
+) -> Session | None:
+    current: Session | None = session
+    for _ in range(ATTEMPTS):
+        if current is None or current.state.terminal:
             return None
-        failed = binder.store.transition(
-            session.id,
-            BEFORE_READY,
-            S.FAILED,
-            reason=f"The server stopped before it was ready: {reason}",
-            status_code=500,
-            ended_at=now,
-            updated_at=now,
-        )
-        if failed is not None:
-            emit_launch_event(failed, "failure", now)
-        check_overrun(failed)
-        return failed
-    # A stop we asked for keeps the reason we gave; otherwise the task's reason stands.
-    final = session.reason if session.state == S.STOPPING and session.reason else reason
-    ended = binder.store.transition(
+        if not is_current(current, task_id, attempt):
+            return None  # replaced meanwhile (relaunched): its new server is not this one
+        if current.state in BEFORE_READY:
+            if is_spot_interruption(reason) and may_relaunch(binder, current):
+                if relaunch(binder, current, reason):
+                    return None
+            else:
+                failed = _fail_before_ready(binder, current, reason)
+                if failed is not None:
+                    return failed
+        else:
+            ended = _end_after_ready(binder, current, reason)
+            if ended is not None:
+                return ended
+        current = binder.store.get(session.id)  # it changed under us: decide again
+    log.error("session %s kept changing while its task %s stopped", session.id, task_id)
+    return None
+
+
+def _fail_before_ready(binder: Binder, session: Session, reason: str) -> Session | None:
+    """The server stopped before it was ready: the session fails, and its route goes (the
+    task has stopped already: nothing to ask of it)."""
+    now = binder.clock.now()
+    failed = binder.store.transition(
         session.id,
-        {S.READY, S.STOPPING},
-        S.STOPPED,
-        reason=final,
+        {session.state},
+        S.FAILED,
+        identity(session),
+        reason=f"The server stopped before it was ready: {reason}",
+        status_code=500,
         ended_at=now,
         updated_at=now,
     )
-    check_overrun(ended)
+    if failed is not None:
+        binder.router.remove(session.id, session.route)
+        emit_launch_event(failed, "failure", now)
+        check_overrun(failed)
+    return failed
+
+
+def _end_after_ready(binder: Binder, session: Session, reason: str) -> Session | None:
+    """A ready (or stopping) session's server stopped: end it. A stop we asked for keeps the
+    reason we gave; otherwise the task's reason stands. A Spot interruption is counted here
+    unless its warning counted it already, so the count (and the cost it adds) does not
+    depend on which of the two arrived first."""
+    asked = session.state == S.STOPPING and bool(session.reason)
+    final = session.reason if asked else reason
+    warned = is_spot_interruption(session.reason)
+    counted = session.interruptions + int(is_spot_interruption(reason) and not warned)
+    now = binder.clock.now()
+    ended = binder.store.transition(
+        session.id,
+        {session.state},
+        S.STOPPED,
+        identity(session),
+        reason=final,
+        interruptions=counted,
+        ended_at=now,
+        updated_at=now,
+    )
+    if ended is not None:
+        binder.router.remove(session.id, session.route)
+        check_overrun(ended)
     return ended
 
 
@@ -154,7 +234,9 @@ def check_ready(binder: Binder, session_id: str, session: Session | None = None)
     if not binder.prober.ready(session.url):
         return session
     now = binder.clock.now()
-    ready = binder.store.transition(session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now)
+    ready = binder.store.transition(
+        session_id, {S.STARTING}, S.READY, identity(session), ready_at=now, updated_at=now
+    )
     if ready is not None:
         emit_launch_event(ready, "success", now)
     return ready or binder.store.get(session_id)
@@ -178,5 +260,9 @@ def stop_session(
         binder.runner.stop(stopping.task_id)
     elif stopping is not None and stopping.state == S.STOPPING and not stopping.task_id:
         # Nothing was started yet; the launch in flight stops its task when it sees this.
-        binder.store.transition(session_id, {S.STOPPING}, S.STOPPED, ended_at=now, updated_at=now)
+        ended = binder.store.transition(
+            session_id, {S.STOPPING}, S.STOPPED, {"task_id": ""}, ended_at=now, updated_at=now
+        )
+        if ended is not None:
+            binder.router.remove(session_id, ended.route)  # a route it may have reserved
     return binder.store.get(session_id)

@@ -96,7 +96,7 @@ class TimedBuilder(FakeBuilder):
     def finish(self, build_id: str) -> None:
         assert self.binder is not None
         name = self.succeed(build_id) if self.ok else self.jobs[build_id].image_name
-        on_build_finished(self.binder, name, ok=self.ok, reason=self.reason)
+        on_build_finished(self.binder, name, ok=self.ok, reason=self.reason, build_id=build_id)
 
 
 class TimedRunner(FakeRunner):

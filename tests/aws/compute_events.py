@@ -33,6 +33,21 @@ def build_event(name: str, build_id: str, overrides: list[dict[str, str]]) -> di
     return event
 
 
+def described_phases(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """A build event's phases as BatchGetBuilds describes them (contexts as objects)."""
+    phases = []
+    for phase in detail["additional-information"].get("phases", []):
+        contexts = []
+        for context in phase.get("phase-context", []):
+            code, _, message = context.partition(": ")
+            contexts.append({"statusCode": code, "message": message})
+        described = {"phaseType": phase["phase-type"], "contexts": contexts}
+        if "phase-status" in phase:
+            described["phaseStatus"] = phase["phase-status"]
+        phases.append(described)
+    return phases
+
+
 def task_event(name: str, task: dict[str, Any]) -> dict[str, Any]:
     """An ECS event about `task` (as DescribeTasks describes it): its ids and its address."""
     event = load_event(name)

@@ -42,8 +42,14 @@ from tests.aws.compute_deploy import (
     JupyterBehindAlb,
     deploy,
 )
-from tests.aws.compute_events import LambdaContext, build_event, load_event, task_event
-from tests.aws.conftest import REGION
+from tests.aws.compute_events import (
+    LambdaContext,
+    build_event,
+    described_phases,
+    load_event,
+    task_event,
+)
+from tests.aws.conftest import REGION, ecs_task, end_build
 from tests.fake_ports import FakeClock, FakeResolver
 
 __all__ = [  # what the tests take from here, some of it from compute_deploy
@@ -130,19 +136,35 @@ class Cloud:
         self.logs.put_log_events(logGroupName=BUILD_LOGS, logStreamName=stream, logEvents=events)
 
     def build_event(self, name: str, build_id: str) -> dict[str, Any]:
-        """tests/events/<name>.json for build `build_id`, with the overrides StartBuild got."""
-        start = next(s for s in self.starts if s["_id"] == build_id)
-        return build_event(name, build_id, start["environmentVariablesOverride"])
+        """tests/events/<name>.json for build `build_id`, with the overrides StartBuild got.
+        An event of a build's end is sent once the build has ended: CodeBuild says so too."""
+        start = next(s for s in self.starts if s.get("_id") == build_id)
+        event = build_event(name, build_id, start["environmentVariablesOverride"])
+        detail = event["detail"]
+        if detail["build-status"] != "IN_PROGRESS":
+            end_build(build_id, detail["build-status"], described_phases(detail))
+        return event
 
     def task_event(self, name: str, task_arn: str) -> dict[str, Any]:
-        """tests/events/<name>.json for a real moto task: its ARN, cluster, group, address."""
+        """tests/events/<name>.json for a real moto task: its ARN, cluster, group, address.
+        A RUNNING event is sent once the task runs: ECS says so too."""
+        if name == "ecs-task-running":
+            self.task_runs(task_arn)
         return task_event(
             name, self.ecs.describe_tasks(cluster=CLUSTER, tasks=[task_arn])["tasks"][0]
         )
 
-    def task_stops(self, task_arn: str) -> None:
+    def task_runs(self, task_arn: str) -> None:
+        """The task is placed and its image pulled: ECS says it runs."""
+        task = ecs_task(task_arn)
+        if task.status != "STOPPED":
+            task.status = "RUNNING"
+
+    def task_stops(self, task_arn: str, stop_code: str = "", reason: str = "ended") -> None:
         """The task ends in ECS (by itself, or because AWS ended it), before its event."""
-        self.ecs.stop_task(cluster=CLUSTER, task=task_arn, reason="ended")
+        self.ecs.stop_task(cluster=CLUSTER, task=task_arn, reason=reason)
+        if stop_code:
+            ecs_task(task_arn).stop_code = stop_code
 
     def spot_unavailable(self, times: int = 1) -> None:
         """RunTask on Fargate Spot answers as AWS does when Spot has no capacity: no task,

@@ -10,7 +10,14 @@ suite) and make clients with `client(service)`; never reach real AWS. What is ha
   conditional check and a write. Real DynamoDB serialises writes per item; with this lock the
   race tests exercise our conditions, not moto's missing locking;
 - DynamoDB TTL never deletes in moto: `sweep_expired` deletes what TTL would have deleted;
-- ECS tasks advance one state per `describe_tasks` in moto: they are set to manual progression.
+- ECS tasks advance one state per `describe_tasks` in moto: they are set to manual progression,
+  and start PROVISIONING (moto starts them RUNNING) until a test says they run (`ecs_task`);
+  RunTask ignores its client token in moto: here a repeated token gets the task it started
+  (as it is now), as in AWS;
+- CodeBuild builds end on moto's first `batch_get_builds`, keep no environment overrides and
+  ignore StartBuild's idempotency token: here they run until a test ends them (`end_build`),
+  keep their overrides, and one token gets one build, as in AWS;
+- EC2's default AMIs are not loaded (nothing uses them; loading them costs a quarter second).
 
 Helpers for any service: `ApiCalls` records a client's operations (call budgets, "never
 Scans"); `before_call` runs another writer between a read and a write; `fail_calls` makes a
@@ -33,7 +40,12 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+from moto.codebuild.models import CodeBuildBackend, codebuild_backends
+from moto.codebuild.responses import CodeBuildResponse
+from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
+from moto.ecs.models import ecs_backends
+from moto.ecs.responses import EC2ContainerServiceResponse
 from moto.moto_api import state_manager
 
 from skybinder.adapters.aws import names as n
@@ -43,6 +55,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's default account
 TABLE = "skybinder-test"
 _FAKE_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -51,6 +64,7 @@ _FAKE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 _DROPPED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
@@ -66,6 +80,8 @@ def mocked_aws() -> Iterator[None]:
         mock_aws(),
         _dynamodb_one_at_a_time(),
         _ecs_tasks_advance_manually(),
+        _ecs_run_task_idempotent(),
+        _codebuild_builds_as_in_aws(),
     ):
         yield
 
@@ -195,6 +211,81 @@ def _ecs_tasks_advance_manually() -> Iterator[None]:
         yield
     finally:
         state_manager.unset_transition("ecs::task")
+
+
+@contextmanager
+def _ecs_run_task_idempotent() -> Iterator[None]:
+    started: dict[str, list[str]] = {}  # client token -> the ARNs of the tasks it started
+    original = EC2ContainerServiceResponse.run_task
+
+    def run_task(self: EC2ContainerServiceResponse) -> Any:
+        token = self._get_param("clientToken")
+        if token and token in started:
+            cluster = self._get_param("cluster", "default")
+            tasks = self.ecs_backend.describe_tasks(cluster, started[token])
+            return ActionResult({"tasks": tasks, "failures": []})
+        result = original(self)
+        for task in result.result["tasks"]:
+            task.status = "PROVISIONING"  # placed, pulling its image: not running yet
+        if token:
+            started[token] = [task.task_arn for task in result.result["tasks"]]
+        return result
+
+    with mock.patch.object(EC2ContainerServiceResponse, "run_task", run_task):
+        yield
+
+
+def ecs_task(task_arn: str) -> Any:
+    """moto's own record of a task, for a test to move it as ECS would: `.status` (its
+    lastStatus), `.desired_status`, `.stop_code`, `.stopped_reason`."""
+    for tasks in ecs_backends[ACCOUNT][REGION].tasks.values():
+        if task_arn in tasks:
+            return tasks[task_arn]
+    raise KeyError(f"no task {task_arn} in ECS")
+
+
+# -- CodeBuild ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _codebuild_builds_as_in_aws() -> Iterator[None]:
+    tokens: dict[str, dict[str, Any]] = {}  # idempotency token -> the build it started
+    original = CodeBuildResponse.start_build
+
+    def start_build(self: CodeBuildResponse) -> Any:
+        token = self._get_param("idempotencyToken")
+        if token and token in tokens:
+            return ActionResult({"build": tokens[token]})
+        result = original(self)
+        build = result.result["build"]
+        overrides = self._get_param("environmentVariablesOverride") or []
+        build["environment"]["environmentVariables"] = [dict(v) for v in overrides]
+        if token:
+            tokens[token] = build
+        return result
+
+    def batch_get_builds(self: CodeBuildBackend, ids: list[str]) -> list[dict[str, Any]]:
+        history = self.build_metadata_history.values()
+        return [build for builds in history for build in builds if build["id"] in ids]
+
+    with (
+        mock.patch.object(CodeBuildResponse, "start_build", start_build),
+        mock.patch.object(CodeBuildBackend, "batch_get_builds", batch_get_builds),
+    ):
+        yield
+
+
+def end_build(build_id: str, status: str, phases: list[dict[str, Any]] | None = None) -> None:
+    """Build `build_id` ends in CodeBuild with `status` (SUCCEEDED, FAILED, ...) and, for a
+    failure, the phases (BatchGetBuilds' shape) that say where."""
+    backend = codebuild_backends[ACCOUNT][REGION]
+    for builds in backend.build_metadata_history.values():
+        for build in builds:
+            if build["id"] == build_id:
+                build["buildStatus"], build["currentPhase"] = status, "COMPLETED"
+                build["phases"] = phases or []
+                return
+    raise KeyError(f"no build {build_id} in CodeBuild")
 
 
 # -- compute: CodeBuild, ECR, ECS, ALB and the functions ------------------------------------

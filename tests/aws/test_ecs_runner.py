@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 from skybinder.adapters.aws.ecr_registry import image_tag
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions, family_name
 from skybinder.domain.errors import LaunchError
+from skybinder.domain.model import TaskStatus
 from skybinder.service.ports import LaunchRequest
 from tests.aws.compute_fixtures import ACCOUNT, CLUSTER, IMAGE, TEMPLATE, Cloud
 from tests.aws.conftest import ApiCalls, fail_calls
@@ -89,7 +90,7 @@ def test_a_prepared_task_definition_is_used_as_given(cloud: Cloud) -> None:
     assert calls.names == ["RunTask"]
     (described,) = cloud.ecs.describe_tasks(cluster=CLUSTER, tasks=[task])["tasks"]
     assert described["taskDefinitionArn"] == arn
-    assert (described["startedBy"], described["group"]) == (SESSION, f"skybinder:{SESSION}")
+    assert (described["startedBy"], described["group"]) == (f"{SESSION}/0", f"skybinder:{SESSION}")
 
 
 def test_a_failure_other_than_capacity_is_not_retried_on_demand(cloud: Cloud) -> None:
@@ -113,14 +114,34 @@ def test_the_token_travels_in_the_environment_never_on_the_command_line(cloud: C
 def test_stopping_is_idempotent_and_ends_what_is_alive(cloud: Cloud) -> None:
     runner = cloud.binder.runner
     task = runner.start(request())
-    assert runner.is_alive(task)
+    described = runner.describe(task)
+    assert described is not None and described.status is None  # provisioning
+    assert (described.session_id, described.attempt) == (SESSION, 0)
     runner.stop(task)
     runner.stop(task)
-    assert not runner.is_alive(task)
+    assert runner.describe(task).status == TaskStatus.STOPPED  # type: ignore[union-attr]
     unknown = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{CLUSTER}/00000000000000000000000000000000"
-    assert not runner.is_alive(unknown)
+    assert runner.describe(unknown) is None
     fail_calls(runner.client, "StopTask", "InvalidParameterException")  # AWS: no such task
     runner.stop(unknown)
+
+
+def test_a_running_task_is_described_with_its_address_and_capacity(cloud: Cloud) -> None:
+    runner = cloud.binder.runner
+    task = runner.start(request(attempt=1))
+    cloud.task_runs(task)
+    described = runner.describe(task)
+    assert described is not None and described.status == TaskStatus.RUNNING
+    assert described.address.endswith(":8888") and described.capacity == "spot"
+    assert (described.session_id, described.attempt) == (SESSION, 1)
+
+
+def test_a_start_asked_again_gets_the_same_task(cloud: Cloud) -> None:
+    """RunTask's client token: a launch resumed after a crash does not start a second task."""
+    runner = cloud.binder.runner
+    first = runner.start(request())
+    assert runner.start(request()) == first
+    assert len(cloud.running_tasks()) == 1
 
 
 def test_held_lists_this_binders_tasks_only(cloud: Cloud) -> None:
@@ -143,10 +164,10 @@ def test_held_lists_this_binders_tasks_only(cloud: Cloud) -> None:
 def test_a_stopped_tasks_reason_is_read_back_in_the_words_of_task_events(cloud: Cloud) -> None:
     runner = cloud.binder.runner
     task = runner.start(request())
-    assert runner.stop_reason(task) == ""  # still running: nothing to say
+    assert runner.describe(task).reason == ""  # type: ignore[union-attr]
     cloud.ecs.stop_task(cluster=CLUSTER, task=task, reason="Scaling activity")
     # moto keeps no stop code; the reason ECS gave is what remains, as for UserInitiated.
-    assert runner.stop_reason(task) == "Scaling activity"
+    assert runner.describe(task).reason == "Scaling activity"  # type: ignore[union-attr]
 
 
 def test_event_sessions_run_at_their_own_size_and_idle_timeout(cloud: Cloud) -> None:

@@ -45,7 +45,7 @@ def test_cached_launch_runs_on_spot_and_is_ready_only_once_jupyter_answers(cloud
     assert run["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
     assert "launchType" not in run
     assert run["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
-    assert (run["startedBy"], run["group"]) == (session.id, f"skybinder:{session.id}")
+    assert (run["startedBy"], run["group"]) == (f"{session.id}/0", f"skybinder:{session.id}")
     (override,) = run["overrides"]["containerOverrides"]
     assert set(override) == {"name", "command", "environment"}
     assert override["command"][:2] == ["jupyter", "server"]
@@ -86,7 +86,9 @@ def test_uncached_launch_builds_registers_a_task_definition_and_launches(cloud: 
         "REF": session.ref,
         "IMAGE_NAME": uri,
         "IMAGE_KEY": IMAGE,
+        "CLAIM": cloud.binder.store.get_image(IMAGE).claim,
     }
+    assert start["idempotencyToken"] == overrides["CLAIM"]  # one build per claim
     build_id = cloud.build_id(IMAGE)
     watching = stream_of(cloud, session.id)
     assert phases(take(watching)) == ["waiting"]  # CodeBuild is still provisioning

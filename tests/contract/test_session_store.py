@@ -146,6 +146,51 @@ def test_terminal_sessions_never_move(store: Store, end: SessionState) -> None:
     assert got(store, "s1").state == end
 
 
+def test_transition_where_names_the_fields_the_write_is_about(store: Store) -> None:
+    store.create(session("s1", state=S.STARTING, task_id="t-1", interruptions=1))
+    stale = {"task_id": "t-0", "interruptions": 1}
+    assert store.transition("s1", [S.STARTING], S.READY, stale, ready_at=5.0) is None
+    assert store.transition("s1", [S.STARTING], S.READY, {"interruptions": 0}) is None
+    assert got(store, "s1").state == S.STARTING
+    current = {"task_id": "t-1", "interruptions": 1}
+    moved = store.transition("s1", [S.STARTING], S.READY, current, ready_at=5.0)
+    assert moved is not None and (moved.state, moved.ready_at) == (S.READY, 5.0)
+    assert store.get("s1") == moved
+
+
+def test_a_settling_transition_checks_where_too(store: Store) -> None:
+    store.create(session("s1", state=S.READY, task_id="t-1", launched_at=1.0))
+    assert store.transition("s1", [S.READY], S.STOPPED, {"task_id": "t-2"}, ended_at=9.0) is None
+    assert got(store, "s1").state == S.READY
+    ended = store.transition("s1", [S.READY], S.STOPPED, {"task_id": "t-1"}, ended_at=9.0)
+    assert ended is not None and ended.state == S.STOPPED
+
+
+def test_where_on_an_empty_task_id_guards_the_first_task(store: Store) -> None:
+    store.create(session("s1", state=S.LAUNCHING))
+    first = store.transition("s1", [S.LAUNCHING], S.STARTING, {"task_id": ""}, task_id="t-1")
+    assert first is not None and first.task_id == "t-1"
+    again = store.transition("s1", [S.STARTING], S.STARTING, {"task_id": ""}, task_id="t-2")
+    assert again is None and got(store, "s1").task_id == "t-1"
+
+
+@pytest.mark.parametrize(
+    ("where", "match"), [({"no_such_field": 1}, "no_such_field"), ({"state": S.QUEUED}, "state")]
+)
+def test_transition_rejects_a_bad_where(store: Store, where: dict[str, Any], match: str) -> None:
+    store.create(session("s1"))
+    with pytest.raises(ValueError, match=match):
+        store.transition("s1", [S.QUEUED], S.BUILDING, where)
+    assert got(store, "s1").state == S.QUEUED
+
+
+def test_a_forbidden_move_raises_only_when_where_matches(store: Store) -> None:
+    store.create(session("s1", task_id="t-1"))
+    assert store.transition("s1", [S.QUEUED], S.READY, {"task_id": "t-2"}) is None
+    with pytest.raises(ValueError, match="cannot move from queued to ready"):
+        store.transition("s1", [S.QUEUED], S.READY, {"task_id": "t-1"})
+
+
 # -- list and find_by_task ----------------------------------------------------------------
 
 
@@ -259,6 +304,20 @@ def test_a_failed_build_can_be_reclaimed_a_built_one_cannot(store: Store) -> Non
     assert store.get_image("good") == Image(name="good", build_id="b1", state=ImageState.BUILT)
 
 
+def test_list_images_by_state_oldest_first(store: Store) -> None:
+    store.claim_build(Image(name="late", created_at=30.0))
+    store.claim_build(Image(name="early", created_at=10.0))
+    store.claim_build(Image(name="done", created_at=20.0))
+    store.update_image("done", [ImageState.BUILDING], ImageState.BUILT)
+    building = store.list_images([ImageState.BUILDING])
+    assert [i.name for i in building] == ["early", "late"]
+    assert building[0] == store.get_image("early")
+    assert [i.name for i in store.list_images([ImageState.BUILT, ImageState.FAILED])] == ["done"]
+    store.update_image("late", [ImageState.BUILDING], ImageState.FAILED, reason="x")
+    assert [i.name for i in store.list_images([ImageState.BUILDING])] == ["early"]
+    assert store.list_images([]) == []
+
+
 def test_claim_build_needs_a_building_image(store: Store) -> None:
     with pytest.raises(ValueError, match="building"):
         store.claim_build(Image(name="img", state=ImageState.BUILT))
@@ -307,6 +366,32 @@ def test_racing_transitions_have_one_winner(
     winners = [i for i, r in enumerate(results) if isinstance(r, Session)]
     assert len(winners) == 1 and results.count(None) == 15, results
     assert got(store, "s1").reason == str(winners[0])
+
+
+@HANDLES
+def test_racing_writes_about_one_task_have_one_winner(
+    store: Store, open_store: Callable[[], Store], handles: int
+) -> None:
+    """Two handlers of one task's end, each from the same stale read: one relaunch wins, and
+    none of the others overwrites it (the state alone would let a later one through)."""
+    stores = handles_of(store, open_store, handles)
+    store.create(session("s1", state=S.STARTING, task_id="t-0"))
+
+    def relaunch(i: int) -> Session | None:
+        lost = {"task_id": "t-0", "interruptions": 0}
+        moved = stores[i % handles].transition(
+            "s1", [S.STARTING, S.BUILT], S.BUILT, lost, task_id="", interruptions=1
+        )
+        if moved is not None:  # the winner goes on to start its next task
+            stores[i % handles].transition(
+                "s1", [S.BUILT], S.LAUNCHING, {"task_id": ""}, task_id=f"t-{i + 1}"
+            )
+        return moved
+
+    results = race(8, relaunch)
+    assert sum(isinstance(r, Session) for r in results) == 1, results
+    final = got(store, "s1")
+    assert (final.state, final.interruptions) == (S.LAUNCHING, 1) and final.task_id != "t-0"
 
 
 @HANDLES

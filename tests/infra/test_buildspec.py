@@ -197,7 +197,8 @@ def test_repo2docker_is_pinned_and_run_as_the_jovyan_user() -> None:
     assert "aws ecr get-login-password" in login and "--password-stdin" in login
 
 
-def test_the_image_key_only_rides_along() -> None:
+def test_the_image_key_and_the_claim_only_ride_along() -> None:
     spec = yaml.safe_load(BUILDSPEC.read_text(encoding="utf-8"))
-    assert "IMAGE_KEY" in spec["env"]["variables"]
-    assert "IMAGE_KEY" not in json.dumps(spec["phases"])  # never expanded by any command
+    for name in ("IMAGE_KEY", "CLAIM"):
+        assert name in spec["env"]["variables"]
+        assert name not in json.dumps(spec["phases"])  # never expanded by any command

@@ -52,6 +52,7 @@ def test_build_inputs_and_session_conventions_match() -> None:
         "BUILD_REF",
         "BUILD_IMAGE_NAME",
         "BUILD_IMAGE_KEY",
+        "BUILD_CLAIM_KEY",
         "SESSION_CONTAINER",
         "SESSION_PORT",
         "TASK_GROUP_PREFIX",

@@ -36,7 +36,7 @@ class Finished:
         self.calls: list[tuple[str, bool, str]] = []
         self._cond = threading.Condition()
 
-    def __call__(self, image_name: str, ok: bool, reason: str) -> None:
+    def __call__(self, image_name: str, ok: bool, reason: str, build_id: str = "") -> None:
         with self._cond:
             self.calls.append((image_name, ok, reason))
             self._cond.notify_all()

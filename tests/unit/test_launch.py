@@ -32,7 +32,7 @@ def test_missing_image_is_built_then_launched(world: World) -> None:
     ((build_id, job),) = world.builder.jobs.items()
     assert (job.repo_url, job.ref) == ("https://github.com/u/r", SHA)
     assert world.runner.tasks == {}
-    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True)
+    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True, build_id=build_id)
     assert world.store.get(session.id).state == S.STARTING  # type: ignore[union-attr]
     assert world.store.get_image(job.image_name).state == ImageState.BUILT  # type: ignore[union-attr]
 
@@ -42,7 +42,7 @@ def test_concurrent_launches_share_one_build(world: World) -> None:
     second = request_launch(world.binder, "gh", "u/r/main")  # same commit, same image
     assert len(world.builder.jobs) == 1
     (build_id,) = world.builder.jobs
-    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True)
+    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True, build_id=build_id)
     for s in (first, second):
         assert world.store.get(s.id).state == S.STARTING  # type: ignore[union-attr]
     assert len(world.runner.tasks) == 2
@@ -51,8 +51,9 @@ def test_concurrent_launches_share_one_build(world: World) -> None:
 def test_failed_build_fails_every_waiting_session_and_next_launch_rebuilds(world: World) -> None:
     a = request_launch(world.binder, "gh", "u/r/HEAD")
     b = request_launch(world.binder, "gh", "u/r/main")
-    ((_build_id, job),) = world.builder.jobs.items()
-    on_build_finished(world.binder, job.image_name, ok=False, reason="pip could not install x")
+    ((build_id, job),) = world.builder.jobs.items()
+    reason = "pip could not install x"
+    on_build_finished(world.binder, job.image_name, ok=False, reason=reason, build_id=build_id)
     for s in (a, b):
         got = world.store.get(s.id)
         assert got is not None and got.state == S.FAILED
@@ -69,7 +70,7 @@ def test_build_that_ends_before_session_waits_is_still_seen(world: World) -> Non
     def start_and_finish(job):  # type: ignore[no-untyped-def]
         build_id = original(job)
         world.builder.succeed(build_id)
-        on_build_finished(world.binder, job.image_name, ok=True)
+        on_build_finished(world.binder, job.image_name, ok=True, build_id=build_id)
         return build_id
 
     world.builder.start = start_and_finish  # type: ignore[method-assign]
@@ -121,7 +122,7 @@ def test_global_and_per_repo_quota() -> None:
 def test_build_only_ends_stopped_after_the_build(world: World) -> None:
     session = request_launch(world.binder, "gh", "u/r/HEAD", build_only=True)
     (build_id,) = world.builder.jobs
-    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True)
+    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True, build_id=build_id)
     got = world.store.get(session.id)
     assert got is not None and got.state == S.STOPPED and got.reason == "build only"
     assert world.runner.tasks == {}

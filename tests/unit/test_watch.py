@@ -60,7 +60,7 @@ def test_fresh_build_relays_log_lines_then_launches(world: World) -> None:
     first = [next(stream) for _ in range(5)]
     assert phases(first) == ["waiting", "fetching", "building", "building"]
     assert first[-1] is None  # nothing new: a tick for keepalives
-    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True)
+    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True, build_id=build_id)
     session = world.store.get(session.id)  # type: ignore[assignment]
     on_task_state(world.binder, session.id, session.task_id, TaskStatus.RUNNING, address="h:1")
     world.prober.up.add(f"https://binder.test/s/{session.id}/")
@@ -82,7 +82,8 @@ def test_failed_build_ends_with_a_failed_event(world: World) -> None:
     session = request_launch(world.binder, "gh", "u/r/HEAD")
     ((build_id, job),) = world.builder.jobs.items()
     world.builder.emit(build_id, json.dumps({"phase": "building", "message": "boom\n"}))
-    on_build_finished(world.binder, job.image_name, ok=False, reason="bad requirements")
+    reason = "bad requirements"
+    on_build_finished(world.binder, job.image_name, ok=False, reason=reason, build_id=build_id)
     events = drain(world, session.id)
     assert phases(events) == ["waiting", "building", "failed"]
     failed = events[-1].payload()  # type: ignore[union-attr]

@@ -95,7 +95,7 @@ def test_without_spot_capacity_the_runner_falls_back_or_refuses() -> None:
     def start(policy: CapacityPolicy) -> str:
         return runner.start(
             LaunchRequest(
-                session_id="s", image_name="i", base_url="/s/s/", token="t", env={},
+                session_id=policy.value, image_name="i", base_url="/s/s/", token="t", env={},
                 capacity=policy,
             )
         )  # fmt: skip

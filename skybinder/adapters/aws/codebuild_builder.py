@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from skybinder.adapters.aws import names
 from skybinder.adapters.aws.client_errors import error_code, error_message
 from skybinder.adapters.aws.cloudwatch_logs import BuildLogs
+from skybinder.adapters.aws.codebuild_builds import build_info
 from skybinder.domain.errors import BuilderBusyError, BuildError
-from skybinder.service.ports import BuildJob, LogChunk
+from skybinder.service.ports import BuildInfo, BuildJob, BuildStatus, LogChunk
 
 if TYPE_CHECKING:
     from mypy_boto3_codebuild import CodeBuildClient
@@ -26,6 +27,7 @@ _DOI = re.compile(r"10\.[0-9]{4,9}/[^\s\x00-\x1f\x7f]+")  # data providers: repo
 # Commit shas, branch and tag names, provider record versions: never an option, never blank.
 _REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+=:/-]{0,254}")
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9_./-]{0,254}:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_CLAIM = re.compile(r"[A-Za-z0-9_-]{0,64}")  # Image.claim: random, and an idempotency token
 # StartBuild refuses, rather than queues, a build over the account's limit of concurrent builds
 # ("Cannot have more than N builds in queue for the account") and over the project's
 # concurrentBuildLimit; AccountLimitExceededException is the only limit error StartBuild has.
@@ -44,6 +46,8 @@ def check_job(job: BuildJob) -> None:
         raise BuildError(f"Cannot build ref {job.ref[:100]!r}: it is not a plain git ref.")
     if not _IMAGE.fullmatch(job.image_name):
         raise BuildError(f"Cannot build an image named {job.image_name[:300]!r}.")
+    if not _CLAIM.fullmatch(job.claim):
+        raise BuildError(f"Cannot build for a claim named {job.claim[:100]!r}.")
 
 
 class CodeBuildBuilder:
@@ -69,7 +73,11 @@ class CodeBuildBuilder:
             names.BUILD_REF: job.ref,
             names.BUILD_IMAGE_NAME: self.image_uri(job.image_name),
             names.BUILD_IMAGE_KEY: job.image_name,
+            names.BUILD_CLAIM_KEY: job.claim,
         }
+        # One build per claim: StartBuild asked again with the claim as its token (a launch
+        # that crashed before recording the build, taken over) returns the same build.
+        token: dict[str, Any] = {"idempotencyToken": job.claim} if job.claim else {}
         try:
             build = self.client.start_build(
                 projectName=self.project,
@@ -77,6 +85,7 @@ class CodeBuildBuilder:
                     {"name": name, "value": value, "type": "PLAINTEXT"}
                     for name, value in overrides.items()
                 ],
+                **token,
             )["build"]
         except Exception as err:
             code = error_code(err)
@@ -99,3 +108,11 @@ class CodeBuildBuilder:
 
     def info(self) -> dict[str, object]:
         return {"build_image": "repo2docker", "builder": "AWS CodeBuild", "project": self.project}
+
+    def status(self, build_id: str) -> BuildInfo:
+        """The build as BatchGetBuilds describes it; UNKNOWN when CodeBuild has no such build."""
+        answer = self.client.batch_get_builds(ids=[build_id])
+        builds = answer.get("builds") or []
+        if not builds:
+            return BuildInfo(status=BuildStatus.UNKNOWN)
+        return build_info(dict(builds[0]))

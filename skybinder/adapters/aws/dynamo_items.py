@@ -10,7 +10,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import BaseModel
 
 from skybinder.adapters.aws import names as n
-from skybinder.domain.model import Image, Session, SessionState
+from skybinder.domain.admission import matches
+from skybinder.domain.model import Image, ImageState, Session, SessionState, can_move
 
 Item = dict[str, Any]  # attribute name -> DynamoDB AttributeValue ({"S": ...}, {"N": ...})
 M = TypeVar("M", bound=BaseModel)
@@ -100,6 +101,11 @@ def status_partition(state: SessionState) -> str:
     return n.SESSION_PREFIX + SessionState(state).value
 
 
+def image_status(state: ImageState) -> str:
+    """The by-status partition of image records in `state` (the reaper lists `building`)."""
+    return n.IMAGE_PREFIX + ImageState(state).value
+
+
 def image_partition(image_name: str) -> str:
     return n.SESSION_PREFIX + image_name
 
@@ -131,7 +137,13 @@ def session_item(session: Session, expires_at: int | None) -> Item:
 
 
 def image_item(image: Image) -> Item:
-    return {**image_key(image.name), **model_attributes(image), n.KIND_ATTRIBUTE: {"S": "image"}}
+    return {
+        **image_key(image.name),
+        **model_attributes(image),
+        n.STATUS_INDEX_PARTITION_KEY: attribute(image_status(image.state)),
+        n.STATUS_INDEX_SORT_KEY: attribute(image.created_at),
+        n.KIND_ATTRIBUTE: {"S": "image"},
+    }
 
 
 def op_sort_key(op: Item) -> str:
@@ -242,17 +254,29 @@ def session_update(
     return e.add(n.REVISION_ATTRIBUTE, 1)
 
 
+def where_condition(e: Expression, where: Mapping[str, object] | None) -> str:
+    """` AND <field> = <value>` for every field a transition's `where` names ("" for none)."""
+    if not where:
+        return ""
+    required = Session.model_validate({**SESSION_PLACEHOLDERS, **where})
+    values = required.model_dump(mode="json", include=set(where))
+    return "".join(f" AND {e.name(attr)} = {e.value(value)}" for attr, value in values.items())
+
+
 def check_refusal(
     item: Mapping[str, Any] | None,
     session_id: str,
     allowed: frozenset[SessionState],
     new: SessionState,
+    where: Mapping[str, object] | None = None,
 ) -> None:
-    """After a refused write: ValueError when the state was expected but cannot move to `new`
-    (a caller's mistake); otherwise the session was not in an expected state, or is gone."""
+    """After a refused write: ValueError when the state (and `where`) were as expected but
+    the state cannot move to `new` (a caller's mistake); otherwise the session was not in an
+    expected state, or is gone, or its fields were not those `where` asked for."""
     if item is not None:
         current = SessionState(item["state"]["S"])
-        if current in allowed:
+        expected = current in allowed and matches(model_from_item(Session, item), where)
+        if expected and not can_move(current, new):
             raise cannot_move(session_id, current, new)
 
 

@@ -27,14 +27,16 @@ from skybinder.adapters.aws.dynamo_items import (
     image_item,
     image_key,
     image_partition,
+    image_status,
     model_from_item,
     session_item,
     session_key,
     session_update,
     status_partition,
+    where_condition,
 )
 from skybinder.adapters.aws.dynamo_table import ConditionFailed, DynamoTable
-from skybinder.domain.admission import check_changes, check_image_update
+from skybinder.domain.admission import check_image_update, check_session_update, matches
 from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
     ACTIVE,
@@ -111,24 +113,27 @@ class DynamoSessionStore(DynamoEventStore):
         session_id: str,
         expected: Iterable[SessionState],
         new: SessionState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Session | None:
-        check_changes(Session, changes, fixed=("id", "state"))
+        check_session_update(changes, where)
         new = SessionState(new)
         fields = Session.model_validate({**SESSION_PLACEHOLDERS, **changes})  # names a bad field
         allowed = frozenset(SessionState(state) for state in expected)
         if new.terminal or _COUNTER_FIELDS & changes.keys():
-            return self._transition_read(session_id, allowed, new, changes)
+            return self._transition_read(session_id, allowed, new, changes, where)
         movable = [state.value for state in sorted(allowed) if can_move(state, new)]
         if not movable:
-            check_refusal(self._table.get(session_key(session_id)), session_id, allowed, new)
+            check_refusal(self._table.get(session_key(session_id)), session_id, allowed, new, where)
             return None
         e = session_update(Expression(), fields, changes.keys(), new)
         condition = f"attribute_exists({e.name(n.PARTITION_KEY)}) AND {e.one_of('state', movable)}"
+        condition += where_condition(e, where)
         try:
             item = self._table.update(session_key(session_id), e, condition, old=True)
         except ConditionFailed as refused:
-            check_refusal(refused.item, session_id, allowed, new)
+            check_refusal(refused.item, session_id, allowed, new, where)
             return None
         return model_from_item(Session, item)
 
@@ -174,6 +179,15 @@ class DynamoSessionStore(DynamoEventStore):
         item = self._table.get(image_key(name))
         return None if item is None else model_from_item(Image, item)
 
+    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
+        keys = [{n.STATUS_INDEX_PARTITION_KEY: image_status(s)} for s in set(states)]
+        found = [
+            model_from_item(Image, item)
+            for key in keys
+            for item in self._table.query(key, n.STATUS_INDEX)
+        ]
+        return sorted(found, key=lambda i: (i.created_at, i.name))
+
     def claim_build(self, image: Image) -> bool:
         if image.state is not ImageState.BUILDING:
             raise ValueError(
@@ -208,6 +222,7 @@ class DynamoSessionStore(DynamoEventStore):
         for attr, value in fields.model_dump(mode="json", include=set(changes)).items():
             e.set(attr, value)
         e.set("state", ImageState(new).value)
+        e.set(n.STATUS_INDEX_PARTITION_KEY, image_status(new))
         condition = f"attribute_exists({e.name(n.PARTITION_KEY)}) AND {e.one_of('state', allowed)}"
         if where:
             required = Image.model_validate({"name": name, **where})
@@ -241,6 +256,7 @@ class DynamoSessionStore(DynamoEventStore):
         allowed: frozenset[SessionState],
         new: SessionState,
         changes: Mapping[str, object],
+        where: Mapping[str, object] | None,
     ) -> Session | None:
         """A transition that may move counters: read, decide, write guarded by the revision.
         A move to `stopped`/`failed` settles the session's cost with its event."""
@@ -249,6 +265,8 @@ class DynamoSessionStore(DynamoEventStore):
             item = self._table.get(session_key(session_id))
             current = None if item is None else model_from_item(Session, item)
             if item is None or current is None or current.state not in allowed:
+                return None
+            if not matches(current, where):
                 return None
             if not can_move(current.state, new):
                 raise cannot_move(session_id, current.state, new)

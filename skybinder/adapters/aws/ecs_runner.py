@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from skybinder.adapters.aws import names
 from skybinder.adapters.aws.client_errors import error_code, error_message
-from skybinder.adapters.aws.ecs_stops import stop_reason
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
+from skybinder.adapters.aws.ecs_tasks import TaskDetail, started_by, task_info
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
 from skybinder.domain.model import CapacityPolicy
-from skybinder.service.ports import LaunchRequest
+from skybinder.service.ports import LaunchRequest, TaskInfo
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -117,7 +117,7 @@ class EcsRunner:
             },
             # The command only: the image's entrypoint runs the repository's `start` script.
             "overrides": overrides,
-            "startedBy": request.session_id[:36],
+            "startedBy": started_by(request.session_id, request.attempt),
             "group": f"{names.TASK_GROUP_PREFIX}{request.session_id}",
             # The same token returns the same task for a day: a relaunch needs its own.
             "clientToken": f"{request.session_id}-{request.attempt}-{provider}"[:64],
@@ -132,27 +132,13 @@ class EcsRunner:
                 return
             raise
 
-    def is_alive(self, task_id: str) -> bool:
+    def describe(self, task_id: str) -> TaskInfo | None:
+        """The task as DescribeTasks sees it, read as its state-change events are."""
         answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
         tasks = answer.get("tasks") or []
-        return bool(tasks) and tasks[0].get("lastStatus") != "STOPPED"
-
-    def stop_reason(self, task_id: str) -> str:
-        """Why a stopped task ended, in the words task events give; "" while it runs."""
-        answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
-        tasks = answer.get("tasks") or []
-        if not tasks or tasks[0].get("lastStatus") != "STOPPED":
-            return ""
-        task = tasks[0]
-        containers = [dict(c) for c in task.get("containers") or []]
-        named = [c for c in containers if c.get("name") == names.SESSION_CONTAINER]
-        container: dict[str, Any] = named[0] if named else {}
-        return stop_reason(
-            str(task.get("stopCode", "")),
-            str(task.get("stoppedReason", "")),
-            exit_code=container.get("exitCode"),
-            container_reason=str(container.get("reason", "")),
-        )
+        if not tasks:
+            return None  # ECS forgets a task about an hour after it stopped
+        return task_info(TaskDetail.model_validate(dict(tasks[0])))
 
     def held(self) -> dict[str, str]:
         """Tasks of this cluster that are (to be) running for a session: ARN -> session id."""

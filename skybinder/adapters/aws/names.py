@@ -99,6 +99,7 @@ BUILD_REPO_URL = "REPO_URL"  # what repo2docker fetches
 BUILD_REF = "REF"  # the resolved ref to check out
 BUILD_IMAGE_NAME = "IMAGE_NAME"  # the full reference to push: <repository URI>:<tag>
 BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store; the build function reads it back
+BUILD_CLAIM_KEY = "CLAIM"  # the image record's claim it was started for; read back likewise
 
 # ECS: the session container of the task definition, its port, and the prefix of the task
 # group that carries the session id (so task events and the orphan sweep map back to it).

@@ -17,11 +17,11 @@ from skybinder.adapters.local.images import ImageLayout
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
 from skybinder.domain.model import TaskStatus
-from skybinder.service.ports import LaunchRequest
+from skybinder.service.ports import LaunchRequest, TaskInfo
 
 log = logging.getLogger(__name__)
-# (session id, task id, status, address, reason) -> None; wired to the service's on_task_state.
-TaskListener = Callable[[str, str, TaskStatus, str, str], None]
+# A task's RUNNING or STOPPED, as the platform reports it; wired to the service's on_task_state.
+TaskListener = Callable[[TaskInfo], None]
 KILL_AFTER = 5.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 1500  # characters of the server log quoted when it dies unexpectedly
 
@@ -49,6 +49,7 @@ class ProcessRunner:
         self.host = host
         self.options = options or JupyterOptions(allow_root=os.geteuid() == 0)
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._running: dict[str, TaskInfo] = {}  # what `describe` says of each live task
         self._stopping: set[str] = set()
         self._lock = threading.Lock()
 
@@ -57,10 +58,13 @@ class ProcessRunner:
         return ""
 
     def start(self, request: LaunchRequest) -> str:
+        task_id = f"local-{request.session_id}-{request.attempt}"
+        with self._lock:
+            if task_id in self._procs:  # asked again (a resumed launch): the same server
+                return task_id
         image = self.images.load(request.image_name)
         if image is None:
             raise LaunchError(f"The image {request.image_name} is not built on this machine.")
-        task_id = f"local-{request.session_id}"
         home = self.sessions_dir / request.session_id
         work = home / "work"
         shutil.rmtree(home, ignore_errors=True)
@@ -85,12 +89,17 @@ class ProcessRunner:
                 start_new_session=True,
             )
         (home / "pid").write_text(str(proc.pid))
+        info = TaskInfo(
+            task_id=task_id,
+            session_id=request.session_id,
+            attempt=request.attempt,
+            status=TaskStatus.RUNNING,
+            address=f"{self.host}:{port}",
+        )
         with self._lock:
             self._procs[task_id] = proc
-        address = f"{self.host}:{port}"
-        threading.Thread(
-            target=self._monitor, args=(request.session_id, task_id, proc, address), daemon=True
-        ).start()
+            self._running[task_id] = info
+        threading.Thread(target=self._monitor, args=(info, proc), daemon=True).start()
         return task_id
 
     def _environment(self, request: LaunchRequest, env_dir: str, home: Path) -> dict[str, str]:
@@ -110,19 +119,19 @@ class ProcessRunner:
         )
         return env
 
-    def _monitor(
-        self, session_id: str, task_id: str, proc: subprocess.Popen[bytes], address: str
-    ) -> None:
-        self.on_state(session_id, task_id, TaskStatus.RUNNING, address, "")
+    def _monitor(self, info: TaskInfo, proc: subprocess.Popen[bytes]) -> None:
+        self.on_state(info)
         code = proc.wait()
         with self._lock:
-            asked = task_id in self._stopping
-            self._stopping.discard(task_id)
-            self._procs.pop(task_id, None)
-        home = self.sessions_dir / session_id
+            asked = info.task_id in self._stopping
+            self._stopping.discard(info.task_id)
+            self._procs.pop(info.task_id, None)
+            self._running.pop(info.task_id, None)
+        home = self.sessions_dir / info.session_id
         reason = self._exit_reason(code, asked, home)
         shutil.rmtree(home, ignore_errors=True)
-        self.on_state(session_id, task_id, TaskStatus.STOPPED, "", reason)
+        stopped = {"status": TaskStatus.STOPPED, "address": "", "reason": reason}
+        self.on_state(info.model_copy(update=stopped))
 
     @staticmethod
     def _exit_reason(code: int, asked: bool, home: Path) -> str:
@@ -148,10 +157,15 @@ class ProcessRunner:
         timer.daemon = True
         timer.start()
 
-    def is_alive(self, task_id: str) -> bool:
+    def describe(self, task_id: str) -> TaskInfo | None:
+        """A server of this process, running (with its address) until it has exited; None
+        once it has ended (or for a server an earlier run of the binder started)."""
         with self._lock:
             proc = self._procs.get(task_id)
-        return proc is not None and proc.poll() is None
+            info = self._running.get(task_id)
+        if proc is None or info is None or proc.poll() is not None:
+            return None
+        return info
 
     def stop_all(self) -> None:
         """Stop every server this runner started and wait for them (used at shutdown)."""

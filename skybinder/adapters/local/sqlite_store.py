@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from skybinder.adapters.local import sqlite_events as events
-from skybinder.domain.admission import check_changes, check_image_update, check_quota
+from skybinder.domain.admission import (
+    check_changes,
+    check_image_update,
+    check_quota,
+    check_session_update,
+    matches,
+)
 from skybinder.domain.event import Event, EventUsage
 from skybinder.domain.event_admission import session_cost
 from skybinder.domain.model import (
@@ -105,13 +111,15 @@ class SqliteSessionStore:
         session_id: str,
         expected: Iterable[SessionState],
         new: SessionState,
+        where: Mapping[str, object] | None = None,
+        /,
         **changes: object,
     ) -> Session | None:
-        check_changes(Session, changes, fixed=("id", "state"))
+        check_session_update(changes, where)
         allowed = frozenset(expected)
         with self._write() as db:
             current = _get(db, session_id)
-            if current is None or current.state not in allowed:
+            if current is None or current.state not in allowed or not matches(current, where):
                 return None
             if not can_move(current.state, new):
                 raise ValueError(
@@ -170,6 +178,12 @@ class SqliteSessionStore:
         rows = self._read("SELECT data FROM images WHERE name = ?", (name,))
         return Image.model_validate_json(rows[0][0]) if rows else None
 
+    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
+        wanted = sorted({ImageState(state).value for state in states})
+        rows = self._read(f"SELECT data FROM images WHERE state IN ({_marks(wanted)})", wanted)
+        found = [Image.model_validate_json(row[0]) for row in rows]
+        return sorted(found, key=lambda i: (i.created_at, i.name))
+
     def claim_build(self, image: Image) -> bool:
         if image.state is not ImageState.BUILDING:
             raise ValueError(
@@ -204,7 +218,7 @@ class SqliteSessionStore:
             current = Image.model_validate_json(row[0])
             if current.state not in allowed:
                 return None
-            if any(getattr(current, field) != value for field, value in (where or {}).items()):
+            if not matches(current, where):
                 return None
             updated = Image.model_validate({**current.model_dump(), **changes, "state": new})
             db.execute(

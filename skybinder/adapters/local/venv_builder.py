@@ -35,7 +35,7 @@ from skybinder.adapters.local.git_checkout import fetch
 from skybinder.adapters.local.images import ImageLayout, LocalImage, is_launchable
 from skybinder.adapters.local.repo_inputs import RepoInputs, detect_inputs
 from skybinder.domain.errors import BuildError
-from skybinder.service.ports import BuildJob, LogChunk
+from skybinder.service.ports import BuildInfo, BuildJob, BuildStatus, LogChunk
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,15 @@ UNEXPECTED = (
 class VenvBuilder:
     """Builder for local mode: builds in a daemon thread and reports through `on_finished`.
 
-    `on_finished(image_name, ok, reason)` is called exactly once per build, from the build's
-    thread; `reason` is a message for a person when `ok` is False, empty otherwise.
+    `on_finished(image_name, ok, reason, build_id)` is called exactly once per build, from the
+    build's thread; `reason` is a message for a person when `ok` is False, empty otherwise.
+    One build per claim: a job whose claim has a build already gets that build's id.
     """
 
     def __init__(
         self,
         root: Path,
-        on_finished: Callable[[str, bool, str], None],
+        on_finished: Callable[[str, bool, str, str], None],
         *,
         uv_bin: str | None = None,
         base_packages: Sequence[str] = DEFAULT_BASE_PACKAGES,
@@ -72,9 +73,18 @@ class VenvBuilder:
         self._python = python or sys.executable
         self._envs = EnvironmentCache(self.layout.envs_dir)
         self._uv_version: str | None = None
+        self._builds: dict[str, BuildInfo] = {}  # this process's builds, as `status` says
+        self._claims: dict[str, str] = {}  # claim -> the build started for it
+        self._lock = threading.Lock()
 
     def start(self, job: BuildJob) -> str:
-        build_id = secrets.token_hex(8)
+        with self._lock:
+            if job.claim in self._claims:
+                return self._claims[job.claim]
+            build_id = secrets.token_hex(8)
+            self._builds[build_id] = BuildInfo(status=BuildStatus.RUNNING, claim=job.claim)
+            if job.claim:
+                self._claims[job.claim] = build_id
         # Created now, so logs() knows the build even before its thread writes a line.
         self.layout.builds_dir.mkdir(parents=True, exist_ok=True)
         self.layout.build_log(build_id).touch()
@@ -88,6 +98,12 @@ class VenvBuilder:
         if not _BUILD_ID.fullmatch(build_id):  # never let an id become a path
             return LogChunk(lines=[], cursor=cursor)
         return read_lines(self.layout.build_log(build_id), cursor)
+
+    def status(self, build_id: str) -> BuildInfo:
+        """A build of this process, as its thread left it; UNKNOWN for any other (a build of
+        an earlier run of the binder died with it)."""
+        with self._lock:
+            return self._builds.get(build_id, BuildInfo(status=BuildStatus.UNKNOWN))
 
     def info(self) -> dict[str, object]:
         if self._uv_version is None:
@@ -109,8 +125,13 @@ class VenvBuilder:
         except Exception:
             log.exception("build %s of %s could not keep its log", build_id, job.image_name)
         finally:
+            status = BuildStatus.SUCCEEDED if ok else BuildStatus.FAILED
+            with self._lock:
+                self._builds[build_id] = BuildInfo(
+                    status=status, reason="" if ok else reason, claim=job.claim
+                )
             try:
-                self._on_finished(job.image_name, ok, "" if ok else reason)
+                self._on_finished(job.image_name, ok, "" if ok else reason, build_id)
             except Exception:
                 log.exception("on_finished for build %s of %s failed", build_id, job.image_name)
 
