@@ -86,6 +86,8 @@ runtime = Runtime(
     session_security_group_id=network.session_sg.id,
     assign_public_ip=network.assign_public_ip,
     listener_arns=[listener.arn for listener in sessions.listeners],
+    dead_letter_queue_url=state.dead_letters.url,
+    dead_letter_queue_arn=state.dead_letters.arn,
 )
 dependencies = packaging.dependencies_layer(settings.lambda_architecture)
 api = Api(
@@ -121,6 +123,7 @@ observability = Observability(
     ObservabilityArgs(
         region=settings.region,
         function_names=[api.launch.name, schedules.build.name, schedules.reap.name],
+        dead_letter_queue_name=state.dead_letters.name,
         alarm_email=settings.alarm_email,
     ),
 )

@@ -1,4 +1,5 @@
-"""CloudWatch: a dashboard of launches, builds, launch time, sessions, failures and cost; alarms."""
+"""CloudWatch: a dashboard of launches, builds, launch time, sessions, failures and cost; alarms
+when a function fails and when events wait in the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ PERIOD = 300
 class ObservabilityArgs:
     region: str
     function_names: Sequence[pulumi.Input[str]]
+    dead_letter_queue_name: pulumi.Input[str]
     alarm_email: str = ""
 
 
@@ -47,6 +49,24 @@ class Observability(pulumi.ComponentResource):
             evaluation_periods=1,
             treat_missing_data="notBreaching",
             metric_queries=functions.apply(_error_queries),
+            alarm_actions=[self.topic.arn],
+            opts=child,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-dead-letters",
+            alarm_description=(
+                "Events missed their function and wait in the dead-letter queue. The reaper "
+                "replays them every minute; if this stays on, see the reap function's log."
+            ),
+            namespace="AWS/SQS",
+            metric_name="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": args.dead_letter_queue_name},
+            statistic="Maximum",
+            period=PERIOD,
+            comparison_operator="GreaterThanThreshold",
+            threshold=0,
+            evaluation_periods=1,
+            treat_missing_data="notBreaching",
             alarm_actions=[self.topic.arn],
             opts=child,
         )

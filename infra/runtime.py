@@ -71,6 +71,8 @@ class Runtime:
     session_security_group_id: pulumi.Input[str]
     assign_public_ip: bool
     listener_arns: Sequence[pulumi.Input[str]]
+    dead_letter_queue_url: pulumi.Input[str]
+    dead_letter_queue_arn: pulumi.Input[str]
 
     @property
     def public_url_parameter(self) -> str:
@@ -115,6 +117,7 @@ class Runtime:
             Env.LAUNCH_RATE_WINDOW: str(s.launch_rate_window),
             Env.PRICES: json.dumps(s.prices, sort_keys=True),
             Env.BANNED_SPECS: json.dumps(list(s.banned_specs)),
+            Env.DEAD_LETTER_QUEUE: self.dead_letter_queue_url,
         }
 
     def launch_statements(self) -> list[Statement]:
@@ -131,7 +134,9 @@ class Runtime:
         ]
 
     def build_statements(self) -> list[Statement]:
-        """Build finished: task definition per image, then launch the sessions that waited."""
+        """Build finished: task definition per image, then launch the sessions that waited.
+        BatchGetBuilds: news of a build whose id its image's claim has not recorded yet is
+        matched to the claim by asking CodeBuild. An event it fails on lands in the queue."""
         return [
             self._table(),
             allow(["ecr:DescribeImages"], [self.images_arn]),
@@ -140,19 +145,37 @@ class Runtime:
             *self._run_tasks(),
             *self._routes(),
             *self._settings_reads(),
+            self._dead_letter_sender(),
         ]
 
     def reap_statements(self) -> list[Statement]:
-        """Task state changes and the sweep: routes in and out, stop what outlived its session."""
+        """Task state changes and the sweep: routes in and out, stop what outlived its session.
+        Reconciling with AWS: DescribeTasks (a lost RUNNING or STOPPED), BatchGetBuilds (a lost
+        build end, settled as the build function would, log tail included), RunTask again (a
+        launch resumed); and the dead-letter queue, drained and replayed."""
         return [
             self._table(),
             self._stop_tasks(),
             self._list_tasks(),
+            allow(["ecr:DescribeImages"], [self.images_arn]),
+            allow(["codebuild:BatchGetBuilds"], [self.project_arn]),
+            self._build_logs(),
+            *self._run_tasks(),
             *self._routes(),
             *self._settings_reads(),
+            self._dead_letter_sender(),
+            allow(
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+                [self.dead_letter_queue_arn],
+            ),
         ]
 
     # -- statements -------------------------------------------------------------------------
+
+    def _dead_letter_sender(self) -> Statement:
+        """Lambda sends an event the function failed on every retry to its on-failure
+        destination with the function's own role."""
+        return allow(["sqs:SendMessage"], [self.dead_letter_queue_arn])
 
     def _table(self) -> Statement:
         return allow(

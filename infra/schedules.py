@@ -1,4 +1,9 @@
-"""EventBridge: this project's build and this cluster's task events, and the reaper's minute."""
+"""EventBridge: this project's build and this cluster's task events, and the reaper's minute.
+
+No event is dropped silently: a rule that cannot deliver an event (after its retries) puts it
+in the dead-letter queue, and so does Lambda when a function failed on it on every retry (its
+on-failure destination). The reaper replays what lands there every minute.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import lambdas
+from infra import iam, lambdas
 from infra.config import Settings
 from infra.iam import Statement
 from infra.packaging import Artifact
 from infra.runtime import Runtime
 
 REAP_SCHEDULE = "rate(1 minute)"
+# Handlers are idempotent; an event older than an hour is history, not news: the reaper has
+# repaired what it would have done by then.
+MAX_EVENT_AGE = 3600
+RULE_RETRIES = 8  # EventBridge's attempts to invoke the function (throttled, unavailable)
+FUNCTION_RETRIES = 2  # Lambda's retries of a failed asynchronous invocation (its most)
 
 
 def build_pattern(project_name: str) -> dict[str, object]:
@@ -60,9 +70,21 @@ class Schedules(pulumi.ComponentResource):
         tasks = pulumi.Output.from_input(runtime.cluster_arn).apply(
             lambda cluster: json.dumps(task_pattern(cluster))
         )
+        self._dead_letters = runtime.dead_letter_queue_arn
         self.build_rule = self._rule("builds", self.build, event_pattern=builds)
         self.task_rule = self._rule("tasks", self.reap, event_pattern=tasks)
         self.reap_rule = self._rule("every-minute", self.reap, schedule_expression=REAP_SCHEDULE)
+        rules = [self.build_rule, self.task_rule, self.reap_rule]
+        self._dead_letter_policy(runtime.dead_letter_queue_url, [rule.arn for rule in rules])
+        for role, function in (("build", self.build), ("reap", self.reap)):
+            aws.lambda_.FunctionEventInvokeConfig(
+                f"{name}-{role}-invocations",
+                function_name=function.name,
+                maximum_retry_attempts=FUNCTION_RETRIES,
+                maximum_event_age_in_seconds=MAX_EVENT_AGE,
+                destination_config={"on_failure": {"destination": self._dead_letters}},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.register_outputs({"build_function": self.build.name, "reap_function": self.reap.name})
 
     def _function(
@@ -94,8 +116,11 @@ class Schedules(pulumi.ComponentResource):
             f"{self._base}-{role}-target",
             rule=rule.name,
             arn=function.arn,
-            # Handlers are idempotent; an event older than an hour is history, not news.
-            retry_policy={"maximum_event_age_in_seconds": 3600, "maximum_retry_attempts": 8},
+            retry_policy={
+                "maximum_event_age_in_seconds": MAX_EVENT_AGE,
+                "maximum_retry_attempts": RULE_RETRIES,
+            },
+            dead_letter_config={"arn": self._dead_letters},
             opts=child,
         )
         aws.lambda_.Permission(
@@ -107,3 +132,22 @@ class Schedules(pulumi.ComponentResource):
             opts=child,
         )
         return rule
+
+    def _dead_letter_policy(
+        self, queue_url: pulumi.Input[str], rules: list[pulumi.Output[str]]
+    ) -> None:
+        """EventBridge may put undeliverable events of these rules, and only of these, into
+        the queue (Lambda's on-failure destinations send with the functions' own roles)."""
+        statement = {
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": self._dead_letters,
+            "Condition": {"ArnEquals": {"aws:SourceArn": rules}},
+        }
+        aws.sqs.QueuePolicy(
+            f"{self._base}-dead-letters-policy",
+            queue_url=queue_url,
+            policy=iam.document([statement]),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,4 +1,5 @@
-"""DynamoDB: the one table that holds sessions, images, builds, counters and rate-limit windows."""
+"""DynamoDB: the one table that holds sessions, images, builds, counters and rate-limit windows;
+SQS: the dead-letter queue of events that missed their function, which the reaper replays."""
 
 from __future__ import annotations
 
@@ -8,6 +9,12 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.names import ATTRIBUTE_TYPES, INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+
+# SQS keeps a message at most 14 days: long enough for an operator to look at what failed.
+DEAD_LETTER_RETENTION = 14 * 24 * 3600
+# A received dead letter stays hidden this long: longer than the reap function may run, so
+# one that is being replayed is not replayed again at the same time.
+DEAD_LETTER_VISIBILITY = 360
 
 
 @dataclass
@@ -32,7 +39,20 @@ class State(pulumi.ComponentResource):
             deletion_protection_enabled=args.deletion_protection,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"table_name": self.table.name, "table_arn": self.table.arn})
+        self.dead_letters = aws.sqs.Queue(
+            f"{name}-dead-letters",
+            message_retention_seconds=DEAD_LETTER_RETENTION,
+            visibility_timeout_seconds=DEAD_LETTER_VISIBILITY,
+            sqs_managed_sse_enabled=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs(
+            {
+                "table_name": self.table.name,
+                "table_arn": self.table.arn,
+                "dead_letter_queue": self.dead_letters.url,
+            }
+        )
 
 
 def _index(name: str, partition: str, sort: str | None) -> dict[str, str]:

@@ -19,6 +19,7 @@ from botocore.config import Config
 from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
 from skybinder.adapters.aws.cloudwatch_logs import BuildLogs
 from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
+from skybinder.adapters.aws.dead_letters import DeadLetters
 from skybinder.adapters.aws.dynamo_rate_limit import DynamoRateLimiter
 from skybinder.adapters.aws.dynamo_secret import shared_secret
 from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
@@ -49,6 +50,7 @@ class AwsBinder:
     settings: AwsSettings
     clients: list[httpx.Client] = field(default_factory=list)
     rate_limiter: RateLimiter | None = None  # per-IP launch windows, in the same table
+    dead_letters: DeadLetters | None = None  # events that were not delivered, for the reaper
     build_token_secret: Callable[[], str] = lambda: ""  # the key all launch instances share
 
     def health_checks(self) -> dict[str, Callable[[], bool]]:
@@ -126,6 +128,9 @@ def build_aws(
         clients=[http] if http else [],
         rate_limiter=limiter if settings.launch_rate_limit > 0 else None,
         build_token_secret=lambda: shared_secret(client("dynamodb"), settings.table, "build-token"),
+        dead_letters=DeadLetters(lambda: client("sqs"), settings.dead_letter_queue)
+        if settings.dead_letter_queue
+        else None,
     )
 
 

@@ -93,6 +93,11 @@ def _compute(physical: str, inputs: dict[str, Any]) -> dict[str, dict[str, Any]]
             "arn": f"arn:aws:lambda:{base}:layer:{inputs.get('layerName', physical)}:1",
         },
         "aws:cloudwatch/logGroup:LogGroup": {"arn": f"arn:aws:logs:{base}:log-group:{physical}"},
+        "aws:cloudwatch/eventRule:EventRule": {"arn": f"arn:aws:events:{base}:rule/{physical}"},
+        "aws:sqs/queue:Queue": {
+            "arn": f"arn:aws:sqs:{base}:{physical}",
+            "url": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}",
+        },
         "aws:iam/role:Role": {"arn": f"arn:aws:iam::{ACCOUNT}:role/{physical}"},
     }
 

@@ -23,6 +23,7 @@ HOME = {
     "cloudfront/vpcOrigin:VpcOrigin": "Edge",
     "apigateway/restApi:RestApi": "Api",
     "dynamodb/table:Table": "State",
+    "sqs/queue:Queue": "State",
     "cloudwatch/eventRule:EventRule": "Schedules",
     "cloudwatch/dashboard:Dashboard": "Observability",
     "cloudwatch/metricAlarm:MetricAlarm": "Observability",
@@ -206,7 +207,7 @@ def test_settings_reach_the_functions(default: Deployment, options: Deployment) 
 
 
 def test_function_errors_raise_an_alarm(deployment: Deployment) -> None:
-    alarm = deployment.one("cloudwatch/metricAlarm:MetricAlarm").inputs
+    alarm = deployment.named("cloudwatch/metricAlarm:MetricAlarm", "sb-dev-function-errors").inputs
     functions = {
         q["metric"]["dimensions"]["FunctionName"] for q in alarm["metricQueries"] if "metric" in q
     }

@@ -66,7 +66,7 @@ def test_only_intended_services_assume_roles(deployment: Deployment) -> None:
     principals = {
         statement["Principal"]["Service"]
         for _, statement in deployment.statements()
-        if "Principal" in statement
+        if statement.get("Action") == "sts:AssumeRole"
     }
     assert principals == {
         "lambda.amazonaws.com",

@@ -92,6 +92,8 @@ ENV_MAX_SESSIONS = "SKYBINDER_MAX_SESSIONS"
 ENV_MAX_SESSIONS_PER_REPO = "SKYBINDER_MAX_SESSIONS_PER_REPO"
 ENV_IDLE_TIMEOUT = "SKYBINDER_IDLE_TIMEOUT"  # seconds without activity before Jupyter exits
 ENV_MAX_AGE = "SKYBINDER_MAX_AGE"  # seconds a session may live
+# reap: the SQS queue (URL) of events EventBridge or Lambda could not deliver, replayed by it
+ENV_DEAD_LETTER_QUEUE = "SKYBINDER_DEAD_LETTER_QUEUE"
 
 # The CodeBuild build's inputs, set per build by StartBuild's environment overrides and read
 # by the buildspec as quoted variables (never pasted into a command line).

@@ -62,6 +62,7 @@ class AwsSettings:
     prices: Prices = field(default_factory=Prices)
     session_cpu: int = 1024  # Fargate CPU units of the session task definition
     session_memory: int = 2048  # MiB
+    dead_letter_queue: str = ""  # SQS queue URL of undelivered events; "": none
 
 
 def load_settings(environ: Mapping[str, str]) -> AwsSettings:
@@ -114,6 +115,7 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         session_cpu=read(n.ENV_SESSION_CPU, _count(256, 16384), 1024),
         session_memory=read(n.ENV_SESSION_MEMORY, _count(512, 122880), 2048),
         prices=read(n.ENV_PRICES, _prices(public_ip), Prices(public_ip=public_ip)),
+        dead_letter_queue=env.get(n.ENV_DEAD_LETTER_QUEUE, ""),
     )
     if problems:
         raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
