@@ -27,6 +27,7 @@ BUILD_LOGS = "/skybinder/builds"
 STREAM_PREFIX = "repo2docker"
 TEMPLATE = "skybinder-session"
 REPOSITORY = "skybinder-images"
+DEAD_LETTERS = "skybinder-dead-letters"
 
 
 class Clients:
@@ -74,6 +75,7 @@ def deploy(
     _builder(client)
     _cluster(client)
     create_table(client("dynamodb"), TABLE)
+    dead_letters = client("sqs").create_queue(QueueName=DEAD_LETTERS)["QueueUrl"]
     arns = [_alb(client, f"skybinder-{i}", subnet_ids) for i in range(listeners)]
     env = {
         n.ENV_TABLE_NAME: TABLE,
@@ -91,6 +93,7 @@ def deploy(
         n.ENV_PUBLIC_URL: PUBLIC_URL,
         n.ENV_MAX_SESSIONS: "0",
         n.ENV_MAX_SESSIONS_PER_REPO: "0",
+        n.ENV_DEAD_LETTER_QUEUE: dead_letters,
     }
     if capacity:
         env[n.ENV_CAPACITY] = capacity

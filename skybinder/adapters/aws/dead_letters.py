@@ -52,6 +52,7 @@ class DeadLetters:
     def drain(self, replay: Replay, limit: int = MAX_MESSAGES) -> Counter[str]:
         """Replay what the queue holds now (up to `limit` messages); what was done, by kind."""
         done: Counter[str] = Counter()
+        seen: set[str] = set()  # a letter that failed may come round again: once per pass
         while done.total() < limit:
             answer = self.client.receive_message(
                 QueueUrl=self.queue_url,
@@ -59,10 +60,11 @@ class DeadLetters:
                 WaitTimeSeconds=0,
                 AttributeNames=["ApproximateReceiveCount"],
             )
-            messages = answer.get("Messages") or []
+            messages = [m for m in answer.get("Messages") or [] if m["MessageId"] not in seen]
             if not messages:
                 break
             for message in messages:
+                seen.add(message["MessageId"])
                 done[self._replay_one(replay, message)] += 1
         return done
 
