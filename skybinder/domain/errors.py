@@ -17,6 +17,7 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── AccessCodeError           the event's access code is missing or wrong (403)
  ├── BuildError                the builder could not build the image (500)
  ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
+ ├── PlatformBusyError         the platform throttled a start, or failed for a moment (503)
  └── LaunchError               the runner could not start or keep the session (500)
 
 Messages are written for a person: what happened, why, and what to do next.
@@ -75,6 +76,13 @@ class BuildError(SkybinderError):
 
 class BuilderBusyError(SkybinderError):
     """Not a failure: the builder is at its limit of concurrent builds; start it again later."""
+
+    status_code = 503
+
+
+class PlatformBusyError(SkybinderError):
+    """Not a failure: the platform throttled us, or failed for a moment; what was asked may
+    not have happened. Ask again a little later (the reaper resumes a launch it met)."""
 
     status_code = 503
 

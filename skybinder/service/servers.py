@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import QuotaExceededError, SkybinderError
+from skybinder.domain.errors import PlatformBusyError, QuotaExceededError, SkybinderError
 from skybinder.domain.event import Event
 from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, SessionState
 from skybinder.service.binder import Binder
@@ -48,6 +48,9 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
         # Routing capacity first: a full binder refuses before a server is paid for.
         route = binder.router.reserve(session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
+    except PlatformBusyError as err:  # not a failure: the reaper resumes this very attempt
+        log.warning("starting session %s must wait: %s", session_id, err.message)
+        return binder.store.get(session_id)
     except Exception as err:  # a runner or router fault fails this session, never the caller
         reason, status = _start_failure(err)
         if isinstance(err, QuotaExceededError):

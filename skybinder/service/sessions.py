@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import SkybinderError
+from skybinder.domain.errors import PlatformBusyError, SkybinderError
 from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
 from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
@@ -85,6 +85,8 @@ def _on_running(
         return  # told again: it is routed and answering already
     try:
         url = binder.router.add(session.id, address, session.route)
+    except PlatformBusyError:
+        raise  # not the session's fault: the event is handled again (Lambda retries it)
     except SkybinderError as err:  # no route can be made (the router is full): end it here
         fail(binder, session.id, err.message, status_code=err.status_code, where=identity(session))
         binder.runner.stop(task_id)

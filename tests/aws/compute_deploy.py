@@ -12,12 +12,11 @@ import fnmatch
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import httpx
 
 from skybinder.adapters.aws import names as n
 from skybinder.adapters.aws.dynamo_schema import create_table
-from tests.aws.conftest import REGION, TABLE
+from tests.aws.conftest import REGION, TABLE, boto3_session
 
 ACCOUNT = "123456789012"
 PUBLIC_URL = "https://binder.example.org"
@@ -35,7 +34,7 @@ class Clients:
     once, which is most of what making a client costs."""
 
     def __init__(self) -> None:
-        self.session = boto3.session.Session(region_name=REGION)
+        self.session = boto3_session()
         self._made: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:

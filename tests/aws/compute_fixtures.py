@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.session
 import httpx
 from botocore.awsrequest import AWSResponse
 
@@ -49,7 +48,7 @@ from tests.aws.compute_events import (
     load_event,
     task_event,
 )
-from tests.aws.conftest import REGION, ecs_task, end_build
+from tests.aws.conftest import REGION, botocore_session, ecs_task, end_build
 from tests.fake_ports import FakeClock, FakeResolver
 
 __all__ = [  # what the tests take from here, some of it from compute_deploy
@@ -267,7 +266,7 @@ def make_cloud(
 
     `hooks` are (event, handler) pairs for the binder's botocore session (e.g. to count calls).
     """
-    session = botocore.session.get_session()
+    session = botocore_session()
     session.set_config_variable("region", REGION)
     starts, run_tasks = _recorded(session)
     for event, handler in hooks or []:

@@ -17,6 +17,8 @@ suite) and make clients with `client(service)`; never reach real AWS. What is ha
 - CodeBuild builds end on moto's first `batch_get_builds`, keep no environment overrides and
   ignore StartBuild's idempotency token: here they run until a test ends them (`end_build`),
   keep their overrides, and one token gets one build, as in AWS;
+- ELBv2 keeps a target group's load balancer after its last rule is deleted: here the group
+  forgets it, as in AWS;
 - EC2's default AMIs are not loaded (nothing uses them; loading them costs a quarter second).
 
 Helpers for any service: `ApiCalls` records a client's operations (call budgets, "never
@@ -37,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
@@ -46,6 +50,7 @@ from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.models import ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
+from moto.elbv2.models import ELBv2Backend
 from moto.moto_api import state_manager
 
 from skybinder.adapters.aws import names as n
@@ -82,8 +87,25 @@ def mocked_aws() -> Iterator[None]:
         _ecs_tasks_advance_manually(),
         _ecs_run_task_idempotent(),
         _codebuild_builds_as_in_aws(),
+        _elbv2_groups_forget_deleted_rules(),
     ):
         yield
+
+
+# AWS's service models, parsed once for every session the tests make (parsing them is most of
+# what making a client costs, and tests make many sessions).
+_MODELS = botocore.loaders.create_loader()
+
+
+def botocore_session() -> botocore.session.Session:
+    """A fresh botocore session (no cached credentials) sharing the parsed service models."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", _MODELS)
+    return session
+
+
+def boto3_session() -> boto3.session.Session:
+    return boto3.session.Session(botocore_session=botocore_session(), region_name=REGION)
 
 
 def client(service: str) -> Any:
@@ -91,7 +113,7 @@ def client(service: str) -> Any:
 
     Create clients in the test's thread: creating them is not thread-safe, using them is.
     """
-    return boto3.session.Session(region_name=REGION).client(service)  # type: ignore[call-overload]
+    return boto3_session().client(service)  # type: ignore[call-overload]
 
 
 @pytest.fixture
@@ -242,6 +264,31 @@ def ecs_task(task_arn: str) -> Any:
         if task_arn in tasks:
             return tasks[task_arn]
     raise KeyError(f"no task {task_arn} in ECS")
+
+
+# -- ELBv2 ----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _elbv2_groups_forget_deleted_rules() -> Iterator[None]:
+    original = ELBv2Backend.delete_rule
+
+    def delete_rule(self: ELBv2Backend, arn: str) -> None:
+        original(self, arn)
+        for group in self.target_groups.values():
+            group.load_balancer_arns = [
+                balancer_arn
+                for balancer_arn, balancer in self.load_balancers.items()
+                if any(
+                    group.arn in self._get_target_group_arns_from(action_data=action.data)
+                    for listener in balancer.listeners.values()
+                    for rule in listener.rules.values()
+                    for action in rule.actions
+                )
+            ]
+
+    with mock.patch.object(ELBv2Backend, "delete_rule", delete_rule):
+        yield
 
 
 # -- CodeBuild ------------------------------------------------------------------------------

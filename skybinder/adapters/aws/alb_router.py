@@ -23,7 +23,7 @@ from skybinder.adapters.aws.alb_listeners import (
     pool_member,
     read_listener,
 )
-from skybinder.adapters.aws.client_errors import error_code
+from skybinder.adapters.aws.client_errors import busy_if_transient, error_code
 from skybinder.domain.errors import LaunchError, QuotaExceededError
 from skybinder.domain.naming import session_id_length
 
@@ -98,6 +98,10 @@ class AlbRouter:
 
     def reserve(self, session_id: str) -> str:
         """The session's target group and rule, made (or found); returns the group's ARN."""
+        with busy_if_transient("making the session's route"):
+            return self._reserve(session_id)
+
+    def _reserve(self, session_id: str) -> str:
         listener = read_listener(
             self.client, self._listener_of(session_id), self.settings.name_prefix
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from skybinder.adapters.aws import names
-from skybinder.adapters.aws.client_errors import error_code, error_message
+from skybinder.adapters.aws.client_errors import busy_if_transient, error_code, error_message
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
 from skybinder.adapters.aws.ecs_tasks import TaskDetail, started_by, task_info
 from skybinder.domain.errors import LaunchError
@@ -58,9 +58,14 @@ class EcsRunner:
         self.definitions = definitions
 
     def prepare(self, image_name: str) -> str:
-        return self.definitions.prepare(image_name)
+        with busy_if_transient("registering the task definition"):
+            return self.definitions.prepare(image_name)
 
     def start(self, request: LaunchRequest) -> str:
+        with busy_if_transient("starting the task"):
+            return self._start(request)
+
+    def _start(self, request: LaunchRequest) -> str:
         definition = request.task_definition or self.prepare(request.image_name)
         plan = PLAN[request.capacity or self.settings.capacity]
         for provider in plan:

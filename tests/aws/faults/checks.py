@@ -1,0 +1,173 @@
+"""What must hold after every fault scenario: the invariants, and the outcome a user sees
+compared with the same lifecycle's run without the fault."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from skybinder.adapters.aws.dynamo_counters import counted
+from skybinder.adapters.aws.dynamo_events import holding
+from skybinder.domain.model import ImageState, Session, SessionState
+from skybinder.service.ports import Sweepable
+from tests.aws.faults.world import Aws
+
+S = SessionState
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    state: str
+    reason: str
+    status_code: int | None
+    interruptions: int
+    capacity: str
+    ready: bool  # its user got it: it reached `ready`
+    cost_micros: int
+    hourly_micros: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    sessions: tuple[SessionOutcome, ...]  # in the order they were made
+    images: tuple[str, ...]  # each image record's state
+    spent: int  # what events spent, in micro-dollars
+
+    def differences(self, reference: Outcome, extra_seconds: float) -> list[str]:
+        """How this differs from `reference`. A scenario's faults may cost it up to
+        `extra_seconds` more of every server's time (reaper minutes, Lambda's retry delays)."""
+        problems = []
+        if len(self.sessions) != len(reference.sessions):
+            problems.append(f"{len(self.sessions)} sessions, not {len(reference.sessions)}")
+        for i, (got, want) in enumerate(zip(self.sessions, reference.sessions, strict=False)):
+            if _without_cost(got) != _without_cost(want):
+                problems.append(f"session {i}: {_show(got)}, not {_show(want)}")
+            elif not _cost_within(got, want, extra_seconds):
+                problems.append(f"session {i} cost {got.cost_micros}, not {want.cost_micros}")
+        if self.images != reference.images:
+            problems.append(f"images {self.images}, not {reference.images}")
+        return problems
+
+
+def _without_cost(o: SessionOutcome) -> SessionOutcome:
+    return SessionOutcome(
+        o.state, o.reason, o.status_code, o.interruptions, o.capacity, o.ready, 0, o.hourly_micros
+    )
+
+
+def _cost_within(got: SessionOutcome, want: SessionOutcome, extra_seconds: float) -> bool:
+    more = got.cost_micros - want.cost_micros
+    return 0 <= more <= got.hourly_micros * extra_seconds / 3600 + 1
+
+
+def _show(o: SessionOutcome) -> str:
+    ready = ", was ready" if o.ready else ""
+    return f"{o.state} ({o.reason[:70]!r}, {o.interruptions} interruptions{ready})"
+
+
+def outcome(aws: Aws) -> Outcome:
+    store = aws.cloud.binder.store
+    sessions = sorted(store.list(), key=lambda s: (s.created_at, s.id))
+    images = store.list_images(set(ImageState))
+    return Outcome(
+        sessions=tuple(
+            SessionOutcome(
+                s.state.value,
+                s.reason,
+                s.status_code,
+                s.interruptions,
+                s.capacity,
+                s.ready_at is not None,
+                s.cost_micros,
+                s.hourly_micros,
+            )
+            for s in sessions
+        ),
+        images=tuple(i.state.value for i in images),
+        spent=sum(store.event_usage(e.slug).spent_micros for e in store.list_events()),
+    )
+
+
+def invariants(aws: Aws) -> list[str]:
+    """What must hold whatever happened: every session ended with a reason or validly
+    running; one live task per session at most, and none, no route and no reservation without
+    a live session; counters and event money as the sessions make them; no image stuck."""
+    store = aws.cloud.binder.store
+    sessions = {s.id: s for s in store.list()}
+    problems = [p for s in sessions.values() for p in _session_problems(aws, s)]
+    problems += _task_problems(aws, sessions)
+    router = aws.cloud.binder.router
+    if isinstance(router, Sweepable):
+        for session_id in router.held().values():
+            if _ended(sessions.get(session_id)):
+                problems.append(f"a route of session {session_id}, which is not live")
+    return problems + _counter_problems(aws, list(sessions.values())) + _image_problems(aws)
+
+
+def _ended(session: Session | None) -> bool:
+    return session is None or session.state.terminal
+
+
+def _session_problems(aws: Aws, session: Session) -> list[str]:
+    if session.state.terminal:
+        return [] if session.reason else [f"session {session.id} ended without a reason"]
+    if session.state != S.READY:
+        return [f"session {session.id} is left {session.state.value}"]
+    running = {t.task_arn for t in aws.tasks() if t.status == "RUNNING"}
+    if session.task_id not in running or not session.url:
+        return [f"session {session.id} is ready, but its server does not run or is not routed"]
+    return []
+
+
+def _task_problems(aws: Aws, sessions: dict[str, Session]) -> list[str]:
+    problems = []
+    live: Counter[str] = Counter()
+    for task in aws.tasks():
+        if str(task.desired_status) != "RUNNING":
+            continue
+        session_id = str(task.group).removeprefix("skybinder:")
+        session = sessions.get(session_id)
+        live[session_id] += 1
+        if _ended(session):
+            problems.append(f"task {task.task_arn} runs for session {session_id}, not live")
+        elif session is not None and session.task_id != task.task_arn:
+            problems.append(f"task {task.task_arn} runs, not the server of {session_id}")
+    problems += [f"session {sid} has {n} live tasks" for sid, n in live.items() if n > 1]
+    return problems
+
+
+def _counter_problems(aws: Aws, sessions: list[Session]) -> list[str]:
+    store = aws.cloud.binder.store
+    want: Counter[str] = Counter()
+    for s in sessions:
+        if counted(s):
+            want["global"] += 1
+            want[f"repo#{s.repo_key}"] += 1
+    stored = {k: v for k, v in store.counters().items() if v}
+    problems = [] if stored == dict(want) else [f"counters {stored}, sessions make {dict(want)}"]
+    for event in store.list_events():
+        usage = store.event_usage(event.slug)
+        made: Counter[str] = Counter()
+        for s in sessions:
+            if s.event == event.slug:
+                made.update(holding(s))
+        seen = {
+            "seats_used": usage.seats_in_use,
+            "reserved": usage.reserved_micros,
+            "spent": usage.spent_micros,
+            "sessions": usage.sessions,
+            "interruptions": usage.interruptions,
+        }
+        wanted = {key: made[key] for key in seen}
+        if seen != wanted:
+            problems.append(f"event {event.slug} counts {seen}, its sessions make {wanted}")
+    return problems
+
+
+def _image_problems(aws: Aws) -> list[str]:
+    running = {b["id"] for b in aws.builds() if b["buildStatus"] == "IN_PROGRESS"}
+    return [
+        f"image {image.name} is building, and build {image.build_id or '(none)'} is not"
+        for image in aws.cloud.binder.store.list_images({ImageState.BUILDING})
+        if image.build_id not in running
+    ]
