@@ -50,7 +50,7 @@ def reap(binder: Binder) -> Counter[str]:
     with isolated(done, "events"):
         done.update(enforce_events(binder, active))
     with isolated(done, "the orphan sweep"):
-        done.update(sweep_orphans(binder))
+        done.update(sweep_orphans(binder, active))
     if isinstance(binder.store, CounterRepair):
         with isolated(done, "the counter repair"):
             repaired = len(binder.store.repair_counters())
@@ -59,19 +59,21 @@ def reap(binder: Binder) -> Counter[str]:
     return done
 
 
-def sweep_orphans(binder: Binder) -> Counter[str]:
-    """Release routes and tasks whose session has ended or does not exist.
+def sweep_orphans(binder: Binder, active: list[Session] | None = None) -> Counter[str]:
+    """Release routes and tasks whose session has ended or does not exist. `active`: the
+    active sessions as the caller listed them a moment ago (read here when None).
 
-    What the ports hold is listed before the sessions are read, so a session created meanwhile
-    cannot be mistaken for a missing one; a session the (possibly lagging) list does not show
-    is read once more before anything of it is released.
+    A session the list does not show (made since, or the list lags) is read once more before
+    anything of it is released, so one made meanwhile is never taken for a missing one; one
+    the list shows that has ended since keeps what it held until the next sweep.
     """
     done: Counter[str] = Counter()
     ports: tuple[tuple[str, object], ...] = (("route", binder.router), ("task", binder.runner))
     held = [(kind, port, port.held()) for kind, port in ports if isinstance(port, Sweepable)]
     if not any(resources for _, _, resources in held):
         return done
-    live = {session.id: session for session in binder.store.list(ACTIVE)}
+    listed = binder.store.list(ACTIVE) if active is None else active
+    live = {session.id: session for session in listed}
     for kind, port, resources in held:
         for resource, session_id in resources.items():
             session = live.get(session_id) or binder.store.get(session_id)

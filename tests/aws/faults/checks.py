@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from skybinder.adapters.aws.dynamo_counters import counted
 from skybinder.adapters.aws.dynamo_events import holding
-from skybinder.domain.model import ImageState, Session, SessionState
+from skybinder.domain.event import Event
+from skybinder.domain.model import Image, ImageState, Session, SessionState
 from skybinder.service.ports import Sweepable
 from tests.aws.faults.world import Aws
 
@@ -65,10 +66,24 @@ def _show(o: SessionOutcome) -> str:
     return f"{o.state} ({o.reason[:70]!r}, {o.interruptions} interruptions{ready})"
 
 
-def outcome(aws: Aws) -> Outcome:
+@dataclass(frozen=True)
+class World:
+    """The store as it is at the end of a scenario, read once."""
+
+    sessions: list[Session]  # in the order they were made
+    images: list[Image]
+    events: list[Event]
+
+    @classmethod
+    def read(cls, aws: Aws) -> World:
+        store = aws.cloud.binder.store
+        sessions = sorted(store.list(), key=lambda s: (s.created_at, s.id))
+        return cls(sessions, store.list_images(set(ImageState)), store.list_events())
+
+
+def outcome(aws: Aws, world: World) -> Outcome:
     store = aws.cloud.binder.store
-    sessions = sorted(store.list(), key=lambda s: (s.created_at, s.id))
-    images = store.list_images(set(ImageState))
+    sessions, images = world.sessions, world.images
     return Outcome(
         sessions=tuple(
             SessionOutcome(
@@ -84,16 +99,15 @@ def outcome(aws: Aws) -> Outcome:
             for s in sessions
         ),
         images=tuple(i.state.value for i in images),
-        spent=sum(store.event_usage(e.slug).spent_micros for e in store.list_events()),
+        spent=sum(store.event_usage(e.slug).spent_micros for e in world.events),
     )
 
 
-def invariants(aws: Aws) -> list[str]:
+def invariants(aws: Aws, world: World) -> list[str]:
     """What must hold whatever happened: every session ended with a reason or validly
     running; one live task per session at most, and none, no route and no reservation without
     a live session; counters and event money as the sessions make them; no image stuck."""
-    store = aws.cloud.binder.store
-    sessions = {s.id: s for s in store.list()}
+    sessions = {s.id: s for s in world.sessions}
     problems = [p for s in sessions.values() for p in _session_problems(aws, s)]
     problems += _task_problems(aws, sessions)
     router = aws.cloud.binder.router
@@ -101,7 +115,8 @@ def invariants(aws: Aws) -> list[str]:
         for session_id in router.held().values():
             if _ended(sessions.get(session_id)):
                 problems.append(f"a route of session {session_id}, which is not live")
-    return problems + _counter_problems(aws, list(sessions.values())) + _image_problems(aws)
+    problems += _counter_problems(aws, world)
+    return problems + _image_problems(aws, world.images)
 
 
 def _ended(session: Session | None) -> bool:
@@ -136,8 +151,8 @@ def _task_problems(aws: Aws, sessions: dict[str, Session]) -> list[str]:
     return problems
 
 
-def _counter_problems(aws: Aws, sessions: list[Session]) -> list[str]:
-    store = aws.cloud.binder.store
+def _counter_problems(aws: Aws, world: World) -> list[str]:
+    store, sessions = aws.cloud.binder.store, world.sessions
     want: Counter[str] = Counter()
     for s in sessions:
         if counted(s):
@@ -145,7 +160,7 @@ def _counter_problems(aws: Aws, sessions: list[Session]) -> list[str]:
             want[f"repo#{s.repo_key}"] += 1
     stored = {k: v for k, v in store.counters().items() if v}
     problems = [] if stored == dict(want) else [f"counters {stored}, sessions make {dict(want)}"]
-    for event in store.list_events():
+    for event in world.events:
         usage = store.event_usage(event.slug)
         made: Counter[str] = Counter()
         for s in sessions:
@@ -164,10 +179,10 @@ def _counter_problems(aws: Aws, sessions: list[Session]) -> list[str]:
     return problems
 
 
-def _image_problems(aws: Aws) -> list[str]:
+def _image_problems(aws: Aws, images: list[Image]) -> list[str]:
     running = {b["id"] for b in aws.builds() if b["buildStatus"] == "IN_PROGRESS"}
     return [
         f"image {image.name} is building, and build {image.build_id or '(none)'} is not"
-        for image in aws.cloud.binder.store.list_images({ImageState.BUILDING})
-        if image.build_id not in running
+        for image in images
+        if image.state == ImageState.BUILDING and image.build_id not in running
     ]

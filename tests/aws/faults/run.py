@@ -18,7 +18,7 @@ from tests.aws.compute_deploy import deploy
 from tests.aws.compute_events import load_event
 from tests.aws.compute_fixtures import Cloud, make_cloud
 from tests.aws.conftest import mocked_aws
-from tests.aws.faults.checks import Outcome, invariants, outcome
+from tests.aws.faults.checks import Outcome, World, invariants, outcome
 from tests.aws.faults.injection import Calls, Fault, Invocation
 from tests.aws.faults.lifecycles import LIFECYCLES, Step
 from tests.aws.faults.world import Aws, Event
@@ -76,11 +76,16 @@ class Driver:
         self._flush(self.held)
 
     def reap(self, passes: int, *, extra: bool = False) -> None:
+        """Reaper passes a minute apart; after one that found nothing to do, the next would
+        find nothing either (every grace the reaper waits is at most a minute)."""
         for _ in range(passes):
             self.cloud.clock.sleep(REAP_EVERY)
             self.extra += REAP_EVERY if extra else 0.0
-            self.passes.append(self.cloud.send_reap(load_event("scheduled"))["reaped"])
+            done = self.cloud.send_reap(load_event("scheduled"))["reaped"]
+            self.passes.append(done)
             self._incidental()
+            if not done:
+                return
 
     # -- events -----------------------------------------------------------------------------
 
@@ -203,7 +208,8 @@ def run(lifecycle: str, fault: Fault | None = None) -> Result:
         cloud = make_cloud(deploy(), hooks=calls.hooks())
         driver = Driver(cloud, calls)
         driver.run(LIFECYCLES[lifecycle])
-        problems = invariants(driver.aws)
+        world = World.read(driver.aws)
+        problems = invariants(driver.aws, world)
         if any("counter-repair" in done for done in driver.passes):
             problems.append("the reaper had to repair counters: they drifted")
         problems += _dead_letters_left(cloud)
@@ -211,7 +217,7 @@ def run(lifecycle: str, fault: Fault | None = None) -> Result:
         return Result(
             lifecycle,
             fault,
-            outcome(driver.aws),
+            outcome(driver.aws, world),
             problems,
             driver.calls.invocations,
             driver.events,
