@@ -24,10 +24,9 @@ from skybinder.api.stream import failed_event, with_keepalive
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.domain.model import Session
 from skybinder.service.binder import Binder
-from skybinder.service.events import request_event_launch
-from skybinder.service.launch import request_launch
-from skybinder.service.resume import attach_resume, with_resume
-from skybinder.service.watch import watch
+from skybinder.service.event_launch import record_event_launch
+from skybinder.service.launch import record_launch
+from skybinder.service.resume import launch_stream, new_resume_secret, resume_digest
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +105,12 @@ def build(request: Request) -> StreamingResponse:
         if not result.allowed:
             refusal = (rate_limit_message(result), 429)
 
-    launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=token_ok)
+    # The page's resume secret is made before anything else: the launch is recorded with its
+    # hash, and the stream's first event hands it over before anything is started.
+    secret = new_resume_secret()
+    launch = _launcher(
+        request, binder, provider, spec, ip=ip, token_ok=token_ok, resume=resume_digest(secret)
+    )
 
     async def events() -> AsyncIterator[str]:
         if refusal is not None:
@@ -118,11 +122,7 @@ def build(request: Request) -> StreamingResponse:
         limiter = CapacityLimiter(1)
         try:
             session = await anyio.to_thread.run_sync(launch, limiter=limiter)
-            # The first event hands the page a secret to reattach with if the stream drops.
-            resume = await anyio.to_thread.run_sync(
-                lambda: attach_resume(binder, session.id), limiter=limiter
-            )
-            steps = in_thread(with_resume(watch(binder, session.id), session.id, resume), limiter)
+            steps = in_thread(launch_stream(binder, session, secret), limiter)
             async for frame in with_keepalive(steps, keepalive):
                 yield frame
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut
@@ -133,14 +133,22 @@ def build(request: Request) -> StreamingResponse:
 
 
 def _launcher(
-    request: Request, binder: Binder, provider: str, spec: str, *, ip: str, token_ok: bool
+    request: Request,
+    binder: Binder,
+    provider: str,
+    spec: str,
+    *,
+    ip: str,
+    token_ok: bool,
+    resume: str,
 ) -> Callable[[], Session]:
-    """The launch the request asks for: an attendee's into `?event=` or an ordinary one."""
+    """The launch the request asks for, recorded (with `resume`, the hash of the page's
+    secret) but not started: an attendee's into `?event=` or an ordinary one."""
     query = request.query_params
     host = str(request.base_url)
     if query.get("event"):
         return partial(
-            request_event_launch,
+            record_event_launch,
             binder,
             provider,
             spec,
@@ -148,9 +156,10 @@ def _launcher(
             code=query.get("code") or None,
             client_ip=ip,
             launch_host=host,
+            resume_hash=resume,
         )
     return partial(
-        request_launch,
+        record_launch,
         binder,
         provider,
         spec,
@@ -158,6 +167,7 @@ def _launcher(
         launch_host=host,
         build_only=query.get("build_only", "").lower() == "true",
         build_token=token_ok,
+        resume_hash=resume,
     )
 
 

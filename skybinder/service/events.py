@@ -13,17 +13,13 @@ from pydantic import BaseModel
 
 from skybinder.domain.errors import (
     BudgetExhaustedError,
-    EventClosedError,
     EventExistsError,
     EventNotFoundError,
-    QuotaExceededError,
-    SkybinderError,
-    SpecError,
 )
 from skybinder.domain.event import Event, EventRequest, EventUsage, epoch, hash_code, iso
-from skybinder.domain.event_admission import check_code, check_open, closed_message, seats_left
+from skybinder.domain.event_admission import closed_message, seats_left
 from skybinder.domain.model import Session, SessionState
-from skybinder.domain.naming import image_name, new_session_id, new_token
+from skybinder.domain.naming import image_name, new_session_id
 from skybinder.domain.pricing import (
     Capacity,
     hourly_micros,
@@ -33,12 +29,32 @@ from skybinder.domain.pricing import (
     worst_case_micros,
 )
 from skybinder.service.binder import Binder
-from skybinder.service.launch import admit_and_start, find_or_build_image, record_failed, routed_id
+from skybinder.service.event_launch import (
+    admit,
+    as_event_session,
+    claim_warm_session,
+    record_event_launch,
+    request_event_launch,
+)
+from skybinder.service.launch import find_or_build_image
 from skybinder.service.sessions import stop_session
+
+__all__ = [  # an attendee's launch lives in event_launch.py; here for its callers
+    "EventStatus",
+    "admit",
+    "claim_warm_session",
+    "close_event",
+    "create_event",
+    "event_sessions",
+    "event_status",
+    "list_events",
+    "priced",
+    "record_event_launch",
+    "request_event_launch",
+]
 
 log = logging.getLogger(__name__)
 S = SessionState
-STALLED = 60.0  # seconds after which a warm session still `launching` is not handed out
 
 
 class EventStatus(BaseModel):
@@ -136,7 +152,7 @@ def _prebuild(binder: Binder, event: Event) -> Session:
         created_at=now,
         updated_at=now,
     )
-    session = _as_event_session(attempt, event)
+    session = as_event_session(attempt, event)
     binder.store.create(session)
     find_or_build_image(binder, session)
     return binder.store.get(session.id) or session
@@ -216,107 +232,4 @@ def _status(binder: Binder, event: Event) -> EventStatus:
         event=event,
         usage=binder.store.event_usage(event.slug),
         prebuild="" if prebuild is None else prebuild.state.value,
-    )
-
-
-def request_event_launch(
-    binder: Binder,
-    provider: str,
-    spec: str,
-    *,
-    slug: str,
-    code: str | None,
-    client_ip: str = "",
-    launch_host: str = "",
-) -> Session:
-    """Launch an attendee's session of event `slug`; like request_launch, never raises.
-
-    A warm session is handed over at once when the event has one; otherwise a session is
-    admitted (seat and budget, atomically) and launched from the prebuilt image. Refusals
-    are recorded as `failed` sessions with a reason the attendee understands.
-    """
-    now = binder.clock.now()
-    attempt = Session(
-        id=new_session_id(),  # admit() gives an admitted one its routed id
-        provider=provider[:64],
-        spec=spec[:1000],
-        event=slug[:64],
-        client_ip=client_ip,
-        launch_host=launch_host,
-        created_at=now,
-        updated_at=now,
-    )
-    event = binder.store.get_event(slug)
-    try:
-        if event is None:
-            raise EventNotFoundError(f"There is no event {slug!r}. Check the link you were given.")
-        if not event.spec_matches(provider, spec):
-            raise SpecError(
-                f"This link is not the repository of {event.title}: use the event's own link."
-            )
-        check_open(event, now)
-        check_code(event, code)
-    except SkybinderError as err:
-        failed = attempt if event is None else _as_event_session(attempt, event)
-        return record_failed(binder, failed, err)
-    if event.warm_pool:
-        warm = claim_warm_session(binder, event, client_ip=client_ip, launch_host=launch_host)
-        if warm is not None:
-            return warm
-    try:
-        return admit(binder, event, attempt)
-    except (QuotaExceededError, EventClosedError, EventNotFoundError) as err:
-        return record_failed(binder, _as_event_session(attempt, event), err)
-
-
-def admit(binder: Binder, event: Event, attempt: Session, *, warm: bool = False) -> Session:
-    """Insert an event session (the store admits it or raises) and find or build its image."""
-    session = _as_event_session(attempt, event).model_copy(
-        update={
-            "id": routed_id(binder),
-            "token": new_token(),
-            "warm": warm,
-            "hourly_micros": _worst_hourly(event),
-            "reserved_micros": event.reserve_micros,
-        }
-    )
-    return admit_and_start(binder, session, None)
-
-
-def claim_warm_session(
-    binder: Binder, event: Event, *, client_ip: str, launch_host: str
-) -> Session | None:
-    """Hand one of the event's ready warm sessions to an attendee, if there is one."""
-    now = binder.clock.now()
-    for state in (S.READY, S.STARTING, S.LAUNCHING):  # the nearest to ready first
-        for candidate in binder.store.list({state}):
-            if candidate.event != event.slug or not candidate.warm:
-                continue
-            if state == S.LAUNCHING and now - candidate.updated_at > STALLED:
-                continue  # its start may have died with its caller: the reaper will tell
-            claimed = binder.store.claim_warm(
-                candidate.id, client_ip=client_ip, launch_host=launch_host
-            )
-            if claimed is not None:
-                return claimed
-    return None
-
-
-def _worst_hourly(event: Event) -> int:
-    if worst_capacity(event.capacity) is Capacity.SPOT:
-        return event.spot_hourly_micros
-    return event.on_demand_hourly_micros
-
-
-def _as_event_session(attempt: Session, event: Event) -> Session:
-    """The attempt with the event's pinned repository (it launches exactly that)."""
-    return attempt.model_copy(
-        update={
-            "repo_url": event.repo_url,
-            "ref": event.ref,
-            "ref_url": event.ref_url,
-            "resolved_spec": event.resolved_spec,
-            "repo_key": event.repo_key,
-            "image_name": event.image_name,
-        }
     )

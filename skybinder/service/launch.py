@@ -17,12 +17,15 @@ from skybinder.service.ports import BuildJob, ResolvedRepo
 from skybinder.service.servers import start_server
 
 __all__ = [
+    "admit",
     "admit_and_start",
     "find_or_build_image",
     "on_build_finished",
     "record_failed",
+    "record_launch",
     "request_launch",
     "routed_id",
+    "start_launch",
 ]
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,33 @@ def request_launch(
     full binder gives a session recorded as `failed` with a status code and a reason a person
     understands. Nothing is built or started for such a session.
     """
+    session = record_launch(
+        binder,
+        provider,
+        spec,
+        build_only=build_only,
+        client_ip=client_ip,
+        launch_host=launch_host,
+        build_token=build_token,
+    )
+    return start_launch(binder, session)
+
+
+def record_launch(
+    binder: Binder,
+    provider: str,
+    spec: str,
+    *,
+    build_only: bool = False,
+    client_ip: str = "",
+    launch_host: str = "",
+    build_token: bool = False,
+    resume_hash: str = "",
+) -> Session:
+    """Resolve and admit a launch, and record it (`launching` when its image is there, else
+    `queued`), with `resume_hash`: what lets the page that asked reattach to it. Nothing is
+    built or started yet: `start_launch` does that, after the page has its resume secret (and
+    the reaper does, a minute on, if nobody did). Never raises, as `request_launch`."""
     now = binder.clock.now()
     session = Session(
         id=new_session_id(),
@@ -55,6 +85,7 @@ def request_launch(
         client_ip=client_ip,
         launch_host=launch_host,
         build_token=build_token,
+        resume_hash=resume_hash,
         created_at=now,
         updated_at=now,
     )
@@ -66,32 +97,44 @@ def request_launch(
     if not build_only:  # checked and resolved: now worth the router's look at its members
         session = session.model_copy(update={"id": routed_id(binder)})
     try:
-        return admit_and_start(binder, session, None if build_only else _limits(binder, resolved))
+        return admit(binder, session, None if build_only else _limits(binder, resolved))
     except QuotaExceededError as err:
         return record_failed(binder, session, err)
 
 
-def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> Session:
-    """Insert `session` (admitted by the store under `limits`, and its event's seats and
-    budget; QuotaExceededError and the event errors pass through) and take it as far as it
-    goes now: to its server when the image is there, else into the image's build.
+def admit(binder: Binder, session: Session, limits: Limits | None) -> Session:
+    """Insert `session`, admitted by the store under `limits` and its event's seats and
+    budget (QuotaExceededError and the event errors pass through); return it as inserted.
 
-    A session whose image is there is written as `launching` at once, one write instead of
-    three: every call counts for a launch in the cloud.
+    A session whose image is there is written as `launching` at once (`built`, when it only
+    builds), one write instead of three: every call counts for a launch in the cloud.
     """
-    name = session.image_name
-    record = binder.store.get_image(name)
-    present = binder.registry.has(name)
-    if present and not session.build_only:
+    if binder.registry.has(session.image_name):
         now = binder.clock.now()
-        launching = session.model_copy(
-            update={"state": S.LAUNCHING, "launched_at": now, "updated_at": now}
-        )
-        binder.store.create(launching, limits)
-        return start_server(binder, launching, record) or launching
+        state = S.BUILT if session.build_only else S.LAUNCHING
+        started = {} if session.build_only else {"launched_at": now}
+        session = session.model_copy(update={"state": state, "updated_at": now, **started})
     binder.store.create(session, limits)
-    find_or_build_image(binder, session, record=record, present=present)
-    return binder.store.get(session.id) or session
+    return session
+
+
+def start_launch(binder: Binder, session: Session) -> Session:
+    """Take a recorded session as far as it goes now: a `launching` one to its server, a
+    `queued` one into its image's build (or to its server, when the image is there)."""
+    if session.state == S.LAUNCHING and not session.task_id:
+        return start_server(binder, session, None) or session
+    if session.state == S.BUILT:
+        after_built(binder, session, None)
+        return binder.store.get(session.id) or session
+    if session.state == S.QUEUED:
+        find_or_build_image(binder, session)
+        return binder.store.get(session.id) or session
+    return session
+
+
+def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> Session:
+    """Insert `session` (as `admit`) and take it as far as it goes now (as `start_launch`)."""
+    return start_launch(binder, admit(binder, session, limits))
 
 
 def _limits(binder: Binder, resolved: ResolvedRepo) -> Limits:
@@ -147,6 +190,7 @@ def record_failed(binder: Binder, session: Session, err: SkybinderError) -> Sess
             "status_code": err.status_code,
             "ended_at": session.created_at,
             "token": "",
+            "resume_hash": "",  # nothing to reattach to
         }
     )
     binder.store.create(failed)

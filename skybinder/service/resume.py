@@ -14,34 +14,16 @@ from collections.abc import Iterator
 
 from skybinder.domain.model import Progress, Session
 from skybinder.service.binder import Binder
+from skybinder.service.launch import start_launch
+from skybinder.service.watch import Watcher, watch
 
-# Every write moves the session along its state machine, which has fewer states than this;
-# the bound only keeps a store that misbehaves from looping forever.
-MAX_ATTEMPTS = 16
+WAITING = Progress(phase="waiting", message="Waiting for build to start...\n")
 
 
 def resume_digest(secret: str) -> str:
     """The stored form of a resume secret. The secret is 256 random bits, so a plain hash is
     as strong as a slow one would be."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def attach_resume(binder: Binder, session_id: str) -> str | None:
-    """Give a live session a new resume secret and return it; None when it already ended.
-
-    The hash is written with the session's current state as the expected one, so a launch
-    moving on at the same moment is never overwritten: the write is simply tried again.
-    """
-    secret = secrets.token_urlsafe(32)
-    digest = resume_digest(secret)
-    for _ in range(MAX_ATTEMPTS):
-        session = binder.store.get(session_id)
-        if session is None or session.state.terminal:
-            return None
-        state = session.state
-        if binder.store.transition(session_id, {state}, state, resume_hash=digest) is not None:
-            return secret
-    return None
 
 
 def may_resume(session: Session, secret: str) -> bool:
@@ -62,3 +44,25 @@ def with_resume(
             extra = {**event.extra, "session_id": session_id, "resume": secret}
             event = event.model_copy(update={"extra": extra})
         yield event
+
+
+def new_resume_secret() -> str:
+    """A secret for the page that starts a launch (its hash goes on the session)."""
+    return secrets.token_urlsafe(32)
+
+
+def launch_stream(binder: Binder, session: Session, secret: str) -> Iterator[Progress | None]:
+    """The /build stream of a launch just recorded (with `resume_digest(secret)` on it): its
+    first event, carrying the session's id and the resume secret, goes out before the launch
+    starts anything, so a page that loses the stream at any later moment reattaches to this
+    launch instead of starting another. Then the start, then the progress, as `watch`."""
+    watcher = Watcher(binder, session.id)
+    first, over = watcher.step(session)
+    if not first:  # queued: its build is found or started next
+        first = watcher.once("waiting", WAITING)
+    resumable = secret if session.resume_hash and not session.state.terminal else None
+    yield from with_resume(iter(first), session.id, resumable)
+    if over:
+        return
+    start_launch(binder, session)
+    yield from watch(binder, session.id, watcher)

@@ -34,7 +34,7 @@ def log_line_event(line: str) -> Progress:
     return Progress(phase=phase if phase in LOG_PHASES else "building", message=message)
 
 
-class _Watcher:
+class Watcher:
     """Remembers what was already sent, so every event goes out once."""
 
     def __init__(self, binder: Binder, session_id: str) -> None:
@@ -127,12 +127,15 @@ def ready_event(session: Session) -> Progress:
     return Progress(phase="ready", message=f"server running at {session.url}\n", extra=extra)
 
 
-def watch(binder: Binder, session_id: str) -> Iterator[Progress | None]:
+def watch(
+    binder: Binder, session_id: str, watcher: Watcher | None = None
+) -> Iterator[Progress | None]:
     """Yield the session's progress events until `ready` or `failed` (the last one yielded).
 
     Between events it yields None once per poll, so a caller can send keepalives.
+    `watcher`: one that has sent events of this session already (they are not sent again).
     """
-    watcher = _Watcher(binder, session_id)
+    watcher = watcher or Watcher(binder, session_id)
     while True:
         session = binder.store.get(session_id)
         if session is None:

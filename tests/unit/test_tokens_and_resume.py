@@ -1,8 +1,8 @@
-"""Build tokens (issue, expiry, audience, origin) and resume secrets (attach, check)."""
+"""Build tokens (issue, expiry, audience, origin) and resume secrets (given first, checked)."""
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterator
 
 import jwt
 import pytest
@@ -10,9 +10,15 @@ from starlette.requests import Request
 
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.domain.model import Progress, Session, SessionState
-from skybinder.service.resume import attach_resume, may_resume, with_resume
-from tests.fakes import FakeSessionStore
-from tests.unit.conftest import World
+from skybinder.service.launch import record_launch
+from skybinder.service.resume import (
+    launch_stream,
+    may_resume,
+    new_resume_secret,
+    resume_digest,
+    with_resume,
+)
+from tests.unit.conftest import SHA, World
 
 S = SessionState
 
@@ -92,58 +98,53 @@ def test_token_origin_is_origin_else_host_without_scheme(
 # -- resume secrets -----------------------------------------------------------------------
 
 
-def add_session(world: World, state: SessionState = S.BUILDING) -> Session:
-    session = Session(id="s1", provider="gh", spec="u/r/HEAD", state=state)
-    world.store.create(session)
-    return session
+def stream(world: World, spec: str = "u/r/HEAD") -> tuple[str, Session, Iterator[Progress | None]]:
+    """A /build stream of `spec` as the app makes it: recorded with the secret's hash first."""
+    secret = new_resume_secret()
+    session = record_launch(world.binder, "gh", spec, resume_hash=resume_digest(secret))
+    return secret, session, launch_stream(world.binder, session, secret)
 
 
-def test_attach_stores_only_the_hash_and_keeps_the_state(world: World) -> None:
-    add_session(world)
-    secret = attach_resume(world.binder, "s1")
-    assert secret is not None and len(secret) >= 40
-    stored = world.store.get("s1")
-    assert stored is not None and stored.state == S.BUILDING
-    assert stored.resume_hash == hashlib.sha256(secret.encode()).hexdigest()
+def first_event(events: Iterator[Progress | None]) -> Progress:
+    return next(e for e in events if e is not None)
+
+
+@pytest.mark.parametrize("cached", [True, False], ids=["cached", "uncached"])
+def test_the_resume_secret_goes_out_before_anything_starts(world: World, cached: bool) -> None:
+    if cached:
+        world.registry.images.add(f"skybinder-gh-u-r:{SHA}")
+    secret, session, events = stream(world)
+    stored = world.store.get(session.id)
+    assert stored is not None and stored.resume_hash == resume_digest(secret)  # one write
+    first = first_event(events)
+    assert (first.extra["session_id"], first.extra["resume"]) == (session.id, secret)
+    assert first.phase == ("built" if cached else "waiting")
+    # Nothing was started when the page got its secret: a reload now reattaches.
+    assert world.runner.tasks == {} and world.builder.jobs == {}
     assert may_resume(stored, secret)
     assert not may_resume(stored, secret[:-1] + ("a" if secret[-1] != "a" else "b"))
     assert not may_resume(stored, "")
-    assert attach_resume(world.binder, "s1") != secret  # a new secret each time
+    rest = [e for e in take_until_quiet(events)]
+    assert all("resume" not in e.extra for e in rest)
+    assert (world.runner.tasks != {}) if cached else (world.builder.jobs != {})
 
 
-@pytest.mark.parametrize("state", [S.FAILED, S.STOPPED])
-def test_an_ended_session_gets_no_secret(world: World, state: SessionState) -> None:
-    add_session(world, state)
-    assert attach_resume(world.binder, "s1") is None
-    assert attach_resume(world.binder, "nope") is None
-    session = world.store.get("s1")
-    assert session is not None and session.resume_hash == ""
-    assert not may_resume(session, "")
+def take_until_quiet(events: Iterator[Progress | None]) -> list[Progress]:
+    out: list[Progress] = []
+    for event in events:
+        if event is None:
+            return out
+        out.append(event)
+    return out
 
 
-class RacingStore(FakeSessionStore):
-    """A store where the launch moves the session on just before our write, once."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.raced = False
-
-    def transition(self, session_id, expected, new, **changes):  # type: ignore[no-untyped-def]
-        if "resume_hash" in changes and not self.raced:
-            self.raced = True
-            super().transition(session_id, {S.BUILDING}, S.BUILT)
-        return super().transition(session_id, expected, new, **changes)
-
-
-def test_attach_retries_when_the_launch_moves_on_meanwhile(world: World) -> None:
-    store = RacingStore()
-    world.binder.store = store
-    store.create(Session(id="s1", provider="gh", spec="u/r/HEAD", state=S.BUILDING))
-    secret = attach_resume(world.binder, "s1")
-    session = store.get("s1")
-    assert store.raced and secret is not None and session is not None
-    assert session.state == S.BUILT  # the launch's move stands
-    assert may_resume(session, secret)
+def test_a_launch_refused_at_once_gets_no_secret(world: World) -> None:
+    secret, session, events = stream(world, spec="u/r/no-such-ref")
+    assert session.state == S.FAILED and session.resume_hash == ""
+    failed = first_event(events)
+    assert failed.phase == "failed" and "resume" not in failed.extra
+    assert world.store.get(session.id).resume_hash == ""  # type: ignore[union-attr]
+    assert secret
 
 
 def test_with_resume_marks_only_the_first_event() -> None:
