@@ -119,7 +119,8 @@ def _reap_one(binder: Binder, session: Session) -> str:
         resumed = resume_launch(binder, session)
         if resumed:
             return resumed
-    return _reap_running(binder, session, now, age) or repaired
+    running = _reap_running(binder, session, now, age)  # a repaired session may be ready now
+    return repaired or running
 
 
 def _resume_built(binder: Binder, session: Session) -> str:
