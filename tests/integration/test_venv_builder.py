@@ -16,7 +16,7 @@ from skybinder.adapters.local.images import ImageLayout, LocalImage, LocalImageR
 from skybinder.adapters.local.processes import run_streamed
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.domain.errors import BuildError
-from skybinder.service.ports import BuildJob
+from skybinder.service.ports import BuildInfo, BuildJob, BuildStatus
 
 BASE = ["six"]
 TIMEOUT = 300.0
@@ -138,6 +138,8 @@ def test_requirements_repo_builds(
     assert all(record["message"].endswith("\n") for record in records)
     assert records[-1]["message"] == "Built environment for skybinder-gh-a-b-1:x\n"
     assert finished.calls == [("skybinder-gh-a-b-1:x", True, "")]
+    assert builder.status(build_id).status == BuildStatus.SUCCEEDED  # as the reaper asks it
+    assert builder.status("0123456789abcdef").status == BuildStatus.UNKNOWN
 
 
 def test_same_requirements_reuse_the_environment(
@@ -199,6 +201,19 @@ def test_missing_requirement_fails_and_leaves_nothing(
     assert not list((data / "images").glob("*/image.json"))
     assert env_dirs(data) == []
     assert log_records(builder, build_id)[-1] == {"phase": "failed", "message": reason + "\n"}
+    assert builder.status(build_id) == BuildInfo(status=BuildStatus.FAILED, reason=reason)
+
+
+def test_one_build_per_claim(tmp_path: Path, builder: VenvBuilder, finished: Finished) -> None:
+    repo = tmp_path / "repo"
+    sha = commit(repo, {"requirements.txt": "iniconfig\n"})
+    job = BuildJob(image_name="skybinder-test-c:1", repo_url=str(repo), ref=sha, provider="git")
+    claimed = job.model_copy(update={"claim": "c1"})
+    first = builder.start(claimed)
+    assert builder.start(claimed) == first  # a claimer that crashed, taken over: one build
+    assert builder.status(first).claim == "c1"
+    finished.wait(job.image_name)
+    assert len(finished.calls) == 1
 
 
 def test_unknown_ref_fails_clearly(
