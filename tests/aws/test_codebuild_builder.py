@@ -10,9 +10,10 @@ import pytest
 
 from skybinder.adapters.aws.client_errors import error_code
 from skybinder.adapters.aws.codebuild_builder import check_job
+from skybinder.adapters.aws.events import BuildStateChange, build_outcome
 from skybinder.domain.errors import BuilderBusyError, BuildError
 from skybinder.domain.model import ImageState, SessionState
-from skybinder.service.ports import BuildJob
+from skybinder.service.ports import BuildJob, BuildStatus
 from skybinder.service.watch import watch
 from tests.aws.compute_events import build_event
 from tests.aws.compute_fixtures import IMAGE, PROJECT, Cloud, launch, load_event, take
@@ -167,3 +168,18 @@ def test_a_reader_gets_the_tail_of_the_log_then_only_new_lines(cloud: Cloud) -> 
     assert quiet.lines == [] and quiet.cursor
     cloud.write_build_log(build_id, "line 12", "line 13")
     assert cloud.binder.builder.logs(build_id, quiet.cursor).lines == ["line 12", "line 13"]
+
+
+def test_a_builds_status_is_read_from_codebuild_as_its_end_event_tells_it(cloud: Cloud) -> None:
+    builder = cloud.binder.builder
+    build_id = builder.start(job(claim="c0ffee"))
+    assert builder.start(job(claim="c0ffee")) == build_id  # one build per claim (its token)
+    running = builder.status(build_id)
+    assert (running.status, running.claim) == (BuildStatus.RUNNING, "c0ffee")
+    event = cloud.build_event("codebuild-failed", build_id)  # the build has failed in CodeBuild
+    outcome = build_outcome(BuildStateChange.model_validate(event).detail)
+    assert outcome is not None
+    failed = builder.status(build_id)
+    assert (failed.status, failed.reason) == (BuildStatus.FAILED, outcome.summary)
+    unknown = f"{PROJECT}:00000000-0000-0000-0000-000000000000"
+    assert builder.status(unknown).status == BuildStatus.UNKNOWN
