@@ -37,6 +37,10 @@ class ResolvedRepo(BaseModel):
     slug: str  # a docker-safe name for the repository, for image naming
     notices: list[str] = Field(default_factory=list)  # `waiting` messages for the user
     quota: int | None = None  # sessions allowed for this repo_key; None: the default (0: no limit)
+    # The digest of the files that determine the repository's environment
+    # (domain/environment.py); "": its image is built per commit (a content-dependent build,
+    # a data record, or a tree that could not be read).
+    env_digest: str = ""
 
 
 class Resolver(Protocol):
