@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from skybinder.adapters.providers.answers import rate_limit_wait, rate_limited
 from skybinder.adapters.providers.base import RepoProvider, make_slug
+from skybinder.adapters.providers.git_tree import GitTree
 from skybinder.adapters.providers.guard import GIT_SCHEMES
 from skybinder.adapters.providers.safe_http import SafeHttp
 from skybinder.domain.errors import ProviderUnavailableError, ResolveError
@@ -153,6 +154,13 @@ class GitProvider(RepoProvider[GitSpec]):
                 f"or ref. Check the spelling; refs are case-sensitive.{hint}"
             )
         return sha
+
+    def environment_reader(self, parsed: GitSpec, ref: str) -> GitTree | None:
+        # Over smart HTTP only, where every request passes the SSRF guard; git:// and ssh
+        # URLs (and local paths) keep an image per commit.
+        if urlsplit(parsed.url).scheme not in ("http", "https"):
+            return None
+        return GitTree(self._http, parsed.url, ref)
 
     def describe(self, spec: str, parsed: GitSpec, ref: str) -> ResolvedRepo:
         parts = urlsplit(parsed.url)
