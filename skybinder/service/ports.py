@@ -219,6 +219,10 @@ class LaunchRequest(BaseModel):
     memory_gb: float = 0  # memory for this session; 0: the runner's default size
     idle_timeout: int = 0  # seconds an idle server is kept; 0: the runner's setting
     attempt: int = 0  # 0 for the first start, n for the n-th relaunch (a new idempotency key)
+    # The repository and commit the server fetches into its home before Jupyter starts (an
+    # environment-keyed image holds another commit's files); "" when the image holds them.
+    content_url: str = ""
+    content_ref: str = ""
 
 
 class Runner(Protocol):
