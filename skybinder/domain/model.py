@@ -142,7 +142,7 @@ class Image(BaseModel):
 
     @property
     def built_from(self) -> str:
-        """"<repository>@<short commit>": what the image was built from, for people."""
+        """ "<repository>@<short commit>": what the image was built from, for people."""
         return f"{self.repo_url}@{self.ref[:12]}"
 
 

@@ -120,6 +120,10 @@ class SessionStore(Protocol):
         """
         ...
 
+    def list_images(self) -> builtins.list[Image]:
+        """Every image record, newest first (by created_at, then name)."""
+        ...
+
     def update_image(
         self,
         name: str,

@@ -279,6 +279,18 @@ def test_update_image_is_conditional(store: Store) -> None:
     assert store.get_image("img") == done
 
 
+def test_images_are_listed_newest_first_with_their_key_and_source(store: Store) -> None:
+    assert store.list_images() == []
+    store.claim_build(Image(name="old", repo_url="https://x/a", ref="a" * 40, created_at=1.0))
+    shared = Image(name="env:k", repo_url="https://x/b", ref="b" * 40, created_at=2.0, env_key="k")
+    store.claim_build(shared)
+    store.update_image("env:k", [ImageState.BUILDING], ImageState.BUILT, finished_at=3.0)
+    listed = store.list_images()
+    assert [i.name for i in listed] == ["env:k", "old"]
+    assert listed[0] == shared.model_copy(update={"state": ImageState.BUILT, "finished_at": 3.0})
+    assert listed[0].built_from == "https://x/b@bbbbbbbbbbbb"
+
+
 # -- concurrency: one handle shared by threads, or two handles on one store ----------------
 
 

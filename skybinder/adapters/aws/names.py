@@ -38,6 +38,7 @@ RATE_PREFIX = "RATE#"
 RATE_SORT = "RATE"
 EVENT_PREFIX = "EVENT#"  # pk "EVENT#<slug>": a workshop event with its counters
 EVENT_SORT = "EVENT"
+IMAGE_STATUS_PARTITION = "IMAGE"  # status_pk of every image record: listing them is one Query
 EVENT_STATUS_PARTITION = "EVENT"  # status_pk of every event: listing them is one Query
 
 # -- non-key attributes the adapters write beside the model's own fields ---------------------
