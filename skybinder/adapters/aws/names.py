@@ -105,6 +105,14 @@ BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store; the build functi
 # group that carries the session id (so task events and the orphan sweep map back to it).
 SESSION_CONTAINER = "notebook"
 SESSION_PORT = 8888
+# The launcher every session image holds (images/session/skybinder-launch): it fetches the
+# launched commit into the home directory, then starts Jupyter; it exits with this code when
+# the fetch fails.
+SESSION_LAUNCHER = "/usr/local/bin/skybinder-launch"
+FETCH_FAILED_EXIT = 86
+# ECR tags of environment-keyed images start with this (image_tag of "skybinder-env:<key>"):
+# the registry's lifecycle policy keeps the recently pulled ones.
+ENV_IMAGE_TAG_PREFIX = "skybinder-env--"
 TASK_GROUP_PREFIX = "skybinder:"
 
 # CloudWatch metrics the functions emit (embedded metric format); as infra/names.py names them.
