@@ -88,6 +88,9 @@ ENV_PUBLIC_URL = (
     "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
 )
 ENV_PUBLIC_URL_PARAMETER = "SKYBINDER_PUBLIC_URL_PARAMETER"  # or: an SSM parameter holding it
+# The version of the image recipe (the buildspec and the session launcher): part of every
+# environment key, so images built another way are never shared. "" turns sharing off.
+ENV_BUILDER_VERSION = "SKYBINDER_BUILDER_VERSION"
 ENV_GITHUB_TOKEN_SECRET = "SKYBINDER_GITHUB_TOKEN_SECRET"  # SSM parameter or secret (optional)
 ENV_MAX_SESSIONS = "SKYBINDER_MAX_SESSIONS"
 ENV_MAX_SESSIONS_PER_REPO = "SKYBINDER_MAX_SESSIONS_PER_REPO"
@@ -112,7 +115,7 @@ SESSION_LAUNCHER = "/usr/local/bin/skybinder-launch"
 FETCH_FAILED_EXIT = 86
 # ECR tags of environment-keyed images start with this (image_tag of "skybinder-env:<key>"):
 # the registry's lifecycle policy keeps the recently pulled ones.
-ENV_IMAGE_TAG_PREFIX = "skybinder-env--"
+SHARED_IMAGE_TAG_PREFIX = "skybinder-env--"
 TASK_GROUP_PREFIX = "skybinder:"
 
 # CloudWatch metrics the functions emit (embedded metric format); as infra/names.py names them.
