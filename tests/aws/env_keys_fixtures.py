@@ -33,10 +33,12 @@ def recorded_github() -> RecordedGitHub:
     return github
 
 
-def shared_cloud(github: RecordedGitHub, **settings: str) -> Cloud:
+def shared_cloud(
+    github: RecordedGitHub, hooks: list[tuple[str, Any]] | None = None, **settings: str
+) -> Cloud:
     deployment = deploy(settings={n.ENV_BUILDER_VERSION: BUILDER_VERSION, **settings})
     resolver = ProviderResolver(github.client(), getaddrinfo=FakeDns(), environments=True)
-    return make_cloud(deployment, resolver=CachingResolver(resolver), hooks=[])
+    return make_cloud(deployment, resolver=CachingResolver(resolver), hooks=hooks)
 
 
 def run_to_ready(cloud: Cloud, session_id: str) -> list[Any]:
