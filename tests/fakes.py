@@ -120,12 +120,6 @@ class FakeSessionStore(SessionStore):
             found = self.images.get(name)
             return found.model_copy(deep=True) if found else None
 
-    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
-        wanted = frozenset(ImageState(state) for state in states)
-        with self._lock:
-            found = [i.model_copy(deep=True) for i in self.images.values() if i.state in wanted]
-        return sorted(found, key=lambda i: (i.created_at, i.name))
-
     def claim_build(self, image: Image) -> bool:
         if image.state is not ImageState.BUILDING:
             raise ValueError(
@@ -137,6 +131,11 @@ class FakeSessionStore(SessionStore):
                 return False
             self.images[image.name] = image.model_copy(deep=True)
             return True
+
+    def list_images(self) -> list[Image]:
+        with self._lock:
+            found = [image.model_copy(deep=True) for image in self.images.values()]
+        return sorted(found, key=lambda i: (-i.created_at, i.name))
 
     def update_image(
         self,

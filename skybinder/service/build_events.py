@@ -4,8 +4,9 @@ and `reconcile_builds`, the same news as the builder gives it when the reaper as
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
-from skybinder.domain.model import ImageState
+from skybinder.domain.model import ImageState, Session, SessionState
 from skybinder.service.binder import Binder
 from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.builds import on_build_finished
@@ -13,6 +14,7 @@ from skybinder.service.ports import BuildStatus
 from skybinder.service.watch import log_line_event
 
 log = logging.getLogger(__name__)
+S = SessionState
 TAIL_LINES = 20  # of the build log, quoted in the reason a failed session gives
 
 
@@ -48,13 +50,16 @@ LOST = (
 )
 
 
-def reconcile_builds(binder: Binder) -> int:
-    """Ask the builder about every build an image record waits for, and settle each one that
-    has ended as its end event would have (that event was lost, or is late); return how many.
-    A claim whose build never started is the build queue's (start_queued_builds)."""
+def reconcile_builds(binder: Binder, active: Iterable[Session]) -> int:
+    """Ask the builder about the build of every image that one of the `active` sessions waits
+    for, and settle each one that has ended as its end event would have (that event was lost,
+    or is late); return how many. A claim whose build never started is the build queue's
+    (start_queued_builds). A build nobody waits for is settled once a session waits for it."""
     settled = 0
-    for image in binder.store.list_images({ImageState.BUILDING}):
-        if not image.build_id:
+    names = {s.image_name for s in active if s.state in {S.QUEUED, S.BUILDING}}
+    for name in sorted(names):
+        image = binder.store.get_image(name)
+        if image is None or image.state != ImageState.BUILDING or not image.build_id:
             continue
         info = binder.builder.status(image.build_id)
         if info.status == BuildStatus.RUNNING:

@@ -44,7 +44,7 @@ def reap(binder: Binder) -> Counter[str]:
             if action:
                 done[action] += 1
     with isolated(done, "the builds"):
-        done += Counter({"build-settled": reconcile_builds(binder)})  # += drops a 0
+        done += Counter({"build-settled": reconcile_builds(binder, active)})  # += drops a 0
     with isolated(done, "the build queue"):
         done += Counter({"queued-build-started": start_queued_builds(binder)})
     with isolated(done, "events"):

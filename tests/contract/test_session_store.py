@@ -52,7 +52,8 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
         updated_at=2.5, ready_at=3.75, ended_at=4.125,
         # An event's session joins its event (test_event_store.py); its figures do not need one.
         event="", warm=True, hourly_micros=7, reserved_micros=8, cost_micros=9,
-        capacity="spot", interruptions=2, launched_at=3.5,
+        capacity="spot", interruptions=2, launched_at=3.5, env_key="k1",
+        reused_from="https://github.com/a/c@abc",
     )  # fmt: skip
     assert full.model_fields_set == set(Session.model_fields), "set every field"
     store.create(full)
@@ -304,20 +305,6 @@ def test_a_failed_build_can_be_reclaimed_a_built_one_cannot(store: Store) -> Non
     assert store.get_image("good") == Image(name="good", build_id="b1", state=ImageState.BUILT)
 
 
-def test_list_images_by_state_oldest_first(store: Store) -> None:
-    store.claim_build(Image(name="late", created_at=30.0))
-    store.claim_build(Image(name="early", created_at=10.0))
-    store.claim_build(Image(name="done", created_at=20.0))
-    store.update_image("done", [ImageState.BUILDING], ImageState.BUILT)
-    building = store.list_images([ImageState.BUILDING])
-    assert [i.name for i in building] == ["early", "late"]
-    assert building[0] == store.get_image("early")
-    assert [i.name for i in store.list_images([ImageState.BUILT, ImageState.FAILED])] == ["done"]
-    store.update_image("late", [ImageState.BUILDING], ImageState.FAILED, reason="x")
-    assert [i.name for i in store.list_images([ImageState.BUILDING])] == ["early"]
-    assert store.list_images([]) == []
-
-
 def test_claim_build_needs_a_building_image(store: Store) -> None:
     with pytest.raises(ValueError, match="building"):
         store.claim_build(Image(name="img", state=ImageState.BUILT))
@@ -336,6 +323,18 @@ def test_update_image_is_conditional(store: Store) -> None:
     with pytest.raises(ValueError, match="finished_at"):
         store.update_image("img", [ImageState.BUILT], ImageState.BUILT, finished_at="soon")
     assert store.get_image("img") == done
+
+
+def test_images_are_listed_newest_first_with_their_key_and_source(store: Store) -> None:
+    assert store.list_images() == []
+    store.claim_build(Image(name="old", repo_url="https://x/a", ref="a" * 40, created_at=1.0))
+    shared = Image(name="env:k", repo_url="https://x/b", ref="b" * 40, created_at=2.0, env_key="k")
+    store.claim_build(shared)
+    store.update_image("env:k", [ImageState.BUILDING], ImageState.BUILT, finished_at=3.0)
+    listed = store.list_images()
+    assert [i.name for i in listed] == ["env:k", "old"]
+    assert listed[0] == shared.model_copy(update={"state": ImageState.BUILT, "finished_at": 3.0})
+    assert listed[0].built_from == "https://x/b@bbbbbbbbbbbb"
 
 
 # -- concurrency: one handle shared by threads, or two handles on one store ----------------

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from skybinder.adapters.aws import names as n
 from skybinder.domain.admission import matches
-from skybinder.domain.model import Image, ImageState, Session, SessionState, can_move
+from skybinder.domain.model import Image, Session, SessionState, can_move
 
 Item = dict[str, Any]  # attribute name -> DynamoDB AttributeValue ({"S": ...}, {"N": ...})
 M = TypeVar("M", bound=BaseModel)
@@ -101,11 +101,6 @@ def status_partition(state: SessionState) -> str:
     return n.SESSION_PREFIX + SessionState(state).value
 
 
-def image_status(state: ImageState) -> str:
-    """The by-status partition of image records in `state` (the reaper lists `building`)."""
-    return n.IMAGE_PREFIX + ImageState(state).value
-
-
 def image_partition(image_name: str) -> str:
     return n.SESSION_PREFIX + image_name
 
@@ -137,12 +132,14 @@ def session_item(session: Session, expires_at: int | None) -> Item:
 
 
 def image_item(image: Image) -> Item:
+    """An image record; in the by-status index under IMAGE_STATUS_PARTITION (by created_at),
+    so the admin API lists images with one Query."""
     return {
         **image_key(image.name),
         **model_attributes(image),
-        n.STATUS_INDEX_PARTITION_KEY: attribute(image_status(image.state)),
-        n.STATUS_INDEX_SORT_KEY: attribute(image.created_at),
         n.KIND_ATTRIBUTE: {"S": "image"},
+        n.STATUS_INDEX_PARTITION_KEY: attribute(n.IMAGE_STATUS_PARTITION),
+        n.STATUS_INDEX_SORT_KEY: attribute(image.created_at),
     }
 
 

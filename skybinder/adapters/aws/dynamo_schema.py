@@ -16,8 +16,8 @@ Items, typed by key (every model field is an attribute of its own, named as the 
                                          <state>, task_pk <task_id> (absent while there is no
                                          task), revision (N, bumped by every write), and
                                          expires_at once the session has ended (30 days later)
-    IMAGE#<name>        IMAGE            an Image and its build; status_pk "IMAGE#<state>",
-                                         status_sk created_at (the reaper lists builds)
+    IMAGE#<name>        IMAGE            an Image and its build; status_pk "IMAGE",
+                                         status_sk created_at (listing images is one Query)
     COUNTER             global           count (N): active sessions that hold a slot
     COUNTER             repo#<repo_key>  count (N): the same, for one repository
     RATE#<key>          RATE             a rate-limit window: count (N), reset (N, epoch

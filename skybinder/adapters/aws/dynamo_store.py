@@ -27,7 +27,6 @@ from skybinder.adapters.aws.dynamo_items import (
     image_item,
     image_key,
     image_partition,
-    image_status,
     model_from_item,
     session_item,
     session_key,
@@ -179,15 +178,6 @@ class DynamoSessionStore(DynamoEventStore):
         item = self._table.get(image_key(name))
         return None if item is None else model_from_item(Image, item)
 
-    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
-        keys = [{n.STATUS_INDEX_PARTITION_KEY: image_status(s)} for s in set(states)]
-        found = [
-            model_from_item(Image, item)
-            for key in keys
-            for item in self._table.query(key, n.STATUS_INDEX)
-        ]
-        return sorted(found, key=lambda i: (i.created_at, i.name))
-
     def claim_build(self, image: Image) -> bool:
         if image.state is not ImageState.BUILDING:
             raise ValueError(
@@ -203,6 +193,13 @@ class DynamoSessionStore(DynamoEventStore):
         except ConditionFailed:
             return False
         return True
+
+    def list_images(self) -> builtins.list[Image]:
+        items = self._table.query(
+            {n.STATUS_INDEX_PARTITION_KEY: n.IMAGE_STATUS_PARTITION}, n.STATUS_INDEX
+        )
+        images = [model_from_item(Image, item) for item in items]
+        return sorted(images, key=lambda i: (-i.created_at, i.name))
 
     def update_image(
         self,
@@ -222,7 +219,6 @@ class DynamoSessionStore(DynamoEventStore):
         for attr, value in fields.model_dump(mode="json", include=set(changes)).items():
             e.set(attr, value)
         e.set("state", ImageState(new).value)
-        e.set(n.STATUS_INDEX_PARTITION_KEY, image_status(new))
         condition = f"attribute_exists({e.name(n.PARTITION_KEY)}) AND {e.one_of('state', allowed)}"
         if where:
             required = Image.model_validate({"name": name, **where})

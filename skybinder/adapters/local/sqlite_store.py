@@ -178,12 +178,6 @@ class SqliteSessionStore:
         rows = self._read("SELECT data FROM images WHERE name = ?", (name,))
         return Image.model_validate_json(rows[0][0]) if rows else None
 
-    def list_images(self, states: Iterable[ImageState]) -> builtins.list[Image]:
-        wanted = sorted({ImageState(state).value for state in states})
-        rows = self._read(f"SELECT data FROM images WHERE state IN ({_marks(wanted)})", wanted)
-        found = [Image.model_validate_json(row[0]) for row in rows]
-        return sorted(found, key=lambda i: (i.created_at, i.name))
-
     def claim_build(self, image: Image) -> bool:
         if image.state is not ImageState.BUILDING:
             raise ValueError(
@@ -199,6 +193,12 @@ class SqliteSessionStore:
                 (image.name, image.state.value, image.model_dump_json(), ImageState.FAILED.value),
             )
             return cursor.rowcount == 1
+
+    def list_images(self) -> builtins.list[Image]:
+        images = [
+            Image.model_validate_json(row[0]) for row in self._read("SELECT data FROM images")
+        ]
+        return sorted(images, key=lambda i: (-i.created_at, i.name))
 
     def update_image(
         self,

@@ -78,7 +78,8 @@ class World:
     def read(cls, aws: Aws) -> World:
         store = aws.cloud.binder.store
         sessions = sorted(store.list(), key=lambda s: (s.created_at, s.id))
-        return cls(sessions, store.list_images(set(ImageState)), store.list_events())
+        images = sorted(store.list_images(), key=lambda i: (i.created_at, i.name))
+        return cls(sessions, images, store.list_events())
 
 
 def outcome(aws: Aws, world: World) -> Outcome:
