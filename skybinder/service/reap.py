@@ -63,9 +63,8 @@ def sweep_orphans(binder: Binder, active: list[Session] | None = None) -> Counte
     """Release routes and tasks whose session has ended or does not exist. `active`: the
     active sessions as the caller listed them a moment ago (read here when None).
 
-    A session the list does not show (made since, or the list lags) is read once more before
-    anything of it is released, so one made meanwhile is never taken for a missing one; one
-    the list shows that has ended since keeps what it held until the next sweep.
+    A resource is released only when the session, read once more, says so: the list may
+    lag, or predate what is held (a session made, or relaunched on another task, meanwhile).
     """
     done: Counter[str] = Counter()
     ports: tuple[tuple[str, object], ...] = (("route", binder.router), ("task", binder.runner))
@@ -76,7 +75,11 @@ def sweep_orphans(binder: Binder, active: list[Session] | None = None) -> Counte
     live = {session.id: session for session in listed}
     for kind, port, resources in held:
         for resource, session_id in resources.items():
-            session = live.get(session_id) or binder.store.get(session_id)
+            session = live.get(session_id)
+            if session is None or _orphaned(kind, resource, session):
+                # The list is a hint (it may lag, and is older than what is held): the
+                # session is read again before anything of it is released.
+                session = binder.store.get(session_id)
             if _orphaned(kind, resource, session):
                 port.release(resource)
                 done[f"orphan-{kind}"] += 1
