@@ -16,6 +16,7 @@ from skybinder.service.binder import Binder
 from skybinder.service.build_events import reconcile_builds
 from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.builds import settle_sessions
+from skybinder.service.ending import identity
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.ports import CounterRepair, Sweepable
 from skybinder.service.reconcile import (
@@ -101,7 +102,8 @@ def _reap_one(binder: Binder, session: Session) -> str:
     if session.state in PRE_LAUNCH:
         if age > cfg.build_timeout:
             minutes = round(cfg.build_timeout / 60)
-            fail(binder, session.id, f"The build did not finish within {minutes} minutes.")
+            reason = f"The build did not finish within {minutes} minutes."
+            fail(binder, session.id, reason, expected={session.state})
             return "build-timeout"
         if session.state == S.BUILT and now - session.updated_at > GRACE:
             return _resume_built(binder, session)
@@ -166,7 +168,9 @@ def _reap_running(binder: Binder, session: Session, now: float, age: float) -> s
                 return "ready"
         if idle_in_state > cfg.start_timeout:
             minutes = round(cfg.start_timeout / 60, 1)
-            fail(binder, session.id, f"The server did not start within {minutes:g} minutes.")
+            reason = f"The server did not start within {minutes:g} minutes."
+            # As read: a session that became ready (or started another server) meanwhile stays.
+            fail(binder, session.id, reason, expected={session.state}, where=identity(session))
             return "start-timeout"
         return ""
     if session.state == S.READY and cfg.max_age and age > cfg.max_age:
