@@ -136,7 +136,10 @@ def start_launch(binder: Binder, session: Session) -> Session:
         after_built(binder, session, None)
         return binder.store.get(session.id) or session
     if session.state == S.QUEUED:
-        find_or_build_image(binder, session)
+        # Recorded `queued` a moment ago because the registry had no image: not asked again
+        # (an image that appeared meanwhile came with its record, which the build joins).
+        record = binder.store.get_image(session.image_name)
+        find_or_build_image(binder, session, record=record, present=False)
         return binder.store.get(session.id) or session
     return session
 
