@@ -315,20 +315,8 @@ def test_status_payload_shows_money_in_dollars(world: World) -> None:
     assert "access_code_hash" not in payload
 
 
-class ReasonRunner(FakeRunner):
-    """A runner that, like ECS, remembers why a task stopped."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.reasons: dict[str, str] = {}
-
-    def stop_reason(self, task_id: str) -> str:
-        return self.reasons.get(task_id, "")
-
-
 def test_a_spot_loss_the_reaper_sees_first_still_relaunches(world: World) -> None:
-    runner = ReasonRunner()
-    world.binder.runner = runner
+    runner = world.runner  # like ECS, it says why a task stopped (`reasons`)
     create_event(world.binder, request(world))
     world.registry.images.add(IMAGE)
     session = attend(world)
