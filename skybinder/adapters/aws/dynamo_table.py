@@ -4,13 +4,15 @@ with the retries DynamoDB asks for when a transaction holds an item."""
 from __future__ import annotations
 
 import builtins
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
+from skybinder.adapters.aws.client_errors import busy_if_transient
 from skybinder.adapters.aws.dynamo_items import Expression, Item
 
 if TYPE_CHECKING:
@@ -32,6 +34,21 @@ class ConditionFailed(Exception):
         self.item = item
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _busy(method: F) -> F:
+    """DynamoDB throttled (past botocore's retries) or failed for a moment: PlatformBusyError,
+    so a caller can tell "later" from "never" (a launch waits for the reaper, not fails)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with busy_if_transient("with the session table"):
+            return method(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
 class DynamoTable:
     """Reads are strongly consistent where DynamoDB allows it (not on indexes)."""
 
@@ -48,10 +65,12 @@ class DynamoTable:
         self._sleep = sleep
         self._attempts = attempts
 
+    @_busy
     def get(self, key: Item) -> Item | None:
         out = self.client.get_item(TableName=self.name, Key=key, ConsistentRead=True)
         return out.get("Item")
 
+    @_busy
     def query(self, key: Mapping[str, str], index: str | None = None) -> builtins.list[Item]:
         """Every item whose (index) key attributes equal `key`, all pages."""
         e = Expression()
@@ -73,10 +92,12 @@ class DynamoTable:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    @_busy
     def put(self, item: Item, e: Expression, condition: str) -> None:
         """PutItem on `condition`; ConditionFailed if it does not hold."""
         self._write(self.client.put_item, Item=item, **e.condition(condition))
 
+    @_busy
     def update(self, key: Item, e: Expression, condition: str, *, old: bool = False) -> Item:
         """UpdateItem on `condition`, returning the item as written; ConditionFailed if it
         does not hold (carrying the item as it was when `old`)."""
@@ -87,6 +108,7 @@ class DynamoTable:
         attributes: Item = out["Attributes"]
         return attributes
 
+    @_busy
     def delete(self, key: Item, e: Expression, condition: str) -> None:
         self._write(self.client.delete_item, Key=key, **e.condition(condition))
 
@@ -102,6 +124,7 @@ class DynamoTable:
         """A ConditionCheck for `transact`: the transaction commits only if it holds."""
         return {"ConditionCheck": {"TableName": self.name, "Key": key, **e.condition(condition)}}
 
+    @_busy
     def transact(self, ops: builtins.list[Item]) -> builtins.list[str] | None:
         """Commit `ops` together: None when done, else the per-op cancellation reasons
         ("None" for an op that was fine) when a condition did not hold."""
