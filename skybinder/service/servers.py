@@ -49,7 +49,7 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
         route = binder.router.reserve(session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except PlatformBusyError as err:  # not a failure: the reaper resumes this very attempt
-        log.warning("starting session %s must wait: %s", session_id, err.message)
+        log.warning("session %s waits for the reaper to start it: %s", session_id, err.message)
         return binder.store.get(session_id)
     except Exception as err:  # a runner or router fault fails this session, never the caller
         reason, status = _start_failure(err)

@@ -57,5 +57,5 @@ def busy_if_transient(what: str) -> Iterator[None]:
         if error_code(err) not in TRANSIENT:
             raise
         raise PlatformBusyError(
-            f"AWS is busy ({error_code(err)}) {what}; it is tried again in a minute."
+            f"AWS is busy ({error_code(err)}) {what}: try again in a moment."
         ) from err
