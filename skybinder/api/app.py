@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -12,7 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from skybinder import __version__
 from skybinder.api import admin, admin_events, badges, build, event_page, events, legacy, ui
 from skybinder.api.admin import AdminAuth
-from skybinder.api.limits import LaunchRateLimit
+from skybinder.api.limits import LaunchRateLimit, client_ip
+from skybinder.api.origin import OriginCheck
 from skybinder.api.tokens import DEFAULT_LIFETIME, BuildTokens
 from skybinder.service.binder import Binder
 
@@ -29,6 +31,11 @@ class AppOptions:
     rate_limit: LaunchRateLimit | None = None  # per-IP launches; None: no limit
     trusted_proxies: int = 0  # proxies in front that append to X-Forwarded-For
     admin_auth: AdminAuth | None = None  # None: the admin API refuses everyone
+    # Behind CloudFront: the request header holding the origin secret, the secret (None: no
+    # check, as locally), and how to read the client's address (None: from trusted_proxies).
+    origin_header: str = ""
+    origin_secret: Callable[[], str] | None = None
+    client_address: Callable[[Request], str] | None = None
 
 
 def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
@@ -40,9 +47,14 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app.state.build_tokens = BuildTokens(options.build_token_secret, options.build_token_lifetime)
     app.state.rate_limit = options.rate_limit
     app.state.trusted_proxies = options.trusted_proxies
+    app.state.client_address = options.client_address or partial(
+        client_ip, trusted_proxies=options.trusted_proxies
+    )
     app.state.admin_auth = options.admin_auth
     # mybinder.org answers every origin: thebe and Jupyter Book pages call /build cross-site.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
+    if options.origin_secret is not None:  # outermost: nothing runs for a refused request
+        app.add_middleware(OriginCheck, header=options.origin_header, secret=options.origin_secret)
     app.include_router(build.router)
     app.include_router(legacy.router)
     for router in (ui.router, badges.router, events.router, admin.router):

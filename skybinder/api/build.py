@@ -14,12 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from skybinder.api.limits import (
-    LaunchRateLimit,
-    check_launch_rate,
-    client_ip,
-    rate_limit_message,
-)
+from skybinder.api.limits import LaunchRateLimit, check_launch_rate, rate_limit_message
 from skybinder.api.stream import failed_event, with_keepalive
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.domain.model import Session
@@ -83,7 +78,7 @@ def build(request: Request) -> StreamingResponse:
     build_token = request.query_params.get("build_token", "")
     tokens: BuildTokens = request.app.state.build_tokens
     rate_limit: LaunchRateLimit | None = request.app.state.rate_limit
-    ip = client_ip(request, request.app.state.trusted_proxies)
+    ip = request.app.state.client_address(request)
     refusal: tuple[str, int] | None = None
     headers = dict(SSE_HEADERS)
     token_ok = False

@@ -92,7 +92,7 @@ def refuse_builds(
     cloud: Cloud, times: int = 1, code: str = "AccountLimitExceededException"
 ) -> None:
     error = {"Code": code, "Message": ACCOUNT_LIMIT}
-    fail_calls(cloud.binder.builder.client, "StartBuild", code, times=times, Error=error)
+    cloud.fail("codebuild", "StartBuild", code, times=times, Error=error)
 
 
 def scheduled(cloud: Cloud) -> dict[str, int]:

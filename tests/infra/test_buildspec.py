@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from infra.builder import BUILDSPEC
-from infra.names import BUILD_IMAGE_NAME, BUILD_REF, BUILD_REPO_URL
+from skybinder.adapters.aws.names import BUILD_IMAGE_NAME, BUILD_REF, BUILD_REPO_URL
 
 REPOSITORY = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sb-dev-images"
 CACHE_REF = "123456789012.dkr.ecr.us-east-1.amazonaws.com/sb-dev-cache:repo2docker"

@@ -225,8 +225,10 @@ def test_the_github_token_is_readable_only_where_configured(
         }
 
     base = "arn:aws:ssm:us-east-1:123456789012:parameter"
-    assert parameters(default) == {f"{base}/sb-dev/public-url"}
-    assert parameters(options) == {f"{base}/sb-dev/public-url", f"{base}/skybinder/github-token"}
+    unique = default.variables("launch")["SKYBINDER_SETTINGS_PARAMETER"].split("/")[1]
+    own = {f"{base}/{unique}/public-url", f"{base}/{unique}/settings"}
+    assert parameters(default) == own
+    assert parameters(options) == {*own, f"{base}/skybinder/github-token"}
     for deployment in (default, options):
         assert not any(
             "secretsmanager:GetSecretValue" in as_list(s.get("Action", []))

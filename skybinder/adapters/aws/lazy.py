@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from skybinder.domain.errors import LaunchError
+from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.ports import Prober, ResolvedRepo, Resolver
 
 PROBE_TIMEOUT = 5.0  # seconds; a probe that takes longer is a "not yet"
@@ -20,9 +21,15 @@ PROBE_TIMEOUT = 5.0  # seconds; a probe that takes longer is a "not yet"
 class LazyResolver:
     """The providers, built on the first resolve, with the GitHub token read then."""
 
-    def __init__(self, token_name: str, client: Callable[[str], Any]) -> None:
+    def __init__(
+        self,
+        token_name: str,
+        client: Callable[[str], Any],
+        settings: ProviderSettings | None = None,
+    ) -> None:
         self._token_name = token_name
         self._client = client
+        self._settings = settings  # the operator's controls: banned specs
         self._lock = threading.Lock()
         self._inner: Resolver | None = None
 
@@ -45,7 +52,9 @@ class LazyResolver:
             token = read_github_token(self._client(service), self._token_name)
         http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
         # allow_local=False: in the cloud a local address is a request forgery hole.
-        return CachingResolver(ProviderResolver(http, allow_local=False, github_token=token))
+        return CachingResolver(
+            ProviderResolver(http, allow_local=False, github_token=token, settings=self._settings)
+        )
 
     def resolve(self, provider: str, spec: str) -> ResolvedRepo:
         return self._resolver().resolve(provider, spec)
