@@ -36,9 +36,9 @@ ACCOUNT = "123456789012"
 PUBLIC_URL = "https://binder.example.org"
 
 
-def program(listeners: int = 1) -> Program:
-    """The Pulumi program rendered with `listeners` load balancers (cached)."""
-    return render({"albCount": listeners} if listeners > 1 else {})
+def program(listeners: int = 1, config: dict[str, Any] | None = None) -> Program:
+    """The Pulumi program rendered with `listeners` load balancers and `config` (cached)."""
+    return render({**({"albCount": listeners} if listeners > 1 else {}), **(config or {})})
 
 
 def _names() -> dict[str, str]:
@@ -113,9 +113,11 @@ def deploy(
     targets_per_alb: int = 100,
     capacity: str = "",
     settings: dict[str, str] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> Deployment:
-    """What `pulumi up` would create, on moto; the functions' environment for it."""
-    rendered = program(listeners)
+    """What `pulumi up` would create with the stack's `config`, on moto; the functions'
+    environment for it, with `settings` (variables) changed for the test."""
+    rendered = program(listeners, config)
     env = {k: v for k, v in rendered.variables("launch").items() if k.startswith("SKYBINDER_")}
     client = Clients()
     ids = _network(client)
