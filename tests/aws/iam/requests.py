@@ -280,6 +280,7 @@ OPERATIONS: dict[str, dict[str, Mapping]] = {
             "CompleteLayerUpload",
             "PutImage",
             "BatchImportUpstreamImage",
+            "CreateRepository",
         )
     }
     | {"GetAuthorizationToken": _everything("ecr:GetAuthorizationToken")},
