@@ -16,6 +16,9 @@ from skybinder.api.origin import viewer_address
 from skybinder.bootstrap_aws import current
 
 KEEPALIVE = 25.0  # seconds: API Gateway ends a stream that is silent for 5 minutes
+# API Gateway ends a streamed response after 15 minutes (and the function after 900 s): a
+# stream ends cleanly before that, saying the launch goes on (api/stream.py `within`).
+STREAM_LIMIT = 14 * 60.0
 
 
 def create() -> FastAPI:
@@ -30,6 +33,7 @@ def create() -> FastAPI:
         )
     options = AppOptions(
         keepalive=KEEPALIVE,
+        stream_limit=STREAM_LIMIT,
         health_checks=aws.health_checks(),
         build_token_secret=aws.build_token_secret,  # fetched on first use, not at start
         rate_limit=rate_limit,

@@ -24,6 +24,9 @@ HealthCheck = Callable[[], bool]
 @dataclass
 class AppOptions:
     keepalive: float = 25.0  # seconds of silence on /build before a keepalive comment
+    # Seconds a /build (or resumed) stream may last before it ends with a "goes on" event:
+    # under API Gateway's 15 minutes in AWS; 0, no limit, locally.
+    stream_limit: float = 0.0
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Signs the /v2 pages' build tokens; None: a random one per process (one instance only).
     build_token_secret: str | bytes | Callable[[], str] | None = None
@@ -44,6 +47,7 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app = FastAPI(title="skybinder", version=__version__, docs_url=None, redoc_url=None)
     app.state.binder = binder
     app.state.keepalive = options.keepalive
+    app.state.stream_limit = options.stream_limit
     app.state.build_tokens = BuildTokens(options.build_token_secret, options.build_token_lifetime)
     app.state.rate_limit = options.rate_limit
     app.state.trusted_proxies = options.trusted_proxies

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from skybinder.api.limits import LaunchRateLimit, check_launch_rate, rate_limit_message
-from skybinder.api.stream import failed_event, with_keepalive
+from skybinder.api.stream import failed_event, with_keepalive, within
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.domain.model import Session
 from skybinder.service.binder import Binder
@@ -73,6 +73,7 @@ def accepts_event_stream(request: Request) -> bool:
 def build(request: Request) -> StreamingResponse:
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive
+    limit: float = request.app.state.stream_limit
     provider, spec = raw_spec(request, "/build/")
     build_only = request.query_params.get("build_only", "").lower() == "true"
     build_token = request.query_params.get("build_token", "")
@@ -118,7 +119,8 @@ def build(request: Request) -> StreamingResponse:
                 lambda: attach_resume(binder, session.id), limiter=limiter
             )
             steps = in_thread(with_resume(watch(binder, session.id), session.id, resume), limiter)
-            async for frame in with_keepalive(steps, keepalive):
+            bounded = within(steps, limit, lambda: session.id)
+            async for frame in with_keepalive(bounded, keepalive):
                 yield frame
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut
             log.exception("the /build stream for %s/%s failed", provider, spec)
