@@ -27,8 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "3.12"
 RUNTIME = "python3.12"
-# Dependencies of the local mode only (the local builder and the command line).
-LOCAL_ONLY = ("uv", "typer", "rich")
+# Dependencies of the local mode and the command line only (the local builder, the CLI and
+# `skybinder check`'s WebSocket client): not in the Lambda layer.
+LOCAL_ONLY = ("uv", "typer", "rich", "websockets")
 # The optional dependencies (pyproject.toml) `tracing: true` adds: what powertools' Tracer
 # imports (the X-Ray SDK). Without them the functions' tracer records nothing.
 TRACING_EXTRA = "tracing"
