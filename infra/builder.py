@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from infra import iam
 from infra.registry import DOCKER_HUB, ECR_PUBLIC
 from skybinder.adapters.aws import names
 
-BUILDSPEC = Path(__file__).resolve().parent.parent / "images" / "builder" / "buildspec.yml"
+IMAGES = Path(__file__).resolve().parent.parent / "images"
+BUILDSPEC = IMAGES / "builder" / "buildspec.yml"
+SESSION_LAUNCHER = IMAGES / "session" / "skybinder-launch"
 # ECR actions a `docker push` (and a registry cache export/import) needs on one repository.
 PUSH_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
@@ -116,6 +120,20 @@ def _mirror_arns(args: BuilderArgs) -> list[pulumi.Output[str]]:
     ]
 
 
+def launcher_b64() -> str:
+    """The session launcher every image gets (the buildspec adds it through repo2docker's
+    --appendix), base64-encoded for a project variable."""
+    return base64.b64encode(SESSION_LAUNCHER.read_bytes()).decode("ascii")
+
+
+def builder_version() -> str:
+    """The version of the image recipe: a digest of the buildspec (which pins repo2docker)
+    and the launcher. The functions put it in every environment key, so a deployment with a
+    new recipe builds new images instead of reusing ones made the old way."""
+    digest = hashlib.sha256(BUILDSPEC.read_bytes() + b"\0" + SESSION_LAUNCHER.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _mirror(args: BuilderArgs, upstream: str, image: str = "") -> pulumi.Output[str] | str:
     """`<registry>/<prefix>[/<image>]` of the pull-through cache of `upstream`, or ""."""
     prefix = args.mirrors.get(upstream)
@@ -137,6 +155,7 @@ def _environment(
         _plain(names.BUILD_BUILDKIT_IMAGE, _mirror(args, DOCKER_HUB, BUILDKIT)),
         _plain("SOCI_VERSION", args.soci_version),
         _plain("SOCI_SHA256", args.soci_sha256),
+        _plain("SESSION_LAUNCHER_B64", launcher_b64()),
         # Placeholders; every StartBuild overrides them.
         _plain(names.BUILD_REPO_URL, ""),
         _plain(names.BUILD_REF, ""),

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from skybinder.adapters.aws.names import SHARED_IMAGE_TAG_PREFIX
+
 ECR_PUBLIC = "public.ecr.aws"  # Docker's official images are mirrored under docker/library/
 DOCKER_HUB = "registry-1.docker.io"  # needs credentials: ECR pulls from it as that account
 
@@ -27,7 +29,9 @@ def mirror_prefix(stack_hash: str, upstream: str) -> str:
 
 
 class Registry(pulumi.ComponentResource):
-    """Images are scanned on push and expire after a while; the cache keeps only its latest."""
+    """Images are scanned on push and expire after a while: an image shared by every commit
+    with one environment when it has not been pulled (launched) for that long, an image of one
+    commit that long after its push. The cache keeps only its latest manifests."""
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("skybinder:infra:Registry", name, None, opts)
@@ -35,7 +39,7 @@ class Registry(pulumi.ComponentResource):
         self.images = aws.ecr.Repository(
             f"{name}-images",
             image_scanning_configuration={"scan_on_push": True},
-            # A tag names the repository's commit: it never points anywhere else.
+            # A tag names a commit, or an environment key: it never points anywhere else.
             image_tag_mutability="IMMUTABLE",
             encryption_configurations=[{"encryption_type": "AES256"}],
             force_delete=True,  # `pulumi destroy` removes the images with the repository
@@ -44,7 +48,14 @@ class Registry(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             f"{name}-images-expiry",
             repository=self.images.name,
-            policy=json.dumps({"rules": [_expire_after(1, args.image_expiry_days)]}),
+            policy=json.dumps(
+                {
+                    "rules": [
+                        _expire_unused(1, SHARED_IMAGE_TAG_PREFIX, args.image_expiry_days),
+                        _expire_after(2, args.image_expiry_days),
+                    ]
+                }
+            ),
             opts=child,
         )
         self.cache = aws.ecr.Repository(
@@ -83,6 +94,23 @@ class Registry(pulumi.ComponentResource):
             )
             mirrors[upstream] = prefix
         return mirrors
+
+
+def _expire_unused(priority: int, prefix: str, days: int) -> dict[str, object]:
+    """Shared images live while they are used: Fargate pulls the image for every session, so
+    the last pull is the last launch, and the most recently used environments are kept."""
+    return {
+        "rulePriority": priority,
+        "description": f"Shared environment images not launched for {days} days",
+        "selection": {
+            "tagStatus": "tagged",
+            "tagPatternList": [f"{prefix}*"],
+            "countType": "sinceImagePulled",
+            "countUnit": "days",
+            "countNumber": days,
+        },
+        "action": {"type": "expire"},
+    }
 
 
 def _expire_after(priority: int, days: int) -> dict[str, object]:

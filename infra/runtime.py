@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from infra.builder import builder_version
 from infra.config import Settings
 from infra.iam import Statement, allow
 from skybinder.adapters.aws import names
@@ -114,6 +115,8 @@ class Runtime:
             names.ENV_MAX_AGE: str(s.max_age),
             names.ENV_LAUNCH_RATE_LIMIT: str(s.launch_rate_limit),
             names.ENV_LAUNCH_RATE_WINDOW: str(s.launch_rate_window),
+            # The image recipe's version: part of every environment key (shared images).
+            names.ENV_BUILDER_VERSION: builder_version(),
         }
         if github_token and s.github_token_secret:
             variables[names.ENV_GITHUB_TOKEN_SECRET] = s.github_token_secret

@@ -113,6 +113,7 @@ def build_aws(
             settings.github_token_secret,
             client,
             ProviderSettings(banned_specs=list(settings.banned_specs)),
+            environments=bool(settings.builder_version),
         ),
         clock=clock,
         config=ServiceConfig(
@@ -121,6 +122,7 @@ def build_aws(
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            builder_version=settings.builder_version,
             # Fargate pulls the whole image for every task: minutes for a large one.
             start_timeout=600.0,
             poll_interval=1.0,  # every poll of /build reads DynamoDB

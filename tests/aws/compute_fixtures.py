@@ -311,12 +311,13 @@ def make_cloud(
     *,
     refs: dict[str, str] | None = None,
     hooks: list[tuple[str, Callable[..., Any]]] | None = None,
+    resolver: Any = None,
 ) -> Cloud:
     """The binders bootstrap_aws builds from the deployment's environment, one per function,
     each making its calls as its role; the launch function's is made current.
 
     `hooks` are (event, handler) pairs for every function's botocore session (e.g. to count
-    calls).
+    calls); `resolver` replaces the fake one (a ProviderResolver on recorded answers).
     """
     guard = IamGuard(
         deployment.policies(), AccountLookup(deployment.client, REGION, ACCOUNT), ACCOUNT
@@ -326,7 +327,9 @@ def make_cloud(
     internet = JupyterBehindAlb(deployment.client("elbv2"), deployment.listener_arns)
     clock = FakeClock()
     http = httpx.Client(transport=httpx.MockTransport(internet))
-    resolver = FakeResolver(refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA})
+    resolver = resolver or FakeResolver(
+        refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA}
+    )
     functions: dict[str, AwsBinder] = {}
     sessions: dict[str, Any] = {}
     for role in FUNCTIONS:

@@ -26,10 +26,13 @@ class LazyResolver:
         token_name: str,
         client: Callable[[str], Any],
         settings: ProviderSettings | None = None,
+        *,
+        environments: bool = False,
     ) -> None:
         self._token_name = token_name
         self._client = client
         self._settings = settings  # the operator's controls: banned specs
+        self._environments = environments  # read environment digests (images are shared)
         self._lock = threading.Lock()
         self._inner: Resolver | None = None
 
@@ -52,9 +55,14 @@ class LazyResolver:
             token = read_github_token(self._client(service), self._token_name)
         http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
         # allow_local=False: in the cloud a local address is a request forgery hole.
-        return CachingResolver(
-            ProviderResolver(http, allow_local=False, github_token=token, settings=self._settings)
+        resolver = ProviderResolver(
+            http,
+            allow_local=False,
+            github_token=token,
+            settings=self._settings,
+            environments=self._environments,
         )
+        return CachingResolver(resolver)
 
     def resolve(self, provider: str, spec: str) -> ResolvedRepo:
         return self._resolver().resolve(provider, spec)
