@@ -81,6 +81,9 @@ _FAKE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    # moto's EC2 loads thousands of AMIs into every new account: seconds per test for images
+    # no test uses (the deployments need a VPC, never an AMI).
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 _DROPPED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
