@@ -27,7 +27,7 @@ role, the action and the resource. So, in a test:
         session = launch(cloud)                  # as the launch function (cloud.binder)
         cloud.send_reap(event)                   # the reap handler, as the reap role
         with cloud.as_role("reap") as binder:    # the service layer, as the reap function
-            reap(binder)
+            reap(binder)                         # (or the `as_role` fixture: as_role("reap"))
         cloud.guard.allowed("reap", "ecs:RunTask")   # what a role was allowed to do
 
 For a client of your own (a new adapter, a new function), check it as a role with
@@ -255,6 +255,12 @@ def _iam_enforced() -> Iterator[None]:
     fixtures = sys.modules.get("tests.aws.compute_fixtures")
     if fixtures is not None:
         fixtures.check_clouds()
+
+
+@pytest.fixture
+def as_role(cloud: Any) -> Any:
+    """`with as_role("reap") as binder:` runs the block as that function (Cloud.as_role)."""
+    return cloud.as_role
 
 
 def iam_client(cloud: Any, service: str, role: str) -> Any:

@@ -181,3 +181,13 @@ def test_the_guard_knows_every_role_the_program_renders(cloud: Cloud) -> None:
     assert set(guard.policies) == {"launch", "build", "reap", "builder", "execution"}
     with pytest.raises(KeyError, match="no rendered role 'proxy'"):
         guard.attach(cloud.deployment.client("ssm"), "proxy", REGION)
+
+
+def test_the_as_role_fixture_runs_a_block_as_that_function(cloud: Cloud, as_role: Any) -> None:
+    from skybinder import bootstrap_aws
+
+    with as_role("reap") as binder:
+        assert bootstrap_aws.current().binder is binder  # what the handlers would use
+        assert binder.runner.held() == {}  # the orphan sweep's ListTasks: the reaper may
+    assert cloud.guard.allowed("reap", "ecs:ListTasks")
+    assert bootstrap_aws.current().binder is cloud.binder  # back to the launch function
