@@ -237,5 +237,12 @@ class FakeRateLimiter(RateLimiter):
             count, reset = window
         return RateLimitResult.of(count, reset, limit=limit, now=now)
 
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        with self._lock:
+            window = self.windows.get(key)
+            if window is None or window[1] <= now:
+                return 0, 0
+            return window[0], window[1]
+
 
 # --- end of RateLimiter ------------------------------------------------------------------

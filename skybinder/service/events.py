@@ -229,11 +229,13 @@ def request_event_launch(
     client_ip: str = "",
     launch_host: str = "",
 ) -> Session:
-    """Launch an attendee's session of event `slug`; like request_launch, never raises.
+    """Launch an attendee's session of event `slug`.
 
     A warm session is handed over at once when the event has one; otherwise a session is
     admitted (seat and budget, atomically) and launched from the prebuilt image. Refusals
-    are recorded as `failed` sessions with a reason the attendee understands.
+    are recorded as `failed` sessions with a reason the attendee understands, except a
+    missing or wrong access code: that raises AccessCodeError and writes nothing, so guesses
+    leave no trace to count or to fill the store with (access_codes.py throttles them).
     """
     now = binder.clock.now()
     attempt = Session(
@@ -255,10 +257,10 @@ def request_event_launch(
                 f"This link is not the repository of {event.title}: use the event's own link."
             )
         check_open(event, now)
-        check_code(event, code)
     except SkybinderError as err:
         failed = attempt if event is None else _as_event_session(attempt, event)
         return record_failed(binder, failed, err)
+    check_code(event, code)
     if event.warm_pool:
         warm = claim_warm_session(binder, event, client_ip=client_ip, launch_host=launch_host)
         if warm is not None:

@@ -376,3 +376,12 @@ class RateLimiter(Protocol):
         negative limit or a window <= 0.
         """
         ...
+
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        """(attempts counted for `key` in its live window, the window's `reset`), without
+        counting one; (0, 0) when `key` has no live window (none, or one that has ended).
+
+        What a caller reads before deciding whether to count: access-code guesses are counted
+        only when wrong, and refused for everyone once a window holds the limit.
+        """
+        ...

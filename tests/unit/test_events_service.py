@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from skybinder.domain.errors import BudgetExhaustedError, EventExistsError, ResolveError
+from skybinder.domain.errors import (
+    AccessCodeError,
+    BudgetExhaustedError,
+    EventExistsError,
+    ResolveError,
+)
 from skybinder.domain.event import EventRequest
 from skybinder.domain.model import CapacityPolicy, Session, SessionState, TaskStatus
 from skybinder.service.events import (
@@ -107,8 +112,6 @@ def test_a_budget_below_one_session_is_refused_with_the_figures(world: World) ->
     [
         ({"starts_at_in": HOUR}, None, "u/r/main", "has not started yet"),
         ({"starts_at_in": -5 * HOUR, "ends_at_in": -HOUR}, None, "u/r/main", "has ended"),
-        ({"access_code": "tea"}, None, "u/r/main", "needs an access code"),
-        ({"access_code": "tea"}, "coffee", "u/r/main", "access code is not right"),
         ({}, None, "u/other/HEAD", "not the repository of Software Carpentry"),
     ],
 )
@@ -124,6 +127,21 @@ def test_refusals_before_admission(
     assert refused.state == S.FAILED and message in refused.reason
     assert refused.status_code in {400, 403}
     assert world.store.event_usage("swc-2026").seats_in_use == 0
+    assert world.runner.tasks == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "message"), [(None, "needs an access code"), ("coffee", "access code is not right")]
+)
+def test_a_missing_or_wrong_code_is_refused_and_writes_nothing(
+    world: World, code: str | None, message: str
+) -> None:
+    create_event(world.binder, request(world, access_code="tea"))
+    before = world.store.list()
+    with pytest.raises(AccessCodeError, match=message) as caught:
+        attend(world, code=code)
+    assert caught.value.status_code == 403
+    assert world.store.list() == before  # no session record for a refused guess
     assert world.runner.tasks == {}
 
 
