@@ -29,6 +29,7 @@ from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import ACTIVE, Limits, TaskStatus
 from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
+from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.launch import on_build_finished
 from skybinder.service.reap import reap
 from skybinder.service.sessions import on_task_state, stop_session
@@ -85,14 +86,21 @@ def build_local(settings: LocalSettings) -> LocalBinder:
 
     def build_finished(image: str, ok: bool, reason: str) -> None:
         on_build_finished(holder[0], image, ok=ok, reason=reason)
+        start_queued_builds(holder[0])  # its builder is free: a waiting build takes it now
 
     def task_changed(sid: str, task: str, status: TaskStatus, address: str, reason: str) -> None:
         on_task_state(holder[0], sid, task, status, address=address, reason=reason)
 
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
     store = SqliteSessionStore(root / "skybinder.sqlite", token_key=store_key(root))
-    jupyter = JupyterOptions(idle_timeout=settings.idle_timeout, allow_root=_is_root())
-    runner = ProcessRunner(root, task_changed, host=settings.host, options=jupyter)
+    jupyter = JupyterOptions(
+        idle_timeout=settings.idle_timeout,
+        allow_root=_is_root(),
+        allow_origin=session_origin(settings),
+    )
+    runner = ProcessRunner(
+        root, task_changed, host=settings.host, options=jupyter, pass_env=settings.pass_env
+    )
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
     resolver = ProviderResolver(
         http, allow_local=True, github_token=settings.github_token, settings=settings.providers
@@ -101,7 +109,11 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         store=store,
         registry=LocalImageRegistry(root),
         builder=VenvBuilder(
-            root, build_finished, data=DataFetcher(resolver.data_providers(), resolver.http)
+            root,
+            build_finished,
+            data=DataFetcher(resolver.data_providers(), resolver.http),
+            max_builds=settings.max_builds,
+            pass_env=settings.pass_env,
         ),
         runner=runner,
         router=DirectRouter(public_host(settings.host)),
@@ -153,6 +165,13 @@ def served_names(settings: LocalSettings) -> set[str]:
     if not ip_literal(settings.host.strip("[]")) and settings.host not in {"", "0.0.0.0", "::"}:
         names.add(settings.host)
     return {name.lower() for name in names if name}
+
+
+def session_origin(settings: LocalSettings) -> str:
+    """The origin whose pages, besides its own, a local session's Jupyter server accepts: the
+    binder's. Until sessions are served on the binder's own port their origin is their own
+    address, which Jupyter always accepts; once they are, it is this one. Decided here only."""
+    return f"http://{public_host(settings.host) or settings.host}:{settings.port}"
 
 
 def public_host(host: str) -> str | None:

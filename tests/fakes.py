@@ -203,7 +203,7 @@ class FakeSessionStore(SessionStore):
         return usage
 
     def _admit(self, session: Session, limits: Limits) -> None:
-        active = [s for s in self.sessions.values() if s.state in ACTIVE and not s.build_only]
+        active = [s for s in self.sessions.values() if s.state in ACTIVE]
         same_repo = [s for s in active if s.repo_key == session.repo_key]
         check_quota(limits, session, len(active), len(same_repo))
 

@@ -53,6 +53,9 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app.state.access = options.access
     # mybinder.org answers every origin (thebe and Jupyter Book pages call /build cross-site);
     # a local binder only the origins its operator lists.
+    # The guard runs before any route; CORS wraps it, so that a listed origin can read even
+    # a refusal. (The middleware added last is the outermost.)
+    app.add_middleware(AccessGuard, policy=options.access)
     if options.access.allow_origins:
         allowed = list(options.access.allow_origins)
         app.add_middleware(
@@ -61,7 +64,6 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
-    app.add_middleware(AccessGuard, policy=options.access)  # the outermost: before anything
     app.include_router(build.router)
     app.include_router(legacy.router)
     for router in (ui.router, badges.router, events.router, admin.router):

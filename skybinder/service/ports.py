@@ -61,7 +61,8 @@ class SessionStore(Protocol):
 
         With `limits`, admission is atomic with the insert: QuotaExceededError is raised when
         the active sessions (all of them, or those with the same repo_key) already reach a
-        non-zero limit. Build-only sessions are not counted. ValueError if the id exists.
+        non-zero limit. Every active session counts, build-only ones too (a build takes the
+        machine as a server does). ValueError if the id exists.
 
         An active session with `event` set joins that event in the same atomic step:
         EventNotFoundError when there is no such event, EventClosedError when it was closed,

@@ -270,7 +270,7 @@ class SqliteSessionStore:
 
 def _admit(db: sqlite3.Connection, session: Session, limits: Limits) -> None:
     """Raise QuotaExceededError when `session` would exceed `limits` (inside the write lock)."""
-    active = f"state IN ({_marks(_ACTIVE)}) AND build_only = 0"
+    active = f"state IN ({_marks(_ACTIVE)})"
     (total,) = db.execute(f"SELECT COUNT(*) FROM sessions WHERE {active}", _ACTIVE).fetchone()
     (for_repo,) = db.execute(
         f"SELECT COUNT(*) FROM sessions WHERE {active} AND repo_key = ?",
