@@ -171,7 +171,8 @@ def session_origin(settings: LocalSettings) -> str:
     """The origin whose pages, besides its own, a local session's Jupyter server accepts: the
     binder's. Until sessions are served on the binder's own port their origin is their own
     address, which Jupyter always accepts; once they are, it is this one. Decided here only."""
-    return f"http://{public_host(settings.host) or settings.host}:{settings.port}"
+    host = public_host(settings.host) or settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 def public_host(host: str) -> str | None:
