@@ -10,6 +10,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -185,3 +186,38 @@ def test_skybinder_launch_reads_the_token_of_the_local_binder(
         elsewhere, capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"}
     )
     assert refused.returncode == 1 and "access token" in refused.stdout
+
+
+def test_builds_beyond_the_cap_wait_for_a_free_builder(server: Server, tmp_path: Path) -> None:
+    """Three builds asked at once on a binder that runs two: the third waits, and says so."""
+    record = tmp_path / "intervals.log"
+    repos = [
+        make_repo(
+            tmp_path / f"slow{i}",
+            {
+                "requirements.txt": "",
+                "postBuild": f"echo start $(date +%s.%N) >> {record}\nsleep 4\n"
+                f"echo end $(date +%s.%N) >> {record}\n",
+            },
+        )
+        for i in range(3)
+    ]
+    results: list[list[dict[str, object]]] = [[] for _ in repos]
+
+    def launch(i: int) -> None:
+        results[i] = server.events(build_path(repos[i]) + "?build_only=true")
+
+    threads = [threading.Thread(target=launch, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.3)
+    for thread in threads:
+        thread.join(600)
+    assert all(events[-1]["phase"] == "ready" for events in results), results
+    waited = [e for events in results for e in events if "Waiting for a free builder" in str(e)]
+    assert waited, "no launch was told it waits for a builder"
+    running, most = 0, 0
+    for line in sorted(record.read_text().split("\n")[:-1], key=lambda x: float(x.split()[1])):
+        running += 1 if line.startswith("start") else -1
+        most = max(most, running)
+    assert most == 2  # --max-builds defaults to 2: never more at once
