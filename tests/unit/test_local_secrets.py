@@ -96,6 +96,10 @@ def test_the_data_directory_and_secrets_are_the_owners_alone(tmp_path: Path) -> 
     assert access_token(data, None) != token  # a new one at every start
     assert access_token(data, "  chosen ") == "chosen"
     assert access_token(data, "") is None and not (data / "token").exists()
+    home = tmp_path / "home"  # `--data-dir ~`: a folder of the user's, not the binder's
+    (home / "notes").mkdir(parents=True)
+    home.chmod(0o755)
+    assert mode(private_dir(home)) == 0o755
     key = store_key(data)
     assert len(key) == 32 and mode(data / "store-key") == 0o600
     (data / "store-key").chmod(0o644)

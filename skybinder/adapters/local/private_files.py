@@ -17,10 +17,15 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 
 
-def private_dir(path: Path) -> Path:
-    """Create `path` (and its parents) and make it readable by its owner only."""
-    path.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
-    path.chmod(DIR_MODE)  # an existing directory keeps its mode through mkdir
+def private_dir(path: Path, marker: str = "skybinder.sqlite") -> Path:
+    """Create `path` (and its parents) readable by its owner only, and narrow an existing one
+    that is empty or already a data directory (it holds `marker`). Any other existing folder
+    keeps its mode (`--data-dir ~` must not change the home directory); its new files are
+    private all the same."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=DIR_MODE)
+    if not any(path.iterdir()) or (path / marker).exists():
+        path.chmod(DIR_MODE)  # an existing directory keeps its mode through mkdir
     return path
 
 

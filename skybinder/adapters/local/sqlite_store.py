@@ -65,7 +65,9 @@ class SqliteSessionStore:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._seal = TokenSeal(token_key if token_key is not None else store_key(path.parent))
-        private_file(path)  # before SQLite creates it: its journals take the file's mode
+        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+            if name == path.name or (path.parent / name).exists():
+                private_file(path.parent / name)  # SQLite gives new journals the file's mode
         # One connection behind a lock: the API's thread pool and the builder and runner
         # threads of this process take turns on it, while SQLite's file locks (WAL, BEGIN
         # IMMEDIATE, busy_timeout) arbitrate between processes. isolation_level=None leaves
