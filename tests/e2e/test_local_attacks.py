@@ -221,3 +221,9 @@ def test_builds_beyond_the_cap_wait_for_a_free_builder(server: Server, tmp_path:
         running += 1 if line.startswith("start") else -1
         most = max(most, running)
     assert most == 2  # --max-builds defaults to 2: never more at once
+
+
+def test_serve_prints_its_links_with_the_token(server: Server) -> None:
+    printed = (server.data_dir / "serve.log").read_text()
+    assert f"{server.url}/?token={server.token}" in printed
+    assert f"/HEAD?token={server.token}" in printed  # the example's launch link

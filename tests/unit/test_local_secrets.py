@@ -135,3 +135,14 @@ def test_skybinder_launch_sends_the_token_file_to_a_local_binder_only(
     (tmp_path / "token").write_text("tok\n")
     assert local_token(binder, tmp_path) == ("tok" if sent else None)
     assert local_token("http://127.0.0.1:8585", tmp_path / "missing") is None
+
+
+def test_turning_a_guard_off_is_said_loudly(capsys: pytest.CaptureFixture[str]) -> None:
+    from skybinder.cli import _warn_open
+
+    _warn_open("a-token", ["https://book.example"])
+    assert capsys.readouterr().out == ""
+    _warn_open(None, ["*"])
+    said = " ".join(capsys.readouterr().out.split())
+    assert "the access token is off" in said and "anyone who can reach this binder" in said
+    assert "--allow-origin '*'" in said
