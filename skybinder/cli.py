@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -17,6 +18,10 @@ from skybinder.cli_events import app as events_app
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, local_token, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
+
+if TYPE_CHECKING:
+    from skybinder.api.app import AppOptions
+    from skybinder.bootstrap import LocalBinder
 
 app = typer.Typer(
     help="A Binder for your own machine and your own AWS account.", no_args_is_help=True
@@ -53,10 +58,8 @@ def serve(
     import uvicorn
 
     from skybinder.adapters.local.private_files import access_token
-    from skybinder.api.access import AccessPolicy
-    from skybinder.api.admin import bearer_auth, write_admin_token
-    from skybinder.api.app import AppOptions, create_app
-    from skybinder.bootstrap import build_local, served_names
+    from skybinder.api.app import create_app
+    from skybinder.bootstrap import build_local
     from skybinder.example import launch_path, materialize_example
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -82,18 +85,7 @@ def serve(
     example = materialize_example(settings.data_dir)
     secret = access_token(settings.data_dir, token)
     _warn_open(secret, allow_origin)
-    access = AccessPolicy.local(
-        secret, port=port, allow_origins=allow_origin, hosts=served_names(settings)
-    )
-    options = AppOptions(
-        keepalive=settings.keepalive,
-        health_checks=local.health_checks(),
-        rate_limit=local.rate_limit,
-        admin_auth=bearer_auth(write_admin_token(settings.data_dir)),
-        access=access,
-        limiter=local.limiter,
-    )
-    web = create_app(local.binder, options)
+    web = create_app(local.binder, _app_options(local, secret))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -112,6 +104,31 @@ def serve(
 
     web.router.lifespan_context = lifespan
     uvicorn.run(web, host=host, port=port, log_level="warning")
+
+
+def _app_options(local: LocalBinder, token: str | None) -> AppOptions:
+    """The app's options for a local binder: its admin token (new at every start), and the
+    guards of the local threat model (README) with its access token."""
+    from skybinder.api.access import AccessPolicy
+    from skybinder.api.admin import bearer_auth, write_admin_token
+    from skybinder.api.app import AppOptions
+    from skybinder.bootstrap import served_names
+
+    settings = local.settings
+    access = AccessPolicy.local(
+        token,
+        port=settings.port,
+        allow_origins=settings.allow_origins,
+        hosts=served_names(settings),
+    )
+    return AppOptions(
+        keepalive=settings.keepalive,
+        health_checks=local.health_checks(),
+        rate_limit=local.rate_limit,
+        admin_auth=bearer_auth(write_admin_token(settings.data_dir)),
+        access=access,
+        limiter=local.limiter,
+    )
 
 
 def _warn_open(token: str | None, origins: list[str]) -> None:

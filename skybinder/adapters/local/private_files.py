@@ -37,6 +37,14 @@ def private_file(path: Path) -> Path:
     return path
 
 
+def private_database(path: Path) -> None:
+    """Make an SQLite file and the journals it has (-wal, -shm) its owner's only."""
+    private_file(path)
+    for journal in (path.with_name(f"{path.name}-wal"), path.with_name(f"{path.name}-shm")):
+        if journal.exists():
+            private_file(journal)
+
+
 def write_secret(path: Path, value: str) -> None:
     """Write `value` to a new file at `path` that only its owner may read."""
     path.unlink(missing_ok=True)  # a new file, so no earlier, wider mode survives

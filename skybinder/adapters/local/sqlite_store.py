@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from skybinder.adapters.local import sqlite_events as events
-from skybinder.adapters.local.private_files import private_file, store_key
+from skybinder.adapters.local.private_files import private_database, store_key
 from skybinder.adapters.local.token_seal import TokenSeal
 from skybinder.domain.admission import check_changes, check_image_update, check_quota
 from skybinder.domain.event import Event, EventUsage
@@ -65,9 +65,7 @@ class SqliteSessionStore:
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._seal = TokenSeal(token_key if token_key is not None else store_key(path.parent))
-        for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
-            if name == path.name or (path.parent / name).exists():
-                private_file(path.parent / name)  # SQLite gives new journals the file's mode
+        private_database(path)  # before SQLite opens it: new journals take the file's mode
         # One connection behind a lock: the API's thread pool and the builder and runner
         # threads of this process take turns on it, while SQLite's file locks (WAL, BEGIN
         # IMMEDIATE, busy_timeout) arbitrate between processes. isolation_level=None leaves
@@ -287,10 +285,7 @@ def _get(db: sqlite3.Connection, session_id: str, seal: TokenSeal) -> Session | 
 
 
 def _load(data: str, seal: TokenSeal) -> Session:
-    session = Session.model_validate_json(data)
-    if session.token:
-        session.token = seal.open(session.id, session.token)
-    return session
+    return seal.opened(Session.model_validate_json(data))
 
 
 def _update(
@@ -306,7 +301,6 @@ def _update(
 
 
 def _session_columns(session: Session, seal: TokenSeal) -> tuple[object, ...]:
-    stored = session.model_copy(update={"token": seal.seal(session.id, session.token)})
     return (
         session.state.value,
         session.repo_key,
@@ -314,7 +308,7 @@ def _session_columns(session: Session, seal: TokenSeal) -> tuple[object, ...]:
         session.task_id,
         int(session.build_only),
         session.created_at,
-        stored.model_dump_json(),
+        seal.sealed(session).model_dump_json(),
         session.event,
     )
 

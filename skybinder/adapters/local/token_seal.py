@@ -16,6 +16,8 @@ import secrets
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from skybinder.domain.model import Session
+
 PREFIX = "sealed:v1:"
 NONCE_BYTES = 12
 
@@ -47,3 +49,13 @@ class TokenSeal:
             return self._aead.decrypt(nonce, sealed, session_id.encode("utf-8")).decode("utf-8")
         except (InvalidTag, ValueError, binascii.Error):
             return ""
+
+    def sealed(self, session: Session) -> Session:
+        """`session` as it is stored: its token sealed."""
+        return session.model_copy(update={"token": self.seal(session.id, session.token)})
+
+    def opened(self, session: Session) -> Session:
+        """`session` as it was stored, with its token opened (in place)."""
+        if session.token:
+            session.token = self.open(session.id, session.token)
+        return session
