@@ -27,9 +27,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "3.12"
 RUNTIME = "python3.12"
-# Dependencies of the local mode and the command line only (the local builder, the CLI and
-# `skybinder check`'s WebSocket client): not in the Lambda layer.
-LOCAL_ONLY = ("uv", "typer", "rich", "websockets")
+# Dependencies of the local mode and the command line only (the local builder, the SQLite
+# store's cryptography, the CLI and `skybinder check`'s WebSocket client): not in the layer.
+LOCAL_ONLY = ("uv", "typer", "rich", "cryptography", "websockets")
 # The optional dependencies (pyproject.toml) `tracing: true` adds: what powertools' Tracer
 # imports (the X-Ray SDK). Without them the functions' tracer records nothing.
 TRACING_EXTRA = "tracing"

@@ -27,7 +27,7 @@ def create() -> FastAPI:
     launch_metrics.install("launch")  # streams see most launches reach `ready`
     settings = aws.settings
     rate_limit = None
-    if aws.rate_limiter is not None:
+    if aws.rate_limiter is not None and settings.launch_rate_limit > 0:
         rate_limit = LaunchRateLimit(
             aws.rate_limiter, settings.launch_rate_limit, settings.launch_rate_window
         )
@@ -37,6 +37,7 @@ def create() -> FastAPI:
         health_checks=aws.health_checks(),
         build_token_secret=aws.build_token_secret,  # fetched on first use, not at start
         rate_limit=rate_limit,
+        limiter=aws.rate_limiter,  # access-code guesses and used build tokens, always
         admin_auth=iam_auth,  # API Gateway authorises /api/admin/* with IAM; checked again here
         # Only requests through CloudFront carry the secret; the viewer's address is the one
         # CloudFront saw (api/origin.py). A deployment without a secret refuses every request.

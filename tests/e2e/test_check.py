@@ -1,5 +1,6 @@
-"""`skybinder check` against a real `skybinder serve`: every step passes on a working binder,
-and a launch that fails makes the check fail, saying which step and why."""
+"""`skybinder check` against a real `skybinder serve`: every step passes on a working binder
+(which asks for its access token: the check sends it), and a launch that fails makes the check
+fail, saying which step and why."""
 
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ def step(output: str, name: str) -> str:
 def test_every_step_passes_on_a_working_binder(server: Server, tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "smoke", {"README.md": "A binder's smoke test.\n"})
     spec = f"git/{quote(repo.as_uri(), safe='')}/HEAD"
-    result = check(server, "--spec", spec, "--data-dir", str(server.data_dir))
+    result = check(
+        server, "--spec", spec, "--data-dir", str(server.data_dir), "--token", server.token
+    )
     output = result.stdout
     assert result.returncode == 0, output + result.stderr
     assert step(output, "health").startswith("PASS ok")
@@ -50,11 +53,18 @@ def test_every_step_passes_on_a_working_binder(server: Server, tmp_path: Path) -
 
 def test_a_failed_launch_fails_the_check_and_skips_what_needs_a_session(server: Server) -> None:
     missing = quote("file:///nonexistent/repository", safe="")
-    result = check(server, "--spec", f"git/{missing}/HEAD")
+    result = check(server, "--spec", f"git/{missing}/HEAD", "--token", server.token)
     output = result.stdout
     assert result.returncode == 1, output
     assert step(output, "health").startswith("PASS")
-    assert step(output, "launch").startswith("FAIL the launch failed")
+    assert step(output, "launch").startswith("FAIL the launch failed (404)")
     assert step(output, "kernel").startswith("SKIP no session to talk to")
     assert step(output, "stop").startswith("SKIP no session to stop")
     assert "The check failed: launch." in output
+
+
+def test_without_the_binders_token_the_launch_is_refused(server: Server, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "smoke", {"README.md": "A binder's smoke test.\n"})
+    result = check(server, "--spec", f"git/{quote(repo.as_uri(), safe='')}/HEAD")
+    assert result.returncode == 1
+    assert step(result.stdout, "launch").startswith("FAIL the launch failed (403)")
