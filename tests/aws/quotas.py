@@ -12,7 +12,8 @@ reaching moto:
   from its StartBuild until the test sends its end (Cloud.send_build);
 - `SharedFailures`: the next N calls of an operation fail, whichever client makes them.
 
-The Lambda environment's 4 KB is checked on the rendered program (tests/infra/test_limits.py).
+The Lambda environment's 4 KB is checked on the rendered program
+(tests/infra/test_deployability.py).
 """
 
 from __future__ import annotations
