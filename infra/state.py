@@ -8,7 +8,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.names import ATTRIBUTE_TYPES, INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from skybinder.adapters.aws.names import (
+    ATTRIBUTE_TYPES,
+    INDEXES,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 
 # SQS keeps a message at most 14 days: long enough for an operator to look at what failed.
 DEAD_LETTER_RETENTION = 14 * 24 * 3600
@@ -55,8 +61,14 @@ class State(pulumi.ComponentResource):
         )
 
 
-def _index(name: str, partition: str, sort: str | None) -> dict[str, str]:
-    index = {"name": name, "hash_key": partition, "projection_type": "ALL"}
+def _index(
+    name: str, partition: str, sort: str | None
+) -> aws.dynamodb.TableGlobalSecondaryIndexArgsDict:
+    index: aws.dynamodb.TableGlobalSecondaryIndexArgsDict = {
+        "name": name,
+        "hash_key": partition,
+        "projection_type": "ALL",
+    }
     if sort is not None:
         index["range_key"] = sort
     return index

@@ -14,11 +14,13 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── EventNotFoundError        no event has that slug (404)
  ├── EventExistsError          an event with that slug exists already (409)
  ├── EventClosedError          the event has not started, has ended or was closed (403)
- ├── AccessCodeError           the event's access code is missing or wrong (403)
+ ├── AccessCodeError           the event's access code is missing or wrong (403), or guessed too
+ │                             often from one address (429)
  ├── BuildError                the builder could not build the image (500)
  ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
  ├── PlatformBusyError         the platform throttled a start, or failed for a moment (503)
  └── LaunchError               the runner could not start or keep the session (500)
+      └── RunnerBusyError       the platform refuses more starts for now: start it again (503)
 
 Messages are written for a person: what happened, why, and what to do next.
 """
@@ -89,6 +91,13 @@ class PlatformBusyError(SkybinderError):
 
 class LaunchError(SkybinderError):
     status_code = 500
+
+
+class RunnerBusyError(LaunchError):
+    """Not a failure: the platform throttles server starts (AWS's RunTask rate); the server
+    is started again a little later."""
+
+    status_code = 503
 
 
 class EventFullError(QuotaExceededError):

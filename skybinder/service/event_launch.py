@@ -13,7 +13,7 @@ from skybinder.domain.errors import (
 )
 from skybinder.domain.event import Event
 from skybinder.domain.event_admission import check_code, check_open
-from skybinder.domain.model import Session, SessionState
+from skybinder.domain.model import Limits, Session, SessionState
 from skybinder.domain.naming import new_session_id, new_token
 from skybinder.domain.pricing import Capacity, worst_capacity
 from skybinder.service.binder import Binder
@@ -34,11 +34,13 @@ def request_event_launch(
     client_ip: str = "",
     launch_host: str = "",
 ) -> Session:
-    """Launch an attendee's session of event `slug`; like request_launch, never raises.
+    """Launch an attendee's session of event `slug`.
 
     A warm session is handed over at once when the event has one; otherwise a session is
     admitted (seat and budget, atomically) and launched from the prebuilt image. Refusals
-    are recorded as `failed` sessions with a reason the attendee understands.
+    are recorded as `failed` sessions with a reason the attendee understands, except a
+    missing or wrong access code: that raises AccessCodeError and writes nothing, so guesses
+    leave no trace to count or to fill the store with (access_codes.py throttles them).
     """
     session = record_event_launch(
         binder,
@@ -86,10 +88,10 @@ def record_event_launch(
                 f"This link is not the repository of {event.title}: use the event's own link."
             )
         check_open(event, now)
-        check_code(event, code)
     except SkybinderError as err:
         failed = attempt if event is None else as_event_session(attempt, event)
         return record_failed(binder, failed, err)
+    check_code(event, code)
     if event.warm_pool:
         warm = claim_warm_session(binder, event, attempt)
         if warm is not None:
@@ -115,7 +117,9 @@ def _admitted(binder: Binder, event: Event, attempt: Session, *, warm: bool = Fa
             "reserved_micros": event.reserve_micros,
         }
     )
-    return admit_session(binder, session, None)
+    # The binder's global limit holds for attendees as for everyone; the event's own seats,
+    # not the per-repository limit, bound how many run its repository.
+    return admit_session(binder, session, Limits(max_sessions=binder.config.limits.max_sessions))
 
 
 def claim_warm_session(binder: Binder, event: Event, attempt: Session) -> Session | None:

@@ -15,6 +15,7 @@ from skybinder.domain.errors import (
     BudgetExhaustedError,
     EventExistsError,
     EventNotFoundError,
+    QuotaExceededError,
 )
 from skybinder.domain.event import Event, EventRequest, EventUsage, epoch, hash_code, iso
 from skybinder.domain.event_admission import closed_message, seats_left
@@ -42,6 +43,7 @@ from skybinder.service.sessions import stop_session
 __all__ = [  # an attendee's launch lives in event_launch.py; here for its callers
     "EventStatus",
     "admit",
+    "check_fits",
     "claim_warm_session",
     "close_event",
     "create_event",
@@ -118,6 +120,7 @@ def create_event(binder: Binder, request: EventRequest) -> EventStatus:
     """Pin the event's repository, price its sessions, store it and prebuild its image."""
     if binder.store.get_event(request.slug) is not None:
         raise EventExistsError(f"An event named {request.slug!r} exists already.")
+    check_fits(binder, request)
     resolved = binder.resolver.resolve(request.provider, request.spec)
     event = priced(binder, request).model_copy(
         update={
@@ -138,6 +141,19 @@ def create_event(binder: Binder, request: EventRequest) -> EventStatus:
     binder.store.update_event(event.slug, prebuild_session=prebuild.id)
     log.info("event %s created; prebuild %s is %s", event.slug, prebuild.id, prebuild.state)
     return event_status(binder, event.slug)
+
+
+def check_fits(binder: Binder, request: EventRequest) -> None:
+    """QuotaExceededError (400) when the event has more seats than the binder runs sessions at
+    once: its attendees count toward that limit like everyone, and could never all get in."""
+    limit = binder.config.limits.max_sessions
+    if 0 < limit < request.seats:
+        raise QuotaExceededError(
+            f"An event of {request.seats} seats does not fit in this binder, which runs at most "
+            f"{limit} sessions at once. Lower the seats, or raise the binder's limit "
+            "(--max-sessions locally, max_sessions in AWS).",
+            status_code=400,
+        )
 
 
 def _prebuild(binder: Binder, event: Event) -> Session:

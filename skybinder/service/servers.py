@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import PlatformBusyError, QuotaExceededError, SkybinderError
+from skybinder.domain.errors import (
+    PlatformBusyError,
+    QuotaExceededError,
+    RunnerBusyError,
+    SkybinderError,
+)
 from skybinder.domain.event import Event
 from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, SessionState
 from skybinder.service.binder import Binder
@@ -15,6 +20,7 @@ from skybinder.service.ports import LaunchRequest
 log = logging.getLogger(__name__)
 S = SessionState
 BEFORE_READY = frozenset({S.LAUNCHING, S.STARTING})
+BUSY = "AWS is busy right now: your server starts in a minute."
 
 
 def launch(
@@ -48,9 +54,10 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
         # Routing capacity first: a full binder refuses before a server is paid for.
         route = binder.router.reserve(session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
-    except PlatformBusyError as err:  # not a failure: the reaper resumes this very attempt
-        log.warning("session %s waits for the reaper to start it: %s", session_id, err.message)
-        return binder.store.get(session_id)
+    except (RunnerBusyError, PlatformBusyError) as err:  # not a failure: started again later
+        log.warning("launch of %s must wait: %s", session_id, err.message)
+        notice = err.message if isinstance(err, RunnerBusyError) else BUSY
+        return _later(binder, session, notice)
     except Exception as err:  # a runner or router fault fails this session, never the caller
         reason, status = _start_failure(err)
         if isinstance(err, QuotaExceededError):
@@ -71,6 +78,17 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     # Stopped, failed or relaunched while we were starting it: do not leave the task behind.
     binder.runner.stop(task_id)
     return now
+
+
+def _later(binder: Binder, session: Session, notice: str) -> Session | None:
+    """Back to `built`, told why: the reaper starts a session left built after a minute (its
+    first launch's time is kept, as for a relaunch: its deadline still holds; and its launch
+    attempt, so the runner gives back a server this attempt did start)."""
+    notices = session.notices if notice in session.notices else [*session.notices, notice]
+    fresh = {"task_id": "", "interruptions": session.interruptions}
+    return binder.store.transition(
+        session.id, {S.LAUNCHING}, S.BUILT, fresh, notices=notices, updated_at=binder.clock.now()
+    )
 
 
 def may_relaunch(binder: Binder, session: Session) -> bool:

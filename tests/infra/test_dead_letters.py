@@ -80,7 +80,6 @@ def test_the_functions_send_their_failures_and_only_the_reaper_drains(
         "sqs:SendMessage",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes",
     }
     assert _actions_on_queue(deployment, "launch") == set()
     for role in ("build", "reap"):
