@@ -126,3 +126,21 @@ def test_task_events_that_are_not_ours_change_nothing(cloud: Cloud) -> None:
     assert cloud.send_reap(not_ours) == {"ignored": "STOPPED"}
     assert cloud.session(session.id).state == S.STARTING
     assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{session.id}"]
+
+
+def test_a_session_a_listing_misses_while_it_moves_keeps_its_count(cloud: Cloud) -> None:
+    """The states are queried one by one: a session relaunched at that moment can be in
+    none of them. The repair lists again before it lowers a counter."""
+    ready(cloud)
+    store = cloud.function("reap").store
+    listed = store.list
+    calls = []
+
+    def missing_once(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        found = listed(*args, **kwargs)
+        return [] if len(calls) == 1 else found
+
+    store.list = missing_once
+    assert store.repair_counters() == {}
+    assert len(calls) == 2 and cloud.counters()["global"] == 1

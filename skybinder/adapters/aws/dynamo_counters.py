@@ -116,6 +116,20 @@ def read(table: DynamoTable) -> dict[str, int]:
     }
 
 
+def counted_by(active: Iterable[Session]) -> Counter[str]:
+    """What the counters should hold for `active` sessions."""
+    actual: Counter[str] = Counter()
+    for session in active:
+        actual.update(deltas(None, session))
+    return actual
+
+
+def lowers(stored: Mapping[str, int], active: Iterable[Session]) -> bool:
+    """True when `active` would take some counter below what it holds."""
+    actual = counted_by(active)
+    return any((was or 0) > actual.get(name, 0) for name, was in stored.items())
+
+
 def repair(
     table: DynamoTable, stored: Mapping[str, int], active: Iterable[Session]
 ) -> dict[str, tuple[int, int]]:
@@ -130,9 +144,7 @@ def repair(
     back. Repository counters that reach zero are deleted, so that their number stays that of
     the repositories in use.
     """
-    actual: Counter[str] = Counter()
-    for session in active:
-        actual.update(deltas(None, session))
+    actual = counted_by(active)
     fixed: dict[str, tuple[int, int]] = {}
     for name in sorted(set(stored) | set(actual)):
         was, now = stored.get(name), actual.get(name, 0)

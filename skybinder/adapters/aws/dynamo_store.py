@@ -240,6 +240,12 @@ class DynamoSessionStore(DynamoEventStore):
         now)} for those it fixed. Counters are read before the sessions (see counters.repair)."""
         stored, event_items = counters.read(self._table), self._event_items()
         active = self.list(ACTIVE)
+        if counters.lowers(stored, active):
+            # The states are queried one by one: a session that moved from one not yet read
+            # to one read already (a relaunch, as it happens) is in neither. Before a counter
+            # is lowered, list again, and count every session either listing saw.
+            seen = {s.id: s for s in active} | {s.id: s for s in self.list(ACTIVE)}
+            active = list(seen.values())
         fixed = counters.repair(self._table, stored, active)
         now, retention = self._clock(), self._retention
         return fixed | counters.repair_events(self._table, event_items, active, now, retention)
