@@ -1,0 +1,258 @@
+"""Benchmark: mutation testing of the code whose mistakes cost money or safety.
+
+    .venv/bin/python -m bench.mutation [--module PATH ...] [--jobs N] [--keep]
+
+mutmut changes one thing at a time in the modules listed in `bench/mutation_targets.py`
+(an operator, a constant, a condition, an argument) and runs the tests that cover each module
+against every such mutant; a mutant is killed when a test fails. Each module is checked with
+its own few test files, so that a run takes minutes. The output has one line per module,
+`mutation <module>: K/N killed`, and a last line `mutation: K/N killed`. A mutant that
+survives is either listed in `bench/mutation_equivalents.toml` (it does not change what the
+code does, with the reason, printed here) or printed with its change, as a test to write.
+The goal: at least 90 % killed in every module; the exit status is 1 when a module falls short.
+mutmut mutates code inside functions (not module-level constants such as regexes: tests of
+their own pin those).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import difflib
+import fnmatch
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.mutation_targets import GOAL, TARGETS, Target
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENTS = Path(__file__).with_name("mutation_equivalents.toml")
+# What a module's tests may need besides the package and the tests (mutmut copies those).
+ALSO_COPY = ("bench", "functions", "infra", "images", "Pulumi.yaml")
+KILLED = frozenset({"killed", "timeout", "segfault"})
+RESULT = re.compile(r"^\s*(\S+__mutmut_\d+): (.+)$")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """One surviving mutant, keyed by what it changes (stable when lines move)."""
+
+    name: str
+    function: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    module: str
+    function: str
+    before: str
+    after: str
+    reason: str
+
+    def matches(self, module: str, mutant: Mutant) -> bool:
+        return (module, mutant.function, mutant.before, mutant.after) == (
+            self.module,
+            self.function,
+            self.before,
+            self.after,
+        )
+
+
+@dataclass
+class Outcome:
+    target: Target
+    statuses: Counter[str]
+    survivors: list[Mutant] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def killed(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status in KILLED)
+
+
+def load_equivalents(path: Path = EQUIVALENTS) -> list[Equivalent]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return [Equivalent(**entry) for entry in data.get("equivalent", [])]
+
+
+def dotted(module: str) -> str:
+    return module.removesuffix(".py").replace("/", ".")
+
+
+def mutant_globs(target: Target) -> list[str]:
+    """mutmut's names of the mutants of `target`'s functions ("Class.method" for methods)."""
+    base = dotted(target.module)
+    if not target.functions:
+        return [f"{base}.x*"]
+    globs = []
+    for function in target.functions:
+        cls, _, name = function.rpartition(".")
+        mangled = f"xǁ{cls}ǁ{name}" if cls else f"x_{name}"
+        globs.append(f"{base}.{mangled}__mutmut_*")
+    return globs
+
+
+def function_of(name: str) -> str:
+    """The function ("name", or "Class.name" for a method) a mutant's name points at."""
+    mangled = name.partition("__mutmut_")[0].rpartition(".")[2]
+    if mangled.startswith("xǁ"):
+        return ".".join(mangled[2:].split("ǁ"))
+    return mangled.removeprefix("x_")
+
+
+def workspace(target: Target) -> Path:
+    """A directory holding the project's code and a mutmut configuration for `target`."""
+    where = Path(tempfile.mkdtemp(prefix="skybinder-mutation-"))
+    for name in ("skybinder", "tests", *ALSO_COPY):
+        (where / name).symlink_to(ROOT / name)
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    selection = [*target.tests, *(["-k", target.keyword] if target.keyword else [])]
+    config += (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["skybinder/"]\n'
+        f"only_mutate = [{_toml(target.module)}]\n"
+        f"also_copy = [{', '.join(_toml(p) for p in ALSO_COPY)}]\n"
+        f"pytest_add_cli_args_test_selection = [{', '.join(_toml(a) for a in selection)}]\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly"]\n'
+        "use_git_change_detection = false\n"
+    )
+    (where / "pyproject.toml").write_text(config, encoding="utf-8")
+    return where
+
+
+def _toml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def mutmut(where: Path, *args: str, log: Path | None = None) -> str:
+    command = [str(Path(sys.executable).with_name("mutmut")), *args]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(command, cwd=where, env=env, capture_output=True, text=True)
+    if log is not None:
+        log.write_text(done.stdout + done.stderr, encoding="utf-8")
+    if done.returncode != 0:
+        tail = "\n".join((done.stdout + done.stderr).splitlines()[-30:])
+        raise RuntimeError(f"mutmut {' '.join(args)} failed in {where}:\n{tail}")
+    return done.stdout
+
+
+def functions_of(path: Path) -> dict[str, list[str]]:
+    """The source lines of every function and method in `path`, by name."""
+    source = path.read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
+            found[node.name] = lines[node.lineno : node.end_lineno]  # the body: not the name
+    return found
+
+
+def change_of(functions: dict[str, list[str]], name: str) -> tuple[str, str]:
+    """What a mutant changes: the lines it removes and adds, stripped of indentation."""
+    mangled = name.rpartition(".")[2]
+    original = functions[mangled.partition("__mutmut_")[0] + "__mutmut_orig"]
+    before, after = [], []
+    for line in difflib.ndiff(original, functions[mangled]):
+        if line[:2] == "- ":
+            before.append(line[2:].strip())
+        elif line[:2] == "+ ":
+            after.append(line[2:].strip())
+    return " / ".join(before), " / ".join(after)
+
+
+def run_target(target: Target, jobs: int, keep: bool) -> Outcome:
+    started = time.monotonic()
+    where = workspace(target)
+    try:
+        globs = mutant_globs(target)
+        mutmut(where, "run", "--max-children", str(jobs), *globs, log=where / "run.log")
+        statuses: Counter[str] = Counter()
+        survivors = []
+        functions = functions_of(where / "mutants" / target.module)
+        for line in mutmut(where, "results", "--all", "true").splitlines():
+            found = RESULT.match(line)
+            if not found or not any(fnmatch.fnmatchcase(found[1], g) for g in globs):
+                continue
+            name, status = found[1], found[2].strip()
+            statuses[status] += 1
+            if status not in KILLED:
+                before, after = change_of(functions, name)
+                survivors.append(Mutant(name, function_of(name), before, after))
+        return Outcome(target, statuses, survivors, time.monotonic() - started)
+    finally:
+        if keep:
+            print(f"kept {where}", file=sys.stderr)
+        else:
+            shutil.rmtree(where, ignore_errors=True)
+
+
+def report(outcomes: list[Outcome], equivalents: list[Equivalent]) -> bool:
+    """Print the figures; True when every module reaches the goal."""
+    ok = True
+    used: set[Equivalent] = set()
+    for outcome in outcomes:
+        module = outcome.target.module
+        explained, unexplained = [], []
+        for mutant in outcome.survivors:
+            match = next((e for e in equivalents if e.matches(module, mutant)), None)
+            if match is None:
+                unexplained.append(mutant)
+            else:
+                used.add(match)
+                explained.append((mutant, match))
+        share = outcome.killed / outcome.total if outcome.total else 1.0
+        ok = ok and share >= GOAL
+        print(
+            f"mutation {module}: {outcome.killed}/{outcome.total} killed"
+            f" ({share:.0%}; {len(explained)} equivalent, {len(unexplained)} survived;"
+            f" {outcome.seconds:.0f} s)"
+        )
+        for mutant, match in explained:
+            print(f"    equivalent in {mutant.function}: {mutant.before!r} -> {mutant.after!r}")
+            print(f"        {match.reason}")
+        for mutant in unexplained:
+            print(f"    SURVIVED in {mutant.function}: {mutant.before!r} -> {mutant.after!r}")
+    checked = {o.target.module for o in outcomes}
+    for stale in equivalents:
+        if stale.module in checked and stale not in used:
+            print(
+                f"    stale equivalent (no such survivor): {stale.module} {stale.function}: "
+                f"{stale.before!r} -> {stale.after!r}"
+            )
+    killed = sum(o.killed for o in outcomes)
+    total = sum(o.total for o in outcomes)
+    print(f"mutation: {killed}/{total} killed")
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--module", action="append", help="only this module (repeatable)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--keep", action="store_true", help="keep mutmut's working directories")
+    args = parser.parse_args(argv)
+    targets = [t for t in TARGETS if not args.module or t.module in args.module]
+    started = time.monotonic()
+    outcomes = [run_target(target, args.jobs, args.keep) for target in targets]
+    ok = report(outcomes, load_equivalents())
+    print(f"mutation: {time.monotonic() - started:.0f} s on {args.jobs} workers")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
