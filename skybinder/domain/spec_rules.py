@@ -136,7 +136,8 @@ def split_url(
         raise spec_error(provider, f"the URL {show(url)} has no valid host")
     if not allow_internal and is_internal_host(host):
         raise spec_error(provider, "URLs of localhost or private networks are not allowed here")
-    if {".", ".."} & {*parts.path.split("/"), *unquote(parts.path).split("/")}:
+    # Decoded, as a server may decode it: "%2e%2e" is "..", and a plain ".." stays "..".
+    if {".", ".."} & set(unquote(parts.path).split("/")):
         raise spec_error(provider, "'.' and '..' are not allowed in URL paths")
     return parts
 

@@ -3,6 +3,8 @@ and the deadline and cost of a session."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -49,7 +51,17 @@ def attendee(**fields: Any) -> Session:
 # -- the window -------------------------------------------------------------------------------
 
 
-def test_the_window_opens_at_its_first_second_and_closes_at_its_end() -> None:
+@pytest.fixture
+def far_from_utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's clock set to a zone hours from UTC (a POSIX rule: no tz database needed)."""
+    monkeypatch.setenv("TZ", "XST+9")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_the_window_opens_at_its_first_second_and_closes_at_its_end(far_from_utc: None) -> None:
     ws = event()
     with pytest.raises(EventClosedError) as early:
         check_open(ws, T0 - 0.001)
