@@ -2,17 +2,16 @@
 
     .venv/bin/python -m bench.mutation [--module PATH ...] [--jobs N] [--keep]
 
-mutmut changes one thing at a time in the modules listed in `bench/mutation_targets.py`
-(an operator, a constant, a condition, an argument) and runs the tests that cover each module
-against every such mutant; a mutant is killed when a test fails. Each module is checked with
-its own few test files, so that a run takes minutes. The output has one line per module,
-`mutation <module>: K/N killed`, and a last line `mutation: K/N killed`. A mutant that
-survives is either listed in `bench/mutation_equivalents.toml` (it does not change what the
-code does, with the reason, printed here) or printed with its change, as a test to write.
-The goal: at least 90 % killed in every module; the exit status is 1 when a module falls short.
-mutmut mutates code inside functions (not module-level constants such as regexes: tests of
-their own pin those).
-"""
+mutmut makes mutants of the modules listed in `bench/mutation_targets.py`: copies of a
+function with one thing changed (an operator, a constant, a condition, an argument, a string).
+Each mutant runs against the tests that cover its function, among the few test files chosen
+for its module, and is killed when one of them fails. The output has one line per module,
+`mutation <module>: K/N killed`, and a last line `mutation: K/N killed`. A surviving mutant is
+either listed in `bench/mutation_equivalents.toml` (it changes nothing a caller can observe;
+its reason is printed, and it is left out of N, as it cannot be killed) or printed with its
+change: a promise no test pins yet. The goal is at least 90 % killed in every module; the exit
+status is 1 when a module falls short. mutmut mutates code inside functions, not module-level
+constants: the regular expressions of the spec rules are pinned by tests of their own."""
 
 from __future__ import annotations
 
@@ -172,7 +171,7 @@ def change_of(functions: dict[str, list[str]], name: str) -> tuple[str, str]:
             before.append(line[2:].strip())
         elif line[:2] == "+ ":
             after.append(line[2:].strip())
-    return " / ".join(before), " / ".join(after)
+    return "\n".join(before), "\n".join(after)
 
 
 def run_target(target: Target, jobs: int, keep: bool) -> Outcome:
@@ -201,42 +200,49 @@ def run_target(target: Target, jobs: int, keep: bool) -> Outcome:
             shutil.rmtree(where, ignore_errors=True)
 
 
+def explain(
+    outcome: Outcome, equivalents: list[Equivalent]
+) -> tuple[list[tuple[Mutant, Equivalent]], list[Mutant]]:
+    """The survivors of `outcome` listed as equivalent (with their entry), and the others."""
+    explained, unexplained = [], []
+    for mutant in outcome.survivors:
+        match = next((e for e in equivalents if e.matches(outcome.target.module, mutant)), None)
+        if match is None:
+            unexplained.append(mutant)
+        else:
+            explained.append((mutant, match))
+    return explained, unexplained
+
+
 def report(outcomes: list[Outcome], equivalents: list[Equivalent]) -> bool:
-    """Print the figures; True when every module reaches the goal."""
-    ok = True
-    used: set[Equivalent] = set()
+    """Print the figures; True when every module reaches the goal. A mutant listed as
+    equivalent cannot be killed, so it is left out of its module's count."""
+    ok, used, killed, counted = True, set(), 0, 0
     for outcome in outcomes:
-        module = outcome.target.module
-        explained, unexplained = [], []
-        for mutant in outcome.survivors:
-            match = next((e for e in equivalents if e.matches(module, mutant)), None)
-            if match is None:
-                unexplained.append(mutant)
-            else:
-                used.add(match)
-                explained.append((mutant, match))
-        share = outcome.killed / outcome.total if outcome.total else 1.0
+        explained, unexplained = explain(outcome, equivalents)
+        used.update(match for _, match in explained)
+        total = outcome.total - len(explained)
+        share = outcome.killed / total if total else 1.0
         ok = ok and share >= GOAL
+        killed, counted = killed + outcome.killed, counted + total
         print(
-            f"mutation {module}: {outcome.killed}/{outcome.total} killed"
-            f" ({share:.0%}; {len(explained)} equivalent, {len(unexplained)} survived;"
+            f"mutation {outcome.target.module}: {outcome.killed}/{total} killed ({share:.1%};"
+            f" {len(unexplained)} survived, {len(explained)} equivalent left out;"
             f" {outcome.seconds:.0f} s)"
         )
         for mutant, match in explained:
             print(f"    equivalent in {mutant.function}: {mutant.before!r} -> {mutant.after!r}")
-            print(f"        {match.reason}")
+            print(f"        because {match.reason}")
         for mutant in unexplained:
             print(f"    SURVIVED in {mutant.function}: {mutant.before!r} -> {mutant.after!r}")
     checked = {o.target.module for o in outcomes}
     for stale in equivalents:
         if stale.module in checked and stale not in used:
             print(
-                f"    stale equivalent (no such survivor): {stale.module} {stale.function}: "
-                f"{stale.before!r} -> {stale.after!r}"
+                f"    listed as equivalent but no longer a survivor: {stale.module} "
+                f"{stale.function}: {stale.before!r} -> {stale.after!r}"
             )
-    killed = sum(o.killed for o in outcomes)
-    total = sum(o.total for o in outcomes)
-    print(f"mutation: {killed}/{total} killed")
+    print(f"mutation: {killed}/{counted} killed")
     return ok
 
 

@@ -29,7 +29,7 @@ CONTRACT_SESSIONS = under("contract", "session_store")
 
 
 PRICING = under("unit", "pricing", "event_admission")
-EVENTS = (*PRICING, *under("unit", "events_service"))
+EVENTS = (*PRICING, *under("unit", "events_service", "event_deadlines"))
 SQLITE_EVENTS = under("contract", "event_store", "sqlite_events", "event_races")
 DYNAMO_EVENTS = (
     *under("aws", "dynamo_events", "dynamo_event_admission", "dynamo_event_counters"),

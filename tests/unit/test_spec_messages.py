@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 
 from skybinder.domain.errors import SpecError, UnknownProviderError
+from skybinder.domain.spec_rules import show
 from skybinder.domain.specs import (
     PROVIDERS,
+    CkanSpec,
     GitHubSpec,
     GitSpec,
     parse_git,
@@ -18,7 +20,9 @@ from tests.unit.test_spec_rules import HS_ID, problem
 
 CONTROL = "contains whitespace or control characters"
 UTF8 = "is not valid UTF-8 once decoded"
-URL = "https%3A%2F%2Fexample.org%2Fr"
+EX = "https%3A%2F%2Fexample.org"
+URL = f"{EX}%2Fr"
+CKAN = "https%3A%2F%2Fx.org%2Fdataset%2Fa"  # https://x.org/dataset/a
 LOCAL = "URLs of localhost or private networks are not allowed here"
 
 
@@ -43,14 +47,14 @@ def test_an_overlong_spec_is_refused_before_it_is_read(provider: str) -> None:
         ("gist", "u/%C3", f"the spec {UTF8}"),
         ("gl", "group%2Fp%0A/main", f"the namespace 'group/p\\n' {CONTROL}"),
         ("gl", "group%2Fp/ma%0Ain", f"the ref 'ma\\nin' {CONTROL}"),
-        ("git", "https%3A%2F%2Fexample.org%2F%0A/main", f"the URL 'https://example.org/\\n' {CONTROL}"),
+        ("git", f"{EX}%2F%0A/main", f"the URL 'https://example.org/\\n' {CONTROL}"),
         ("git", f"{URL}/ma%0Ain", f"the ref 'ma\\nin' {CONTROL}"),
         ("git", f"{URL}/%FF", f"the ref {UTF8}"),
         ("zenodo", "10.5281/zenodo.1%0A", f"the DOI '10.5281/zenodo.1\\n' {CONTROL}"),
         ("figshare", "10.6084/m9.figshare.1%0A", f"the DOI '10.6084/m9.figshare.1\\n' {CONTROL}"),
         ("dataverse", "10.7910/DVN/X%0A", f"the DOI '10.7910/DVN/X\\n' {CONTROL}"),
         ("hydroshare", f"{HS_ID}%0A", f"the resource '{HS_ID}\\n' {CONTROL}"),
-        ("ckan", "https%3A%2F%2Fx.org%2Fdataset%2Fa%0A", f"the URL 'https://x.org/dataset/a\\n' {CONTROL}"),
+        ("ckan", f"{CKAN}%0A", f"the URL 'https://x.org/dataset/a\\n' {CONTROL}"),
     ],
 )  # fmt: skip
 def test_control_characters_are_named_with_the_part_they_are_in(
@@ -80,24 +84,30 @@ def test_control_characters_are_named_with_the_part_they_are_in(
         ("git", "http%3A%2F%2Fu%3Apw%40example.org%2Fr/HEAD",
          "credentials in the URL are not supported"),
         ("git", "%2Ftmp%2Frepo/HEAD", "file:// URLs and local paths work only in local mode"),
-        ("git", "ftp%3A%2F%2Fexample.org%2Fr/HEAD", "URL scheme 'ftp' is not one of http, https, git, ssh"),
+        ("git", "ftp%3A%2F%2Fexample.org%2Fr/HEAD",
+         "URL scheme 'ftp' is not one of http, https, git, ssh"),
         ("git", "http%3A%2F%2F10.0.0.7%2Fr/HEAD", LOCAL),
         ("zenodo", "10.1234/zenodo.1", "'10.1234/zenodo.1' is not a Zenodo DOI"),
         ("figshare", "10.6084/m9.figshare.x", "'10.6084/m9.figshare.x' is not a Figshare DOI"),
         ("dataverse", "11.7910/DVN/X", "'11.7910/DVN/X' is not a DOI"),
         ("hydroshare", "abc", "'abc' is neither a resource id nor a URL"),
-        ("hydroshare", f"%3A%2F%2Fexample.org%2F{HS_ID}", "URL scheme none is not one of http, https"),
+        ("hydroshare", f"%3A%2F%2Fx.org%2F{HS_ID}", "URL scheme none is not one of http, https"),
         ("hydroshare", f"https%3A%2F%2Fexample.org%3Ax%2F{HS_ID}",
          f"'https://example.org:x/{HS_ID}' is not a valid URL"),
         ("hydroshare", f"http%3A%2F%2F%2F{HS_ID}", f"the URL 'http:///{HS_ID}' has no valid host"),
-        ("hydroshare", f"http%3A%2F%2F-x.org%2F{HS_ID}", f"the URL 'http://-x.org/{HS_ID}' has no valid host"),
+        ("hydroshare", f"http%3A%2F%2F-x.org%2F{HS_ID}",
+         f"the URL 'http://-x.org/{HS_ID}' has no valid host"),
         ("hydroshare", f"http%3A%2F%2F127.0.0.1%2F{HS_ID}", LOCAL),
         ("ckan", "https%3A%2F%2Fx.org%2Fgroup%2Fa", "the URL must contain /dataset/<dataset id>"),
-        ("ckan", "https%3A%2F%2Fx.org%2Fdataset%2Fa%2Fresource%2Fb",
+        ("ckan", f"{CKAN}%2Fresource%2Fb",
          "only /dataset/<id>/history/<activity id> may follow the id"),
-        ("ckan", "https%3A%2F%2Fx.org%2Fdataset%2Fa%3Fother%3D1",
+        ("ckan", f"{CKAN}%3Fother%3D1",
          "the only query parameter allowed is activity_id"),
-        ("ckan", "https%3A%2F%2Fx.org%2Fdataset%2Fa%2Fhistory%2Fb%24", "'b$' is not a CKAN activity id"),
+        ("ckan", f"{CKAN}%2Fhistory%2Fb%24", "'b$' is not a CKAN activity id"),
+        ("ckan", f"{CKAN}%2Fhistory%2Fb%2Fc", "'b/c' is not a CKAN activity id"),
+        ("ckan", f"{CKAN}%3Factivity_id%3Db%3Dc", "'b=c' is not a CKAN activity id"),
+        ("ckan", f"{CKAN}%2Fdataset%2Fb",
+         "only /dataset/<id>/history/<activity id> may follow the id"),
     ],
 )  # fmt: skip
 def test_each_refusal_says_what_is_wrong(provider: str, spec: str, expected: str) -> None:
@@ -154,3 +164,33 @@ def test_the_provider_prefix_and_the_trailing_slash_are_taken_exactly() -> None:
     with pytest.raises(UnknownProviderError, match="'Xgh'"):
         split_path("Xgh/u/r/HEAD")
     assert parse_spec("gh", "u/r/X/") == GitHubSpec("u", "r", "X")
+
+
+def test_ckan_datasets_may_be_served_over_http_too() -> None:
+    url = "http://x.org/ckan/dataset/a"
+    assert parse_spec("ckan", "http%3A%2F%2Fx.org%2Fckan%2Fdataset%2Fa") == CkanSpec(url, "a", None)
+
+
+def test_an_scp_like_path_is_kept_as_written() -> None:
+    assert parse_spec("git", "git%40github.com%3AXilinx%2Fbrevitas.git/main") == GitSpec(
+        "ssh://git@github.com/Xilinx/brevitas.git", "main"
+    )
+
+
+def test_a_spec_of_the_longest_length_is_read() -> None:
+    head, tail = "https%3A%2F%2Fexample.org%2F", "/HEAD"
+    longest = head + "r" * (2048 - len(head) - len(tail)) + tail
+    assert len(longest) == 2048
+    assert parse_spec("git", longest).ref == "HEAD"  # type: ignore[union-attr]
+    assert problem("git", longest[:-5] + "r/HEAD") == "the spec is longer than 2048 characters"
+
+
+def test_values_in_messages_are_cut_after_their_limit_only() -> None:
+    assert show("a" * 60) == repr("a" * 60)
+    assert show("a" * 61) == repr("a" * 60 + "...")
+    with pytest.raises(UnknownProviderError) as caught:
+        parse_spec("x" * 21, "u/r/HEAD")
+    assert caught.value.message.startswith(f"No provider found for prefix {'x' * 20 + '...'!r}. ")
+    with pytest.raises(UnknownProviderError) as exact:
+        parse_spec("x" * 20, "u/r/HEAD")
+    assert exact.value.message.startswith(f"No provider found for prefix {'x' * 20!r}. ")
