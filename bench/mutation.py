@@ -151,13 +151,15 @@ def mutmut(where: Path, *args: str, log: Path | None = None) -> str:
 
 
 def functions_of(path: Path) -> dict[str, list[str]]:
-    """The source lines of every function and method in `path`, by name."""
+    """The source lines of every function and method in `path` (mutmut's copies of them, each
+    under its own name), by name; in each, its name is written as "<name>"."""
     source = path.read_text(encoding="utf-8")
     lines = source.splitlines()
     found = {}
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno:
-            found[node.name] = lines[node.lineno : node.end_lineno]  # the body: not the name
+            text = lines[node.lineno - 1 : node.end_lineno]
+            found[node.name] = [text[0].replace(node.name, "<name>", 1), *text[1:]]
     return found
 
 

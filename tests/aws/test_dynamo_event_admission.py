@@ -40,12 +40,15 @@ def test_the_smallest_reservation_holds_a_seat_and_its_micro_dollar(
 
 
 def test_a_session_stored_already_ended_counts_what_it_cost(
-    store: DynamoSessionStore, dynamodb: DynamoDBClient
+    store: DynamoSessionStore, dynamodb: DynamoDBClient, clock: Clock
 ) -> None:
     store.create_event(event())
+    clock.now = T0 + 900
     done = attendee("done", state=S.STOPPED, ended_at=T0 + 600, cost_micros=1_234, interruptions=1)
     store.create(done)
     assert counters(dynamodb) == counts(spent=1_234, sessions=1, interruptions=1)
+    item = dynamodb.get_item(TableName=TABLE, Key=EVENT_KEY)["Item"]
+    assert item[n.CHANGED_AT_ATTRIBUTE] == {"N": str(T0 + 900)}, "the repair waits after it"
     assert store.counters() == {}, "an ended session holds no slot"
 
 
