@@ -48,7 +48,8 @@ class AwsBinder:
     binder: Binder
     settings: AwsSettings
     clients: list[httpx.Client] = field(default_factory=list)
-    rate_limiter: RateLimiter | None = None  # per-IP launch windows, in the same table
+    # Windows in the same table: per-IP launches, access-code guesses, used build tokens.
+    rate_limiter: RateLimiter | None = None
     build_token_secret: Callable[[], str] = lambda: ""  # the key all launch instances share
 
     def health_checks(self) -> dict[str, Callable[[], bool]]:
@@ -102,7 +103,10 @@ def build_aws(
         runner=EcsRunner(ecs, _ecs_settings(settings), definitions),
         router=AlbRouter(client("elbv2"), _alb_settings(settings, lambda: client("ssm"))),
         prober=prober,
-        resolver=resolver or LazyResolver(settings.github_token_secret, client),
+        resolver=resolver
+        or LazyResolver(
+            settings.github_token_secret, client, environments=bool(settings.builder_version)
+        ),
         clock=clock,
         config=ServiceConfig(
             limits=Limits(
@@ -110,6 +114,7 @@ def build_aws(
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            builder_version=settings.builder_version,
             # Fargate pulls the whole image for every task: minutes for a large one.
             start_timeout=600.0,
             poll_interval=1.0,  # every poll of /build reads DynamoDB
@@ -124,7 +129,7 @@ def build_aws(
         binder=binder,
         settings=settings,
         clients=[http] if http else [],
-        rate_limiter=limiter if settings.launch_rate_limit > 0 else None,
+        rate_limiter=limiter,
         build_token_secret=lambda: shared_secret(client("dynamodb"), settings.table, "build-token"),
     )
 

@@ -37,6 +37,10 @@ class ResolvedRepo(BaseModel):
     slug: str  # a docker-safe name for the repository, for image naming
     notices: list[str] = Field(default_factory=list)  # `waiting` messages for the user
     quota: int | None = None  # sessions allowed for this repo_key; None: the default (0: no limit)
+    # The digest of the files that determine the repository's environment
+    # (domain/environment.py); "": its image is built per commit (a content-dependent build,
+    # a data record, or a tree that could not be read).
+    env_digest: str = ""
 
 
 class Resolver(Protocol):
@@ -61,7 +65,8 @@ class SessionStore(Protocol):
 
         With `limits`, admission is atomic with the insert: QuotaExceededError is raised when
         the active sessions (all of them, or those with the same repo_key) already reach a
-        non-zero limit. Build-only sessions are not counted. ValueError if the id exists.
+        non-zero limit. Every active session counts, build-only ones too (a build takes the
+        machine as a server does). ValueError if the id exists.
 
         An active session with `event` set joins that event in the same atomic step:
         EventNotFoundError when there is no such event, EventClosedError when it was closed,
@@ -114,6 +119,10 @@ class SessionStore(Protocol):
         True means the caller owns the build and must start it; False means another caller
         does (or the image is built): join it. Atomic, so concurrent launches share one build.
         """
+        ...
+
+    def list_images(self) -> builtins.list[Image]:
+        """Every image record, newest first (by created_at, then name)."""
         ...
 
     def update_image(
@@ -215,6 +224,10 @@ class LaunchRequest(BaseModel):
     memory_gb: float = 0  # memory for this session; 0: the runner's default size
     idle_timeout: int = 0  # seconds an idle server is kept; 0: the runner's setting
     attempt: int = 0  # 0 for the first start, n for the n-th relaunch (a new idempotency key)
+    # The repository and commit the server fetches into its home before Jupyter starts (an
+    # environment-keyed image holds another commit's files); "" when the image holds them.
+    content_url: str = ""
+    content_ref: str = ""
 
 
 class Runner(Protocol):
@@ -374,5 +387,14 @@ class RateLimiter(Protocol):
         across threads, processes and Lambdas sharing the limiter's storage. `limit` 0 turns
         limiting off: allowed, nothing stored, no headers. ValueError for an empty key, a
         negative limit or a window <= 0.
+        """
+        ...
+
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        """(attempts counted for `key` in its live window, the window's `reset`), without
+        counting one; (0, 0) when `key` has no live window (none, or one that has ended).
+
+        What a caller reads before deciding whether to count: access-code guesses are counted
+        only when wrong, and refused for everyone once a window holds the limit.
         """
         ...
