@@ -32,11 +32,14 @@ REPO = {"global": 1, "repo#github.com/a/b": 1}
 
 
 def test_the_smallest_reservation_holds_a_seat_and_its_micro_dollar(
-    store: DynamoSessionStore, dynamodb: DynamoDBClient
+    store: DynamoSessionStore, dynamodb: DynamoDBClient, clock: Clock
 ) -> None:
     store.create_event(event())
+    clock.now = T0 + 30
     store.create(attendee("tiny", reserved_micros=1))
     assert counters(dynamodb) == counts(seats=1, reserved=1, sessions=1)
+    item = dynamodb.get_item(TableName=TABLE, Key=EVENT_KEY)["Item"]
+    assert item[n.CHANGED_AT_ATTRIBUTE] == {"N": str(T0 + 30)}, "the repair waits after it"
 
 
 def test_a_session_stored_already_ended_counts_what_it_cost(

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from skybinder.api.limits import (
     LaunchRateLimit,
     check_launch_rate,
+    check_page_rate,
     client_ip,
     rate_limit_message,
 )
@@ -66,7 +67,11 @@ def test_launches_are_counted_per_address_and_an_unknown_one_shares_a_key() -> N
     first = check_launch_rate(policy, "203.0.113.7", T0)
     assert (first.allowed, first.limit, first.remaining, first.reset) == (True, 2, 1, int(T0) + 60)
     check_launch_rate(policy, "", T0)
-    assert limiter.checks == ["launch:203.0.113.7", "launch:unknown"]
+    check_page_rate(policy, "203.0.113.7", T0)
+    check_page_rate(policy, "", T0)
+    assert limiter.checks == [
+        "launch:203.0.113.7", "launch:unknown", "page:203.0.113.7", "page:unknown",
+    ]  # fmt: skip
     assert LaunchRateLimit(limiter) == LaunchRateLimit(limiter, limit=10, window=3600)
 
 
