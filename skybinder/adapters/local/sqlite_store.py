@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from skybinder.adapters.local import sqlite_events as events
+from skybinder.adapters.local import sqlite_routes as routes
 from skybinder.domain.admission import check_changes, check_image_update, check_quota
 from skybinder.domain.event import Event, EventUsage
 from skybinder.domain.event_admission import session_cost
@@ -21,6 +22,7 @@ from skybinder.domain.model import (
     ImageState,
     Limits,
     Session,
+    SessionRoute,
     SessionState,
     can_move,
 )
@@ -163,6 +165,16 @@ class SqliteSessionStore:
             claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
             _update(db, claimed, current.state)
             return claimed
+
+    # -- the session proxy (sqlite_routes.py) ---------------------------------------------
+
+    def route(self, session_id: str) -> SessionRoute | None:
+        with self._lock:
+            return routes.route(self._db, session_id)
+
+    def record_activity(self, session_id: str, at: float) -> bool:
+        with self._write() as db:
+            return routes.record_activity(db, session_id, at)
 
     # -- images ---------------------------------------------------------------------------
 
