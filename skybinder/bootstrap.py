@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from skybinder.adapters.local.data_fetch import DataFetcher
-from skybinder.adapters.local.http import DirectRouter, HttpProber, SystemClock
+from skybinder.adapters.local.http import HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
 from skybinder.adapters.local.process_runner import ProcessRunner
 from skybinder.adapters.local.sqlite_rate_limit import SqliteRateLimiter
@@ -21,6 +20,7 @@ from skybinder.adapters.local.sqlite_store import SqliteSessionStore
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.adapters.providers import ProviderResolver
 from skybinder.adapters.providers.cache import CachingResolver
+from skybinder.adapters.proxy_router import ProxyRouter
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.config import LocalSettings
 from skybinder.domain.jupyter import JupyterOptions
@@ -32,6 +32,7 @@ from skybinder.service.reap import reap
 from skybinder.service.sessions import on_task_state, stop_session
 
 log = logging.getLogger(__name__)
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -91,7 +92,8 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
     store = SqliteSessionStore(root / "skybinder.sqlite")
     jupyter = JupyterOptions(idle_timeout=settings.idle_timeout, allow_root=_is_root())
-    runner = ProcessRunner(root, task_changed, host=settings.host, options=jupyter)
+    # Servers listen on loopback only: users reach them through the session proxy.
+    runner = ProcessRunner(root, task_changed, host=LOOPBACK, options=jupyter)
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
     resolver = ProviderResolver(
         http, allow_local=True, github_token=settings.github_token, settings=settings.providers
@@ -103,7 +105,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
             root, build_finished, data=DataFetcher(resolver.data_providers(), resolver.http)
         ),
         runner=runner,
-        router=DirectRouter(public_host(settings.host)),
+        router=ProxyRouter(settings.public_url, fallback=local_url(settings.host, settings.port)),
         prober=HttpProber(probe),
         resolver=cached(resolver, settings.providers),
         clock=SystemClock(),
@@ -113,6 +115,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            idle_timeout=settings.idle_timeout,
             poll_interval=settings.poll_interval,
             prices=settings.prices,
         ),
@@ -143,9 +146,12 @@ def cached(resolver: ProviderResolver, settings: ProviderSettings) -> CachingRes
     )
 
 
-def public_host(host: str) -> str | None:
-    """The host in session URLs: the listening address, unless that is a wildcard."""
-    return socket.gethostname() if host in {"0.0.0.0", "::", ""} else None
+def local_url(host: str, port: int) -> str:
+    """The binder's URL on this machine, for sessions started with no request to say how
+    users reach it (a wildcard address means loopback, never the machine's own name)."""
+    if host in {"0.0.0.0", "::", ""}:
+        host = LOOPBACK
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
 def _is_root() -> bool:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from skybinder.cli_events import app as events_app
+from skybinder.cli_proxy import proxy_command
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
@@ -24,6 +25,7 @@ app = typer.Typer(
 console = Console()
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(events_app, name="events")
+app.command(name="proxy")(proxy_command)
 
 
 @app.command()
@@ -35,14 +37,16 @@ def serve(
     max_sessions: int = typer.Option(20, help="Sessions running at once (0: no limit)."),
     config: Path = typer.Option(None, help="TOML file: GitHub token, operator controls."),
     rate_limit: int = typer.Option(0, help="Launches per client address per hour (0: off)."),
+    public_url: str = typer.Option(
+        "", help="The binder's URL as users reach it, for session URLs (default: as asked)."
+    ),
 ) -> None:
-    """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
-    import uvicorn
-
+    """Run the local binder: the BinderHub API, launch pages and sessions on HOST:PORT."""
     from skybinder.api.admin import bearer_auth, write_admin_token
     from skybinder.api.app import AppOptions, create_app
     from skybinder.bootstrap import build_local
     from skybinder.example import launch_path, materialize_example
+    from skybinder.local_server import serve_local
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
@@ -55,6 +59,7 @@ def serve(
             idle_timeout=idle_timeout,
             max_sessions=max_sessions,
             rate_limit=rate_limit,
+            public_url=public_url,
         )
     except ConfigFileError as err:
         console.print(Text(str(err), style="red"))  # as text: the message may hold "[...]"
@@ -72,16 +77,18 @@ def serve(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         local.start_reaper()
-        base = f"http://{host}:{port}"
+        yield
+        local.close()
+
+    def ready() -> None:
+        base = (public_url or f"http://{host}:{port}").rstrip("/")
         console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
         console.print("Launch the example repository:")
         console.print(f"  {base}/{launch_path(example)}", soft_wrap=True, highlight=False)
         console.print(f"  or from a terminal:  skybinder launch {example}")
-        yield
-        local.close()
 
     web.router.lifespan_context = lifespan
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    serve_local(web, local.store, settings, ready)
 
 
 @app.command()

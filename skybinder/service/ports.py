@@ -1,8 +1,8 @@
 """The ports: what the service layer needs from the world, as Protocols.
 
 Adapters implement them by technology (SqliteSessionStore, VenvBuilder, ProcessRunner,
-ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory fakes that
-keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
+ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory
+fakes that keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
 """
 
 from __future__ import annotations
