@@ -137,8 +137,7 @@ def test_health_reports_the_store_and_what_the_proxy_holds() -> None:
 
 def test_without_a_binder_behind_other_paths_are_not_found() -> None:
     async def main() -> None:
-        async with harness() as h:
-            async with h.http.get(h.url("/v2/gh/u/r/main")) as reply:
-                assert reply.status == 404
+        async with harness() as h, h.http.get(h.url("/v2/gh/u/r/main")) as reply:
+            assert reply.status == 404
 
     run(main())

@@ -8,6 +8,7 @@ import asyncio
 import aiohttp
 from aiohttp import WSMsgType
 
+from skybinder.proxy import SessionProxy
 from skybinder.proxy import server as proxy_server
 from tests.proxy.conftest import SID, harness, run
 from tests.proxy.upstream import TOKEN
@@ -111,7 +112,7 @@ def test_shutdown_closes_websockets_with_going_away_and_the_server_lives_on() ->
             async with h.http.ws_connect(direct) as again:
                 await again.send_str("still here")
                 assert await again.receive_str(timeout=5) == "echo:still here"
-            h.runner = await proxy_server.start(h.proxy.__class__(
-                h.store.route, h.store.record_activity, h.proxy.config), "127.0.0.1", h.port)  # fmt: skip
+            again_proxy = SessionProxy(h.store.route, h.store.record_activity, h.proxy.config)
+            h.runner = await proxy_server.start(again_proxy, "127.0.0.1", h.port)
 
     run(main())
