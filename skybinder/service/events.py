@@ -297,8 +297,9 @@ def claim_warm_session(
             attendee = candidate.model_copy(update={"launch_host": launch_host})
             # A warm session was routed with no request to name the binder's URL: now there is.
             url = {"url": binder.router.url(attendee)} if candidate.url else {}
+            # Its idle time counts from the hand-over, not from when it became ready.
             claimed = binder.store.claim_warm(
-                candidate.id, client_ip=client_ip, launch_host=launch_host, **url
+                candidate.id, client_ip=client_ip, launch_host=launch_host, last_activity=now, **url
             )
             if claimed is not None:
                 return claimed

@@ -149,7 +149,9 @@ def _reap_running(binder: Binder, session: Session, now: float, age: float) -> s
         hours = round(cfg.max_age / 3600, 1)
         stop_session(binder, session.id, f"max-age: sessions end after {hours:g} hours")
         return "max-age"
-    if session.state == S.READY and cfg.idle_timeout and idle_for(session, now) > cfg.idle_timeout:
+    # A warm session waits for its attendee (its server keeps a longer idle timeout too).
+    idle = cfg.idle_timeout and not session.warm and idle_for(session, now) > cfg.idle_timeout
+    if session.state == S.READY and idle:
         stop_session(binder, session.id, f"idle: no activity for {_duration(cfg.idle_timeout)}")
         return "idle"
     if session.state == S.STOPPING and idle_in_state > cfg.stop_timeout:
