@@ -48,6 +48,7 @@ def serve_local(
     (whose lifespan stops the sessions). Exits with status 1 when the port is taken."""
     if not proxy_server.can_bind(settings.host, settings.port):
         raise SystemExit(f"Cannot listen on {settings.host}:{settings.port}: it is in use.")
+    proxy_server.raise_open_file_limit()
     asyncio.run(_serve(web, store, settings, on_ready))
 
 

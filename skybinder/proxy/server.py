@@ -4,6 +4,7 @@ app in one event loop (`skybinder serve`, one port for both)."""
 from __future__ import annotations
 
 import logging
+import resource
 import socket
 
 from aiohttp import web
@@ -32,6 +33,7 @@ async def stop(runner: web.AppRunner) -> None:
 
 def run(proxy: SessionProxy, host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM, then shut down gracefully (as `stop` does)."""
+    raise_open_file_limit()
     logging.getLogger("skybinder.proxy").info(
         '{"event": "listening", "host": "%s", "port": %d}', host, port
     )
@@ -45,6 +47,16 @@ def run(proxy: SessionProxy, host: str, port: int) -> None:
         reuse_address=True,
         handle_signals=True,
     )
+
+
+def raise_open_file_limit() -> int:
+    """Let this process hold as many sockets as the system allows it (each proxied connection
+    takes two); the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        return hard
+    return soft
 
 
 def can_bind(host: str, port: int) -> bool:
