@@ -16,9 +16,7 @@ S = SessionState
 
 def test_a_route_is_a_narrow_read_of_the_session(store: Store) -> None:
     store.create(
-        session(
-            "r1", state=S.READY, address="127.0.0.1:4000", token="secret", reason="", event=""
-        )
+        session("r1", state=S.READY, address="127.0.0.1:4000", token="secret", reason="", event="")
     )
     route = store.route("r1")
     assert route == SessionRoute(

@@ -42,7 +42,7 @@ def record_activity(table: DynamoTable, session_id: str, at: float) -> bool:
         f" OR {activity} < {moment})"
     )
     try:
-        table.update(session_key(session_id), e, condition)
+        table.update(session_key(session_id), e, condition, new=False)  # a write, read nothing
     except ConditionFailed:
         return False
     return True
