@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
