@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sqlite3
 import statistics
 import tempfile
@@ -134,6 +135,8 @@ def main() -> None:
                 client.headers["Authorization"] = f"token {token}"
                 kernel = client.post(bases["proxy"] + "api/kernels", json={}).json()["id"]
                 print(f"session {sid}: proxy {bases['proxy']}  direct {bases['direct']}")
+                load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+                print(f"machine: {os.cpu_count()} cores, load average {load} (shared: noise)")
                 report("small API request (GET api/status)",
                        api_requests(client, bases, opts.requests))  # fmt: skip
                 report("kernel round trip over WebSocket (execute 1+1)",
