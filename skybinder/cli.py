@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.text import Text
 
 from skybinder.cli_events import app as events_app
+from skybinder.cli_images import app as images_app
 from skybinder.cli_proxy import proxy_command
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, session_link, to_spec
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(images_app, name="images")
 app.add_typer(events_app, name="events")
 app.command(name="proxy")(proxy_command)
 
