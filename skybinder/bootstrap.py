@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
 from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.http import HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
+from skybinder.adapters.local.private_files import private_dir, store_key
 from skybinder.adapters.local.process_runner import ProcessRunner
 from skybinder.adapters.local.sqlite_rate_limit import SqliteRateLimiter
 from skybinder.adapters.local.sqlite_store import SqliteSessionStore
@@ -23,10 +26,12 @@ from skybinder.adapters.providers.cache import CachingResolver
 from skybinder.adapters.proxy_router import ProxyRouter
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.config import LocalSettings
+from skybinder.domain.addresses import ip_literal
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import ACTIVE, Limits, TaskStatus
 from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
+from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.launch import on_build_finished
 from skybinder.service.reap import reap
 from skybinder.service.sessions import on_task_state, stop_session
@@ -44,6 +49,7 @@ class LocalBinder:
     store: SqliteSessionStore
     clients: list[httpx.Client]
     settings: LocalSettings
+    limiter: SqliteRateLimiter
     rate_limit: LaunchRateLimit | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
@@ -72,28 +78,33 @@ class LocalBinder:
         reap(self.binder)
         for client in self.clients:
             client.close()
-        if self.rate_limit is not None and isinstance(self.rate_limit.limiter, SqliteRateLimiter):
-            self.rate_limit.limiter.close()
+        self.limiter.close()
         self.store.close()
 
 
 def build_local(settings: LocalSettings) -> LocalBinder:
     """Wire the local adapters. Events (build finished, process exited) call the service."""
-    root = settings.data_dir
-    root.mkdir(parents=True, exist_ok=True)
+    root = private_dir(settings.data_dir)
     holder: list[Binder] = []
 
     def build_finished(image: str, ok: bool, reason: str) -> None:
         on_build_finished(holder[0], image, ok=ok, reason=reason)
+        start_queued_builds(holder[0])  # its builder is free: a waiting build takes it now
 
     def task_changed(sid: str, task: str, status: TaskStatus, address: str, reason: str) -> None:
         on_task_state(holder[0], sid, task, status, address=address, reason=reason)
 
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
-    store = SqliteSessionStore(root / "skybinder.sqlite")
-    jupyter = JupyterOptions(idle_timeout=settings.idle_timeout, allow_root=_is_root())
+    store = SqliteSessionStore(root / "skybinder.sqlite", token_key=store_key(root))
+    jupyter = JupyterOptions(
+        idle_timeout=settings.idle_timeout,
+        allow_root=_is_root(),
+        allow_origin=session_origin(settings),
+    )
     # Servers listen on loopback only: users reach them through the session proxy.
-    runner = ProcessRunner(root, task_changed, host=LOOPBACK, options=jupyter)
+    runner = ProcessRunner(
+        root, task_changed, host=LOOPBACK, options=jupyter, pass_env=settings.pass_env
+    )
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
     resolver = ProviderResolver(
         http, allow_local=True, github_token=settings.github_token, settings=settings.providers
@@ -102,7 +113,11 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         store=store,
         registry=LocalImageRegistry(root),
         builder=VenvBuilder(
-            root, build_finished, data=DataFetcher(resolver.data_providers(), resolver.http)
+            root,
+            build_finished,
+            data=DataFetcher(resolver.data_providers(), resolver.http),
+            max_builds=settings.max_builds,
+            pass_env=settings.pass_env,
         ),
         runner=runner,
         router=ProxyRouter(settings.public_url, fallback=local_url(settings.host, settings.port)),
@@ -123,9 +138,10 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     holder.append(binder)
     runner.sweep()
     reap(binder)  # sessions of an earlier run whose servers are gone end `stopped`
+    # Always there: access-code guesses are throttled whether or not launches are.
+    limiter = SqliteRateLimiter(root / "skybinder.sqlite")
     rate_limit = None
     if settings.rate_limit > 0:
-        limiter = SqliteRateLimiter(root / "skybinder.sqlite")
         rate_limit = LaunchRateLimit(limiter, limit=settings.rate_limit, window=3600)
     return LocalBinder(
         binder=binder,
@@ -133,6 +149,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         store=store,
         clients=[http, probe],
         settings=settings,
+        limiter=limiter,
         rate_limit=rate_limit,
     )
 
@@ -152,6 +169,35 @@ def local_url(host: str, port: int) -> str:
     if host in {"0.0.0.0", "::", ""}:
         host = LOOPBACK
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def served_names(settings: LocalSettings) -> set[str]:
+    """The names the binder answers to besides IP addresses and `localhost`: the machine's
+    own name, the name it listens on, and those the operator lists (`--allow-host`)."""
+    names = {socket.gethostname(), *settings.allow_hosts}
+    if not ip_literal(settings.host.strip("[]")) and settings.host not in {"", "0.0.0.0", "::"}:
+        names.add(settings.host)
+    if settings.public_url:
+        names.add(urlsplit(settings.public_url).hostname or "")
+    return {name.lower() for name in names if name}
+
+
+def session_origin(settings: LocalSettings) -> str:
+    """The origin whose pages, besides its own, a local session's Jupyter server accepts: the
+    binder's. Sessions are served on the binder's own port, through the session proxy, which
+    keeps the request's Host: pages of the address a user reached the binder by are the
+    session's own origin too. Decided here only."""
+    if settings.public_url:
+        parts = urlsplit(settings.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    host = public_host(settings.host) or settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+
+
+def public_host(host: str) -> str | None:
+    """The binder's own name when it listens on every address (for the origin above only:
+    session URLs never name the machine, see local_url)."""
+    return socket.gethostname() if host in {"0.0.0.0", "::", ""} else None
 
 
 def _is_root() -> bool:

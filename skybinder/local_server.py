@@ -19,6 +19,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from skybinder.api.access import COOKIE_PREFIX
 from skybinder.config import LocalSettings
 from skybinder.proxy import ProxyConfig, SessionProxy
 from skybinder.proxy import server as proxy_server
@@ -38,7 +39,11 @@ class _EmbeddedServer(uvicorn.Server):
 def proxy_config(settings: LocalSettings, socket_path: Path) -> ProxyConfig:
     # Activity is written once a minute, or often enough for a short idle timeout to see it.
     interval = min(MAX_ACTIVITY_INTERVAL, max(0.5, settings.idle_timeout / 4))
-    return ProxyConfig(activity_interval=interval, fallback=f"unix:{socket_path}")
+    return ProxyConfig(
+        activity_interval=interval,
+        fallback=f"unix:{socket_path}",
+        private_cookies=(f"{COOKIE_PREFIX}-{settings.port}",),  # the binder's access token
+    )
 
 
 def serve_local(

@@ -113,7 +113,14 @@ class SessionProxy:
     async def _forward(self, request: web.Request, target: URL, sid: str) -> web.StreamResponse:
         assert self._sessions is not None
         if not is_websocket(request):
-            return await forward(request, self._sessions, target, trust=self.config.trust_forwarded)
+            cfg = self.config
+            return await forward(
+                request,
+                self._sessions,
+                target,
+                trust=cfg.trust_forwarded,
+                private_cookies=cfg.private_cookies,
+            )
         bridge = Bridge(self.config, lambda: self.activity.seen(sid))
         self.bridges.add(bridge)
         try:

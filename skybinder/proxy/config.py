@@ -40,3 +40,6 @@ class ProxyConfig:
     # under /s/ goes there. "unix:<path>" or "http://host:port"; "" for none (AWS).
     fallback: str = ""
     access_log: bool = False  # one structured line per proxied request (else errors only)
+    # Cookies of the binder itself (locally its access token's) that sessions never see:
+    # the browser sends them to every path of the binder's origin, /s/ included.
+    private_cookies: tuple[str, ...] = ()

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from skybinder.proxy.headers import end_to_end, forwarded
+from skybinder.proxy.headers import end_to_end, forwarded, without_cookies
 
 NO_BODY_STATUS = frozenset({204, 304})
 # aiohttp adds these to a request by itself unless told not to; the client's own pass.
@@ -31,10 +31,14 @@ class UpstreamTimeoutError(Exception):
 
 
 def upstream_headers(
-    request: web.BaseRequest, *, trust: bool, websocket: bool = False
+    request: web.BaseRequest,
+    *,
+    trust: bool,
+    websocket: bool = False,
+    private_cookies: tuple[str, ...] = (),
 ) -> CIMultiDict[str]:
     """The request's headers as the server gets them (Host kept: the public one)."""
-    headers = end_to_end(request.headers, websocket=websocket)
+    headers = without_cookies(end_to_end(request.headers, websocket=websocket), private_cookies)
     peer = request.transport.get_extra_info("peername") if request.transport else None
     address = peer[0] if isinstance(peer, tuple) and peer else ""
     return forwarded(headers, peer=address, scheme=request.scheme, host=request.host, trust=trust)
@@ -46,7 +50,7 @@ async def forward(
     target: URL,
     *,
     trust: bool,
-    on_chunk: Callable[[], None] | None = None,
+    private_cookies: tuple[str, ...] = (),
 ) -> web.StreamResponse:
     """Send `request` to `target` (an encoded URL kept as it is) and relay the answer.
 
@@ -58,7 +62,7 @@ async def forward(
         upstream = await client.request(
             request.method,
             target,
-            headers=upstream_headers(request, trust=trust),
+            headers=upstream_headers(request, trust=trust, private_cookies=private_cookies),
             data=body,
             allow_redirects=False,
             skip_auto_headers=SKIP_AUTO,
@@ -68,14 +72,10 @@ async def forward(
     except aiohttp.ClientError as err:  # refused, reset or closed before an answer
         raise UpstreamConnectError(str(err)) from err
     async with upstream:
-        return await _relay(request, upstream, on_chunk)
+        return await _relay(request, upstream)
 
 
-async def _relay(
-    request: web.Request,
-    upstream: aiohttp.ClientResponse,
-    on_chunk: Callable[[], None] | None,
-) -> web.StreamResponse:
+async def _relay(request: web.Request, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
     response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
     response.headers.extend(end_to_end(upstream.headers))
     length = upstream.headers.get("Content-Length")
@@ -88,8 +88,6 @@ async def _relay(
     try:
         async for chunk in upstream.content.iter_any():
             await response.write(chunk)
-            if on_chunk is not None:
-                on_chunk()
         await response.write_eof()
     except (ConnectionError, aiohttp.ClientError, TimeoutError):
         # Either side went away mid-body: drop the server's connection (never reused half

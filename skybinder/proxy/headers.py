@@ -53,6 +53,20 @@ def end_to_end(headers: CIMultiDictProxy[str], *, websocket: bool = False) -> CI
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in drop)
 
 
+def without_cookies(headers: CIMultiDict[str], names: tuple[str, ...]) -> CIMultiDict[str]:
+    """`headers` with the cookies called `names` taken out of every Cookie header."""
+    if not names:
+        return headers
+    kept = []
+    for value in headers.popall("Cookie", []):
+        pairs = [p for p in value.split(";") if p.split("=", 1)[0].strip() not in names]
+        if any(p.strip() for p in pairs):
+            kept.append(";".join(pairs).strip())
+    for value in kept:
+        headers.add("Cookie", value)
+    return headers
+
+
 def forwarded(
     headers: CIMultiDict[str], *, peer: str, scheme: str, host: str, trust: bool
 ) -> CIMultiDict[str]:

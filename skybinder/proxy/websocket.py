@@ -57,7 +57,10 @@ class Bridge:
             self.server = await session.ws_connect(
                 target,
                 headers=upstream_headers(
-                    request, trust=self.config.trust_forwarded, websocket=True
+                    request,
+                    trust=self.config.trust_forwarded,
+                    websocket=True,
+                    private_cookies=self.config.private_cookies,
                 ),
                 protocols=protocols,
                 autoping=True,

@@ -18,6 +18,14 @@ import pytest
 
 IDLE_TIMEOUT = 10  # seconds; Jupyter checks for server inactivity once a minute, the reaper
 # for sessions without traffic through the proxy every 10 s
+# What `serve` holds in its environment, that repository code must never see; and a variable
+# the operator passes on by name (--pass-env).
+SERVE_SECRETS = {
+    "SKYBINDER_GITHUB_TOKEN": "ghp_serve_secret_e2e",
+    "GITHUB_TOKEN": "ghp_fallback_secret_e2e",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-e2e",
+}
+PASSED = {"SKYBINDER_E2E_PASSED": "passed-on-purpose"}
 
 
 def free_port() -> int:
@@ -50,12 +58,20 @@ class Server:
     url: str
     data_dir: Path
     process: subprocess.Popen[bytes]
+    token: str = ""  # the binder's access token, as `skybinder serve` wrote it
 
-    def events(self, path: str, timeout: float = 600) -> list[dict[str, object]]:
-        """Read a /build stream to its end (`ready` or `failed`)."""
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def events(
+        self, path: str, timeout: float = 600, headers: dict[str, str] | None = None
+    ) -> list[dict[str, object]]:
+        """Read a /build stream to its end (`ready` or `failed`), with the access token unless
+        `headers` say otherwise."""
         out: list[dict[str, object]] = []
         deadline = time.monotonic() + timeout
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", **(self.auth if headers is None else headers)}
         with (
             httpx.Client(timeout=httpx.Timeout(30, read=timeout)) as client,
             client.stream("GET", self.url + path, headers=headers) as reply,
@@ -71,7 +87,7 @@ class Server:
         return out
 
     def session(self, session_id: str) -> dict[str, object]:
-        reply = httpx.get(f"{self.url}/api/sessions/{session_id}", timeout=10)
+        reply = httpx.get(f"{self.url}/api/sessions/{session_id}", headers=self.auth, timeout=10)
         reply.raise_for_status()
         data: dict[str, object] = reply.json()
         return data
@@ -102,8 +118,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         str(data_dir),
         "--idle-timeout",
         str(IDLE_TIMEOUT),
+        *(arg for name in PASSED for arg in ("--pass-env", name)),
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **SERVE_SECRETS, **PASSED}
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -116,7 +133,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     else:
         process.kill()
         pytest.fail((data_dir / "serve.log").read_text())
-    yield Server(url=url, data_dir=data_dir, process=process)
+    token = (data_dir / "token").read_text().strip()
+    yield Server(url=url, data_dir=data_dir, process=process, token=token)
     process.terminate()
     process.wait(30)
     log.close()

@@ -125,3 +125,21 @@ def test_the_session_base_without_its_slash_redirects_with_the_query() -> None:
             assert h.store.route_reads == 0
 
     run(main())
+
+
+def test_the_binders_own_cookies_never_reach_a_session() -> None:
+    async def main() -> None:
+        config = ProxyConfig(**{**FAST.__dict__, "private_cookies": ("skybinder-token-8585",)})
+        async with harness(config) as h:
+            h.add()
+            cookie = {"Cookie": "_xsrf=abc; skybinder-token-8585=secret; username-x=y"}
+            async with h.http.get(h.url(f"/s/{SID}/api/x"), headers=cookie):
+                pass
+            alone = {"Cookie": "skybinder-token-8585=secret"}
+            async with h.http.get(h.url(f"/s/{SID}/api/x"), headers=alone):
+                pass
+            first, second = (dict(r["headers"]) for r in h.seen.requests)  # type: ignore[call-overload]
+            assert first["Cookie"] == "_xsrf=abc; username-x=y"
+            assert "Cookie" not in second
+
+    run(main())

@@ -10,9 +10,10 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from skybinder.adapters.local.clean_env import repository_environment
 from skybinder.adapters.local.images import ImageLayout
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
@@ -42,12 +43,16 @@ class ProcessRunner:
         *,
         host: str = "127.0.0.1",
         options: JupyterOptions | None = None,
+        pass_env: Sequence[str] = (),
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.images = ImageLayout(root)
         self.sessions_dir = root / "sessions"
         self.on_state = on_state
         self.host = host
         self.options = options or JupyterOptions(allow_root=os.geteuid() == 0)
+        self.pass_env = tuple(pass_env)  # variables of `environ` sessions may see
+        self.environ = environ
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._stopping: set[str] = set()
         self._lock = threading.Lock()
@@ -73,7 +78,7 @@ class ProcessRunner:
         if image.start:
             # repo2docker runs the repo's `start` script with the server command as arguments.
             command = [str(work / Path(image.start).relative_to(image.source)), *command]
-        env = self._environment(request, image.env, home)
+        env = self._environment(request, image.env, home, work)
         with (home / "server.log").open("wb") as out:
             proc = subprocess.Popen(
                 command,
@@ -93,22 +98,22 @@ class ProcessRunner:
         ).start()
         return task_id
 
-    def _environment(self, request: LaunchRequest, env_dir: str, home: Path) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "BINDER_"))}
-        env.pop("VIRTUAL_ENV", None)
-        env.update(request.env)
-        env.update(
-            {
-                "JUPYTER_TOKEN": request.token,
-                "VIRTUAL_ENV": env_dir,
-                "PATH": f"{env_dir}/bin{os.pathsep}{env.get('PATH', os.defpath)}",
-                # Keep the server's runtime and config files out of the user's own Jupyter.
-                "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-                "JUPYTER_CONFIG_DIR": str(home / "config"),
-                "IPYTHONDIR": str(home / "ipython"),
-            }
+    def _environment(
+        self, request: LaunchRequest, env_dir: str, home: Path, work: Path
+    ) -> dict[str, str]:
+        """What the session's server, its kernels and `start` see (clean_env.py): none of the
+        binder's own variables, only the launch's BINDER_* and the server's settings."""
+        extra = {
+            **request.env,
+            "JUPYTER_TOKEN": request.token,
+            # Keep the server's runtime and config files out of the user's own Jupyter.
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "IPYTHONDIR": str(home / "ipython"),
+        }
+        return repository_environment(
+            venv=env_dir, repo_dir=work, pass_env=self.pass_env, environ=self.environ, extra=extra
         )
-        return env
 
     def _monitor(
         self, session_id: str, task_id: str, proc: subprocess.Popen[bytes], address: str

@@ -25,6 +25,8 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("Pipfile.lock", "needs pipenv"),
     ("apt.txt", "installs system packages with apt"),
 )
+BUILD_FILES = ("runtime.txt", "requirements.txt", "postBuild", "start")
+PROJECT_FILES = ("setup.py", "pyproject.toml")  # the repository is installed from these
 ADVICE = "use requirements.txt, or deploy skybinder to AWS where repo2docker builds it."
 
 _PYTHON_RUNTIME = re.compile(r"python-(\d+)(?:\.(\d+))?(?:\.\d+)?")
@@ -67,20 +69,36 @@ def detect_inputs(repo_dir: Path) -> RepoInputs:
     config = _config_dir(repo_dir)
     where = repo_dir / config
     _refuse_unsupported(where, config)
-    runtime = _file(where, config, "runtime.txt")
-    requirements = _file(where, config, "requirements.txt")
+    found = {name: _file(where, config, name) for name in BUILD_FILES}
+    root_config = config == Path(".")
+    setup = [Path(n) for n in PROJECT_FILES if root_config and (repo_dir / n).is_file()]
+    # Before any of them is read, hashed, chmod-ed or handed to uv: a symbolic link out of the
+    # checkout would make the builder read or change a file of the user's.
+    check_inside(repo_dir, [config, *(p for p in found.values() if p), *setup])
+    runtime, requirements = found["runtime.txt"], found["requirements.txt"]
     return RepoInputs(
         config_dir=config,
         requirements=requirements,
         runtime=runtime,
         python_version=parse_runtime(repo_dir / runtime, runtime) if runtime else None,
-        install_repo=config == Path(".")
-        and any((repo_dir / name).is_file() for name in ("setup.py", "pyproject.toml")),
+        install_repo=bool(setup),
         requirements_local=requirements is not None
         and refers_to_repo_files((repo_dir / requirements).read_text(errors="replace")),
-        post_build=_file(where, config, "postBuild"),
-        start=_file(where, config, "start"),
+        post_build=found["postBuild"],
+        start=found["start"],
     )
+
+
+def check_inside(repo_dir: Path, paths: list[Path]) -> None:
+    """BuildError naming the first of `paths` (relative to `repo_dir`) that resolves outside
+    the checkout, through a symbolic link of its own or of a folder on its way."""
+    root = repo_dir.resolve()
+    for path in paths:
+        if not (repo_dir / path).resolve().is_relative_to(root):
+            raise BuildError(
+                f"{path.as_posix()} is a symbolic link that leads outside the repository; the "
+                "builder reads only files inside it. Replace the link with the file itself."
+            )
 
 
 def _config_dir(repo_dir: Path) -> Path:
@@ -109,9 +127,11 @@ def parse_runtime(path: Path, shown: Path) -> str | None:
 
     Raises BuildError for an R runtime (`r-2024-01-01`), Python 2, or anything unknown.
     """
-    text = path.read_text(errors="replace").strip()
-    if not text:
+    lines = path.read_text(errors="replace").strip().splitlines()
+    if not lines:
         return None
+    # One line is all repo2docker reads; a message quotes at most that line, never the file.
+    text = lines[0].strip()
     if _R_RUNTIME.fullmatch(text):
         raise BuildError(
             f"{shown.as_posix()} asks for R ({text}), which the local builder does not "
