@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.text import Text
 
+from skybinder.cli_check import check
 from skybinder.cli_events import app as events_app
 from skybinder.cli_images import app as images_app
 from skybinder.cli_proxy import proxy_command
@@ -32,6 +33,7 @@ console = Console()
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(images_app, name="images")
 app.add_typer(events_app, name="events")
+app.command()(check)
 app.command(name="proxy")(proxy_command)
 
 
