@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from skybinder.domain.jupyter import JupyterOptions, jupyter_args
 from tests.e2e.conftest import build_path, free_port, make_repo
 
 GOAL = 1.3
+ACCESS_TOKEN = secrets.token_urlsafe(16)  # the benchmark's binder's: launches need it
 
 
 def start_binder(data_dir: Path, idle_timeout: int = 600) -> tuple[subprocess.Popen[bytes], str]:
@@ -40,6 +42,8 @@ def start_binder(data_dir: Path, idle_timeout: int = 600) -> tuple[subprocess.Po
         str(data_dir),
         "--idle-timeout",
         str(idle_timeout),
+        "--token",
+        ACCESS_TOKEN,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -70,7 +74,7 @@ def launch_once(client: httpx.Client, url: str, spec: str) -> tuple[float, str]:
 def launch(client: httpx.Client, url: str, spec: str) -> dict[str, object]:
     """Launch `spec` on the binder at `url`; its `ready` event."""
     last: dict[str, object] = {}
-    for event in events(client, url, spec):
+    for event in events(client, url, spec, token=ACCESS_TOKEN):
         last = event
     if last.get("phase") != "ready":
         raise SystemExit(f"launch failed: {last}")
