@@ -11,6 +11,7 @@ from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, S
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail
 from skybinder.service.ports import LaunchRequest
+from skybinder.service.routes import reserve
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -40,7 +41,7 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     session_id = session.id
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
-        route = binder.router.reserve(session.id)
+        route = reserve(binder, session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except RunnerBusyError as err:  # throttled: started again by the reaper, not failed
         log.warning("launch of %s throttled: %s", session_id, err.message)
