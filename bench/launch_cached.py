@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -25,9 +26,10 @@ from skybinder.domain.jupyter import JupyterOptions, jupyter_args
 from tests.e2e.conftest import build_path, free_port, make_repo
 
 GOAL = 1.3
+ACCESS_TOKEN = secrets.token_urlsafe(16)  # the benchmark's binder's: launches need it
 
 
-def start_binder(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_binder(data_dir: Path, idle_timeout: int = 600) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -38,6 +40,10 @@ def start_binder(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         str(port),
         "--data-dir",
         str(data_dir),
+        "--idle-timeout",
+        str(idle_timeout),
+        "--token",
+        ACCESS_TOKEN,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -61,13 +67,18 @@ def wait_for(url: str, timeout: float, **kwargs: object) -> float:
 
 def launch_once(client: httpx.Client, url: str, spec: str) -> tuple[float, str]:
     start = time.perf_counter()
+    last = launch(client, url, spec)
+    return time.perf_counter() - start, str(last["image"])
+
+
+def launch(client: httpx.Client, url: str, spec: str) -> dict[str, object]:
+    """Launch `spec` on the binder at `url`; its `ready` event."""
     last: dict[str, object] = {}
-    for event in events(client, url, spec):
+    for event in events(client, url, spec, token=ACCESS_TOKEN):
         last = event
-    elapsed = time.perf_counter() - start
     if last.get("phase") != "ready":
         raise SystemExit(f"launch failed: {last}")
-    return elapsed, str(last["image"])
+    return last
 
 
 def bare_jupyter_once(python: str, env_dir: str, source: str) -> float:

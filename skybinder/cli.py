@@ -17,6 +17,7 @@ from rich.text import Text
 from skybinder.cli_check import check
 from skybinder.cli_events import app as events_app
 from skybinder.cli_images import app as images_app
+from skybinder.cli_proxy import proxy_command
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, local_token, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
@@ -33,6 +34,7 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(images_app, name="images")
 app.add_typer(events_app, name="events")
 app.command()(check)
+app.command(name="proxy")(proxy_command)
 
 
 @app.command()
@@ -57,14 +59,16 @@ def serve(
         [], help="An environment variable repository code may see (repeatable)."
     ),
     max_builds: int = typer.Option(2, help="Builds running at once (0: no cap)."),
+    public_url: str = typer.Option(
+        "", help="The binder's URL as users reach it, for session URLs (default: as asked)."
+    ),
 ) -> None:
-    """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
-    import uvicorn
-
+    """Run the local binder: the BinderHub API, launch pages and sessions on HOST:PORT."""
     from skybinder.adapters.local.private_files import access_token
     from skybinder.api.app import create_app
     from skybinder.bootstrap import build_local
     from skybinder.example import launch_path, materialize_example
+    from skybinder.local_server import serve_local
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
@@ -81,6 +85,7 @@ def serve(
             allow_origins=allow_origin,
             allow_hosts=allow_host,
             pass_env=pass_env,
+            public_url=public_url,
         )
     except ConfigFileError as err:
         console.print(Text(str(err), style="red"))  # as text: the message may hold "[...]"
@@ -94,7 +99,11 @@ def serve(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         local.start_reaper()
-        base = f"http://{host}:{port}"
+        yield
+        local.close()
+
+    def ready() -> None:
+        base = (public_url or f"http://{host}:{port}").rstrip("/")
         with_token = f"?token={secret}" if secret else ""
         console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
         console.print(f"Open it:  {base}/{with_token}", soft_wrap=True, highlight=False)
@@ -103,11 +112,9 @@ def serve(
             f"  {base}/{launch_path(example)}{with_token}", soft_wrap=True, highlight=False
         )
         console.print(f"  or from a terminal:  skybinder launch {example}")
-        yield
-        local.close()
 
     web.router.lifespan_context = lifespan
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    serve_local(web, local.store, settings, ready)
 
 
 def _app_options(local: LocalBinder, token: str | None) -> AppOptions:

@@ -132,11 +132,17 @@ def claim_warm_session(binder: Binder, event: Event, attempt: Session) -> Sessio
                 continue
             if state == S.LAUNCHING and now - candidate.updated_at > STALLED:
                 continue  # its start may have died with its caller: the reaper will tell
+            attendee = candidate.model_copy(update={"launch_host": attempt.launch_host})
+            # A warm session was routed with no request to name the binder's URL: now there is.
+            url = {"url": binder.router.url(attendee)} if candidate.url else {}
+            # Its idle time counts from the hand-over, not from when it became ready.
             claimed = binder.store.claim_warm(
                 candidate.id,
                 client_ip=attempt.client_ip,
                 launch_host=attempt.launch_host,
                 resume_hash=attempt.resume_hash,
+                last_activity=now,
+                **url,
             )
             if claimed is not None:
                 return claimed

@@ -21,6 +21,7 @@ from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.builds import after_built, finish, on_build_finished, settle_waiting
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
+from skybinder.service.routes import id_prefix
 from skybinder.service.servers import start_server
 
 __all__ = [
@@ -199,7 +200,7 @@ def routed_id(binder: Binder) -> str:
     pool of load balancers); when the router cannot say, the first part, which always works
     when it has room."""
     try:
-        prefix = binder.router.id_prefix()
+        prefix = id_prefix(binder)
     except Exception:  # a throttled look at the pool must not cost the attendee the launch
         log.exception("choosing a load balancer for a new session failed")
         prefix = ""

@@ -16,6 +16,7 @@ from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, S
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail, identity
 from skybinder.service.ports import LaunchRequest
+from skybinder.service.routes import close_route, reserve
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -52,7 +53,7 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     fresh = {"task_id": "", "interruptions": session.interruptions}
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
-        route = binder.router.reserve(session.id)
+        route = reserve(binder, session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except (RunnerBusyError, PlatformBusyError) as err:  # not a failure: started again later
         log.warning("launch of %s must wait: %s", session_id, err.message)
@@ -74,7 +75,8 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     if now is not None and now.task_id == task_id:
         return now  # its RUNNING event, or a resumed start, recorded this very task first
     if now is None or now.state.terminal:
-        binder.router.remove(session_id, route)  # ended meanwhile: release what we reserved
+        # Ended meanwhile: release the route we reserved.
+        close_route(binder, (now or session).model_copy(update={"route": route}))
     # Stopped, failed or relaunched while we were starting it: do not leave the task behind.
     binder.runner.stop(task_id)
     return now
@@ -124,7 +126,7 @@ def relaunch(binder: Binder, session: Session, reason: str) -> bool:
     log.warning("session %s lost its server before ready (%s): relaunching", session.id, reason)
     # Only the winner releases the lost server's route: a loser's stale handle could name
     # the route of the relaunch.
-    binder.router.remove(session.id, session.route)
+    close_route(binder, session)
     launch(binder, session.id, again=True)
     return True
 

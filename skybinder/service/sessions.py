@@ -19,6 +19,7 @@ from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
 from skybinder.service.ending import check_overrun, fail, identity
 from skybinder.service.launch_events import emit_launch_event
+from skybinder.service.routes import close_route, open_route, probe_url
 from skybinder.service.servers import BEFORE_READY, may_relaunch, relaunch
 
 __all__ = ["check_ready", "fail", "is_current", "on_task_state", "stop_session"]
@@ -84,7 +85,7 @@ def _on_running(
     if session.state == S.READY:
         return  # told again: it is routed and answering already
     try:
-        url = binder.router.add(session.id, address, session.route)
+        url = open_route(binder, session, address)
     except PlatformBusyError:
         raise  # not the session's fault: the event is handled again (Lambda retries it)
     except SkybinderError as err:  # no route can be made (the router is full): end it here
@@ -102,17 +103,17 @@ def _on_running(
         **_landed(binder, session, capacity),
     )
     if moved is None:
-        _after_lost_start(binder, session.id, task_id)
+        _after_lost_start(binder, session, task_id)
 
 
-def _after_lost_start(binder: Binder, session_id: str, task_id: str) -> None:
+def _after_lost_start(binder: Binder, session: Session, task_id: str) -> None:
     """The session changed between our read and our write: keep what is still its own."""
-    now = binder.store.get(session_id)
+    now = binder.store.get(session.id)
     if now is not None and now.task_id == task_id and not now.state.terminal:
         return  # a duplicate of this event, or the start recording this task, got there first
     if now is None or now.state.terminal:
         # It ended meanwhile; what ended it released the route, which we may have made again.
-        binder.router.remove(session_id, now.route if now else "")
+        close_route(binder, now or session)
     # Ended, or relaunched on another server (whose route this is): this task must not run.
     binder.runner.stop(task_id)
 
@@ -195,7 +196,7 @@ def _fail_before_ready(binder: Binder, session: Session, reason: str) -> Session
         updated_at=now,
     )
     if failed is not None:
-        binder.router.remove(session.id, session.route)
+        close_route(binder, session)
         emit_launch_event(failed, "failure", now)
         check_overrun(failed)
     return failed
@@ -222,7 +223,7 @@ def _end_after_ready(binder: Binder, session: Session, reason: str) -> Session |
         updated_at=now,
     )
     if ended is not None:
-        binder.router.remove(session.id, session.route)
+        close_route(binder, session)
         check_overrun(ended)
     return ended
 
@@ -233,7 +234,7 @@ def check_ready(binder: Binder, session_id: str, session: Session | None = None)
     session = session or binder.store.get(session_id)
     if session is None or session.state != S.STARTING or not session.url:
         return session
-    if not binder.prober.ready(session.url):
+    if not binder.prober.ready(probe_url(binder, session)):
         return session
     now = binder.clock.now()
     ready = binder.store.transition(
@@ -266,5 +267,5 @@ def stop_session(
             session_id, {S.STOPPING}, S.STOPPED, {"task_id": ""}, ended_at=now, updated_at=now
         )
         if ended is not None:
-            binder.router.remove(session_id, ended.route)  # a route it may have reserved
+            close_route(binder, ended)  # a route it may have reserved
     return binder.store.get(session_id)
