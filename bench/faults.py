@@ -17,6 +17,8 @@ and the outcome is the fault-free run's, repaired within two reaper passes. The 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import logging
 import sys
 import time
@@ -30,7 +32,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     logging.disable(logging.CRITICAL)
     started = time.perf_counter()
-    _, verdicts = run_all(args.workers or None)
+    with contextlib.redirect_stdout(io.StringIO()):  # the functions' metrics lines
+        _, verdicts = run_all(args.workers or None)
     width = max(len(v.lifecycle) for v in verdicts)
     for v in verdicts:
         outcome = "holds" if v.holds else "FAILS: " + "; ".join(v.problems)
