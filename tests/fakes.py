@@ -38,6 +38,9 @@ class FakeSessionStore(SessionStore):
         self.sessions: dict[str, Session] = {}
         self.images: dict[str, Image] = {}
         self.events: dict[str, Event] = {}
+        # When an admission or an end last moved the count of active sessions (the DynamoDB
+        # store's tally, AdmissionTally): the sessions' own times, as the service set them.
+        self.moved_at = 0.0
 
     def close(self) -> None:
         """Nothing to release; here so tests can close any store."""
@@ -54,6 +57,8 @@ class FakeSessionStore(SessionStore):
                     raise EventNotFoundError(f"There is no event {session.event!r}.")
                 check_seat_and_budget(event, self._usage(session.event), session)
             self.sessions[session.id] = session.model_copy(deep=True)
+            if session.state in ACTIVE:
+                self.moved_at = max(self.moved_at, session.created_at)
 
     def _out(self, session: Session) -> Session:
         """The copy of a stored session that `get` and `list` hand out."""
@@ -84,8 +89,14 @@ class FakeSessionStore(SessionStore):
             moved = Session.model_validate({**current.model_dump(), **changes, "state": new})
             if new.terminal:
                 moved.cost_micros = session_cost(moved)
+                self.moved_at = max(self.moved_at, moved.ended_at or moved.updated_at)
             self.sessions[session_id] = moved
             return moved.model_copy(deep=True)
+
+    def tally(self) -> tuple[int, float]:
+        with self._lock:
+            active = sum(1 for s in self.sessions.values() if s.state in ACTIVE)
+            return active, self.moved_at
 
     def list(
         self,

@@ -83,7 +83,6 @@ class Session(BaseModel):
     token: str = ""
     task_id: str = ""
     address: str = ""
-    route: str = ""  # the router's handle for the session's route (a target group in AWS)
     url: str = ""
     client_ip: str = ""
     launch_host: str = ""
@@ -170,6 +169,13 @@ SPOT_INTERRUPTION = "spot-interruption"  # how the reason of a Spot interruption
 
 def is_spot_interruption(reason: str) -> bool:
     return reason.startswith(SPOT_INTERRUPTION)
+
+
+IMAGE_MISSING = "image-missing"  # how the reason starts when a server could not pull its image
+
+
+def is_image_missing(reason: str) -> bool:
+    return reason.startswith(IMAGE_MISSING)
 
 
 class CapacityPolicy(StrEnum):

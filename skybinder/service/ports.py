@@ -1,7 +1,7 @@
 """The ports: what the service layer needs from the world, as Protocols.
 
 Adapters implement them by technology (SqliteSessionStore, VenvBuilder, ProcessRunner,
-ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory
+ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, EcsProxyFleet). Tests use in-memory
 fakes that keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
 """
 
@@ -286,39 +286,44 @@ class Router(Protocol):
         ...
 
 
+class ProxyFleet(Protocol):
+    """The session proxy's tasks, where the platform runs them as a service of their own that
+    can sleep (AWS: an ECS service behind the load balancer, scaled to zero when idle). Locally
+    the proxy is part of `skybinder serve`, and a binder has no fleet to tend."""
+
+    def wake(self) -> bool:
+        """Have the proxy run, at least its floor of tasks, never lowering a scale it has grown
+        to; True when it was asleep and has now been asked to start. Called before a session's
+        server starts, and by the reaper while servers run, so always while a session is
+        active: the fleet may then skip asking the platform when it woke the proxy, or saw it
+        awake, so recently that no `sleep` can have come since (the service sleeps it only
+        after `ServiceConfig.proxy_idle` seconds without an admission or an end)."""
+        ...
+
+    def sleep(self) -> None:
+        """Stop every proxy task (scale to zero); idempotent."""
+        ...
+
+    def awake(self) -> bool:
+        """True when the proxy is set to run tasks, as the platform says now."""
+        ...
+
+
 @runtime_checkable
-class RouteProvisioner(Protocol):
-    """A Router that builds a route per session (the ALB router: a target group and a rule
-    each) instead of leaving routing to the session proxy. The service then claims routing
-    capacity before a server starts and builds and removes each session's route."""
+class AdmissionTally(Protocol):
+    """A SessionStore that counts its active sessions beside them and notes when the count
+    last moved (DynamoDB's admission counter, in the same writes that move it)."""
 
-    def id_prefix(self) -> str:
-        """The prefix a new session's id must start with so that its requests reach the part
-        of the router that will serve it (e.g. "p1-" for the second load balancer of a pool);
-        "" when any id will do. Asked once, when a session that will run is created."""
-        ...
-
-    def reserve(self, session_id: str) -> str:
-        """Claim routing capacity for a session before its server starts, so a full router
-        refuses before anything runs: QuotaExceededError says so. Idempotent; `remove`
-        releases it. Returns the route's handle (in AWS its target group's ARN), which the
-        session keeps and passes back to `add` and `remove`."""
-        ...
-
-    def add(self, session_id: str, address: str, route: str = "") -> str:
-        """Route `/s/<session_id>/` to `address` ("host:port"); return the session's public URL
-        (absolute, ending with "/"). Idempotent. `route`: what `reserve` returned, if known."""
-        ...
-
-    def remove(self, session_id: str, route: str = "") -> None:
-        """Delete the session's route; idempotent. `route`: what `reserve` returned, if known."""
+    def tally(self) -> tuple[int, float]:
+        """(active sessions as counted, epoch seconds of the last admission or end of a
+        session; 0.0 when none was ever counted). Read strongly consistent."""
         ...
 
 
 @runtime_checkable
 class Sweepable(Protocol):
-    """A Runner or Router that can list what it holds, so the reaper can release what no live
-    session owns (a crash between two steps of a launch leaves such orphans behind)."""
+    """A Runner that can list what it holds, so the reaper can release what no live session
+    owns (a crash between two steps of a launch leaves such orphans behind)."""
 
     def held(self) -> dict[str, str]:
         """Everything held for sessions: resource id -> the session id it was made for."""

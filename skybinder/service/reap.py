@@ -16,6 +16,7 @@ from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
 from skybinder.service.ports import CounterRepair, StopReasons, Sweepable
+from skybinder.service.proxy_tasks import tend_proxy
 from skybinder.service.servers import launch
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
 from skybinder.service.steps import isolated
@@ -41,6 +42,12 @@ def reap(binder: Binder) -> Counter[str]:
         done.update(enforce_events(binder, active))
     with isolated(done, "the orphan sweep"):
         done.update(sweep_orphans(binder))
+    if binder.proxy is not None:
+        with isolated(done, "the session proxy"):
+            # Listed again: the pass may have ended sessions.
+            action = tend_proxy(binder, binder.store.list(ACTIVE))
+            if action:
+                done[action] += 1
     if isinstance(binder.store, CounterRepair):
         with isolated(done, "the counter repair"):
             repaired = len(binder.store.repair_counters())
@@ -50,14 +57,15 @@ def reap(binder: Binder) -> Counter[str]:
 
 
 def sweep_orphans(binder: Binder) -> Counter[str]:
-    """Release routes and tasks whose session has ended or does not exist.
+    """Release tasks whose session has ended or does not exist (a session's routing needs no
+    sweep: the proxy routes only what the store says is live).
 
     What the ports hold is listed before the sessions are read, so a session created meanwhile
     cannot be mistaken for a missing one; a session the (possibly lagging) list does not show
     is read once more before anything of it is released.
     """
     done: Counter[str] = Counter()
-    ports: tuple[tuple[str, object], ...] = (("route", binder.router), ("task", binder.runner))
+    ports: tuple[tuple[str, object], ...] = (("task", binder.runner),)
     held = [(kind, port, port.held()) for kind, port in ports if isinstance(port, Sweepable)]
     if not any(resources for _, _, resources in held):
         return done

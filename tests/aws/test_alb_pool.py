@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from skybinder.adapters.aws.alb_listeners import pool_id_prefix, pool_member
+from skybinder.adapters.aws.alb_router import AlbRouter
 
 from infra.edge import session_path_pattern
 from skybinder import bootstrap_aws
-from skybinder.adapters.aws.alb_listeners import pool_id_prefix, pool_member
-from skybinder.adapters.aws.alb_router import AlbRouter
 from skybinder.domain.errors import QuotaExceededError
 from skybinder.domain.model import SessionState
 from skybinder.domain.naming import new_session_id

@@ -7,9 +7,9 @@ import random
 from typing import Any
 
 import pytest
-
 from skybinder.adapters.aws.alb_listeners import load_balancer_of, target_group_name
 from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
+
 from skybinder.domain.errors import QuotaExceededError
 from tests.aws.compute_fixtures import PUBLIC_URL, TARGET_GROUP_PREFIX, Cloud
 from tests.aws.conftest import ApiCalls, fail_calls

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from skybinder.adapters.aws.alb_router import AlbRouter
 
 from skybinder import bootstrap_aws
 from skybinder.adapters.aws import names as n
-from skybinder.adapters.aws.alb_router import AlbRouter
 from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
 from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecr_registry import EcrRegistry

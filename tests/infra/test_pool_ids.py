@@ -7,11 +7,11 @@ import dataclasses
 import fnmatch
 
 import pytest
+from skybinder.adapters.aws.alb_router import MAX_NAME, AlbRouter, AlbSettings
 
 from infra.config import Settings, SettingsError, load, validate
 from infra.edge import session_path_pattern
 from skybinder.adapters.aws import alb_listeners as runtime
-from skybinder.adapters.aws.alb_router import MAX_NAME, AlbRouter, AlbSettings
 from skybinder.domain.naming import new_session_id, session_id_length
 
 

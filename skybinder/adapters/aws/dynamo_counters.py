@@ -3,8 +3,9 @@
 `COUNTER/global` and `COUNTER/repo#<repo_key>` hold the number of active sessions (build-only
 ones too: a build takes capacity as a server does). Creating a session increments both in the
 transaction that writes it, under the conditions `count < limit`; ending it decrements both in
-the transaction that moves it to `stopped` or `failed`. `repair` recomputes them from the
-sessions, for the reaper;
+the transaction that moves it to `stopped` or `failed`. The global counter also notes when
+those writes last moved it (`changed_at`): the reaper puts the session proxy to sleep only once
+it has rested long enough (`tally`). `repair` recomputes them from the sessions, for the reaper;
 `repair_events` does the same for the counters an event's item keeps (dynamo_events.py).
 """
 
@@ -64,22 +65,26 @@ def deltas(before: Session | None, after: Session) -> dict[str, int]:
     return {name: amount for name, amount in change.items() if amount}
 
 
-def change(table: DynamoTable, name: str, amount: int, limit: int = 0) -> Item:
-    """An Update of one counter; with a limit, an increment only while `count < limit`."""
+def change(table: DynamoTable, name: str, amount: int, at: float, limit: int = 0) -> Item:
+    """An Update of one counter at time `at`; with a limit, an increment only while
+    `count < limit`. The global counter keeps `at` as when it last moved."""
     e = Expression().add(n.COUNT_ATTRIBUTE, amount).set(n.KIND_ATTRIBUTE, "counter")
+    if name == GLOBAL:
+        e.set(CHANGED_AT, at)
     return table.update_op(counter_key(name), e, _below(e, limit) if limit else None)
 
 
-def admission(table: DynamoTable, session: Session, limits: Limits | None) -> list[Item]:
-    """What goes with inserting `session`: counter increments (under the limits) when it
-    takes a slot; otherwise only checks that the limits are not reached, as the contract says."""
+def admission(table: DynamoTable, session: Session, limits: Limits | None, at: float) -> list[Item]:
+    """What goes with inserting `session` at time `at`: counter increments (under the limits)
+    when it takes a slot; otherwise only checks that the limits are not reached, as the
+    contract says."""
     limits = limits or Limits()
     slots = [
         (GLOBAL, limits.max_sessions),
         (repo_counter(session.repo_key), limits.max_sessions_per_repo),
     ]
     if counted(session):
-        return [change(table, name, 1, limit) for name, limit in slots]
+        return [change(table, name, 1, at, limit) for name, limit in slots]
     checks = []
     for name, limit in slots:
         if limit:
@@ -106,6 +111,14 @@ def refusal(session: Session, ops: Sequence[Item], codes: Sequence[str]) -> Exce
 def _below(e: Expression, limit: int) -> str:
     count = e.name(n.COUNT_ATTRIBUTE)
     return f"attribute_not_exists({count}) OR {count} < {e.value(limit)}"
+
+
+def tally(table: DynamoTable) -> tuple[int, float]:
+    """(the global counter, when it last moved; 0.0 when never), read consistently."""
+    item = table.get(counter_key(GLOBAL))
+    if item is None:
+        return 0, 0.0
+    return int(item.get(n.COUNT_ATTRIBUTE, {"N": "0"})["N"]), _changed_at(item)
 
 
 def read(table: DynamoTable) -> dict[str, int]:

@@ -86,7 +86,7 @@ class DynamoSessionStore(DynamoEventStore):
         put = self._table.put_op(
             session_item(session, expires), e, f"attribute_not_exists({e.name(n.PARTITION_KEY)})"
         )
-        ops = [put, *counters.admission(self._table, session, limits)]
+        ops = [put, *counters.admission(self._table, session, limits, self._clock())]
         joining = events.joining(self._table, session, self._clock())
         for _ in range(self._attempts):
             codes = self._table.transact([*ops, *joining])
@@ -241,6 +241,10 @@ class DynamoSessionStore(DynamoEventStore):
         """The admission counters: "global" and "repo#<repo_key>" -> active sessions."""
         return counters.read(self._table)
 
+    def tally(self) -> tuple[int, float]:
+        """Active sessions as counted, and when an admission or an end last moved the count."""
+        return counters.tally(self._table)
+
     def repair_counters(self) -> dict[str, tuple[int, int]]:
         """Recompute the admission and event counters from the sessions; {counter: (was,
         now)} for those it fixed. Counters are read before the sessions (see counters.repair)."""
@@ -298,7 +302,7 @@ class DynamoSessionStore(DynamoEventStore):
         return [
             self._table.update_op(session_key(current.id), e, guard),
             *(
-                counters.change(self._table, name, amount)
+                counters.change(self._table, name, amount, self._clock())
                 for name, amount in counters.deltas(current, moved).items()
             ),
             *(events.moving(self._table, current, moved, self._clock()) if settle else []),
