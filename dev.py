@@ -66,7 +66,7 @@ def main(argv: list[str]) -> None:
         os.execv(bin_dir / "skybinder", ["skybinder", "serve", *rest])
     elif command == "test":
         bin_dir = sync()
-        code = ("skybinder", "tests", "bench", "functions", "infra", "dev.py")
+        code = ("skybinder", "tests", "bench", "functions", "infra", "images", "dev.py")
         run(bin_dir / "ruff", "check", *code)
         run(bin_dir / "ruff", "format", "--check", *code)
         run(bin_dir / "mypy")
