@@ -125,7 +125,7 @@ def build_aws(
             environments=bool(settings.builder_version),
         ),
         clock=clock,
-        proxy=_proxy_fleet(settings, client, clock),
+        proxy=_proxy_fleet(settings, client),
         config=ServiceConfig(
             limits=Limits(
                 max_sessions=settings.max_sessions,
@@ -168,9 +168,7 @@ def _ecs_settings(settings: AwsSettings) -> EcsSettings:
     )
 
 
-def _proxy_fleet(
-    settings: AwsSettings, client: Callable[[str], Any], clock: Clock
-) -> ProxyFleet | None:
+def _proxy_fleet(settings: AwsSettings, client: Callable[[str], Any]) -> ProxyFleet | None:
     """The proxy's ECS service, where the deployment runs one (it always does; a binder
     assembled by hand may route elsewhere and have none)."""
     if not settings.proxy_service:
@@ -180,8 +178,6 @@ def _proxy_fleet(
         settings.proxy_service,
         tasks=settings.proxy_tasks,
         max_tasks=settings.proxy_max_tasks,
-        idle=settings.proxy_idle,
-        clock=clock.now,
     )
 
 

@@ -146,12 +146,9 @@ class FakeProxyFleet:
         self.tasks = 0
         self.calls: list[str] = []  # "wake", "sleep", "awake", in order
 
-    def wake(self) -> bool:
+    def wake(self) -> None:
         self.calls.append("wake")
-        if self.tasks:
-            return False
-        self.tasks = self.floor
-        return True
+        self.tasks = max(self.tasks, self.floor)
 
     def sleep(self) -> None:
         self.calls.append("sleep")

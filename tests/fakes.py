@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from skybinder.domain.admission import check_changes, check_image_update, check_quota
-from skybinder.domain.errors import EventNotFoundError
+from skybinder.domain.errors import EventNotFoundError, ProxyAsleepError
 from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
 from skybinder.domain.event_admission import check_seat_and_budget, session_cost
 from skybinder.domain.model import (
@@ -38,8 +38,10 @@ class FakeSessionStore(SessionStore):
         self.sessions: dict[str, Session] = {}
         self.images: dict[str, Image] = {}
         self.events: dict[str, Event] = {}
-        # When an admission or an end last moved the count of active sessions (the DynamoDB
-        # store's tally, AdmissionTally): the sessions' own times, as the service set them.
+        # ProxyMarks, as the DynamoDB store keeps them: the session proxy marked awake, and when
+        # an admission or an end last moved the count of active sessions (the sessions' own
+        # times, as the service set them).
+        self.awake = False
         self.moved_at = 0.0
 
     def close(self) -> None:
@@ -93,10 +95,22 @@ class FakeSessionStore(SessionStore):
             self.sessions[session_id] = moved
             return moved.model_copy(deep=True)
 
-    def tally(self) -> tuple[int, float]:
+    def proxy_awake(self) -> bool:
         with self._lock:
-            active = sum(1 for s in self.sessions.values() if s.state in ACTIVE)
-            return active, self.moved_at
+            return self.awake
+
+    def mark_proxy_awake(self) -> None:
+        with self._lock:
+            self.awake = True
+
+    def mark_proxy_asleep(self, quiet_since: float) -> bool:
+        with self._lock:
+            if any(s.state in ACTIVE for s in self.sessions.values()):
+                return False
+            if not self.awake or self.moved_at >= quiet_since:
+                return False
+            self.awake = False
+            return True
 
     def list(
         self,
@@ -238,6 +252,8 @@ class FakeSessionStore(SessionStore):
         active = [s for s in self.sessions.values() if s.state in ACTIVE]
         same_repo = [s for s in active if s.repo_key == session.repo_key]
         check_quota(limits, session, len(active), len(same_repo))
+        if limits.proxy_awake and session.state in ACTIVE and not self.awake:
+            raise ProxyAsleepError("The session proxy is asleep: wake it, then admit the session.")
 
 
 # --- end of SessionStore -----------------------------------------------------------------

@@ -78,6 +78,9 @@ class Session(BaseModel):
     # of another commit or repository; "" otherwise.
     reused_from: str = ""
     build_only: bool = False
+    # Its image was there when it was admitted: it waited for no build (what its stream says,
+    # without reading the image's record).
+    image_found: bool = False
     notices: list[str] = Field(default_factory=list)  # shown to the user while waiting
     # Filled in by the launch.
     token: str = ""
@@ -156,6 +159,9 @@ class Limits(BaseModel):
 
     max_sessions: int = 0
     max_sessions_per_repo: int = 0
+    # The session's server starts at once: a store that marks the session proxy awake or
+    # asleep (ProxyMarks) admits it only while the proxy is marked awake.
+    proxy_awake: bool = False
 
 
 class TaskStatus(StrEnum):

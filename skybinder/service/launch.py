@@ -15,6 +15,7 @@ from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
+from skybinder.service.proxy_tasks import admit_while_awake
 from skybinder.service.servers import launch, start_server
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> 
     goes now: to its server when the image is there, else into the image's build.
 
     A session whose image is there is written as `launching` at once, one write instead of
-    three: every call counts for a launch in the cloud.
+    three: every call counts for a launch in the cloud. Where the session proxy sleeps when
+    idle, the same write checks that it is awake (proxy_tasks.py).
     """
     name = session.image_name
     record = binder.store.get_image(name)
@@ -78,10 +80,15 @@ def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> 
     if present and not session.build_only:
         now = binder.clock.now()
         launching = session.model_copy(
-            update={"state": S.LAUNCHING, "launched_at": now, "updated_at": now}
+            update={
+                "state": S.LAUNCHING,
+                "launched_at": now,
+                "updated_at": now,
+                "image_found": True,
+            }
         )
-        binder.store.create(launching, limits)
-        return start_server(binder, launching, record) or launching
+        checked = admit_while_awake(binder, launching, limits)
+        return start_server(binder, launching, record, proxy_awake=checked) or launching
     binder.store.create(session, limits)
     find_or_build_image(binder, session, record=record, present=present)
     return binder.store.get(session.id) or session

@@ -291,13 +291,9 @@ class ProxyFleet(Protocol):
     can sleep (AWS: an ECS service behind the load balancer, scaled to zero when idle). Locally
     the proxy is part of `skybinder serve`, and a binder has no fleet to tend."""
 
-    def wake(self) -> bool:
+    def wake(self) -> None:
         """Have the proxy run, at least its floor of tasks, never lowering a scale it has grown
-        to; True when it was asleep and has now been asked to start. Called before a session's
-        server starts, and by the reaper while servers run, so always while a session is
-        active: the fleet may then skip asking the platform when it woke the proxy, or saw it
-        awake, so recently that no `sleep` can have come since (the service sleeps it only
-        after `ServiceConfig.proxy_idle` seconds without an admission or an end)."""
+        to (autoscaling's); idempotent."""
         ...
 
     def sleep(self) -> None:
@@ -310,13 +306,25 @@ class ProxyFleet(Protocol):
 
 
 @runtime_checkable
-class AdmissionTally(Protocol):
-    """A SessionStore that counts its active sessions beside them and notes when the count
-    last moved (DynamoDB's admission counter, in the same writes that move it)."""
+class ProxyMarks(Protocol):
+    """A SessionStore that marks the session proxy awake or asleep beside its count of active
+    sessions, so that admission and sleep exclude each other atomically (DynamoDB's does, with
+    its admission counter): a session that starts at once is admitted (Limits.proxy_awake)
+    only while the proxy is marked awake, and the proxy is marked asleep only while no session
+    is active and none has been admitted or has ended for a while."""
 
-    def tally(self) -> tuple[int, float]:
-        """(active sessions as counted, epoch seconds of the last admission or end of a
-        session; 0.0 when none was ever counted). Read strongly consistent."""
+    def proxy_awake(self) -> bool:
+        """True when the proxy is marked awake. Read strongly consistent."""
+        ...
+
+    def mark_proxy_awake(self) -> None:
+        """Mark the proxy awake (before its tasks are asked to run); idempotent."""
+        ...
+
+    def mark_proxy_asleep(self, quiet_since: float) -> bool:
+        """Atomically: if the proxy is marked awake, no session is active and none was admitted
+        or ended at or after `quiet_since` (epoch seconds), mark it asleep and return True;
+        otherwise change nothing and return False."""
         ...
 
 

@@ -11,7 +11,7 @@ from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, S
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail
 from skybinder.service.ports import LaunchRequest
-from skybinder.service.proxy_tasks import wake_for_server
+from skybinder.service.proxy_tasks import ensure_proxy
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -35,11 +35,15 @@ def launch(
         start_server(binder, session, record)
 
 
-def start_server(binder: Binder, session: Session, record: Image | None) -> Session | None:
+def start_server(
+    binder: Binder, session: Session, record: Image | None, *, proxy_awake: bool = False
+) -> Session | None:
     """Start the task of a `launching` session; return it as it is then (`starting`, or
-    `failed` when it could not start; None if it moved on meanwhile)."""
+    `failed` when it could not start; None if it moved on meanwhile). `proxy_awake`: the
+    session was admitted while the session proxy was marked awake (nothing to check)."""
     session_id = session.id
-    wake_for_server(binder)  # its users reach it through the proxy: both start side by side
+    if not proxy_awake:
+        ensure_proxy(binder)  # its users reach it through the proxy: both start side by side
     try:
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except RunnerBusyError as err:  # throttled: started again by the reaper, not failed

@@ -1,7 +1,8 @@
 """The session proxy's service on moto, scaled to and from zero by the functions as their roles:
-a launch wakes it, the reaper puts it to sleep once nothing has happened for its idle time and
-wakes it while servers run, a wake never lowers a count autoscaling has grown, and a launch that
-races the sleep is served. While it sleeps the load balancer has no target: nothing is ready."""
+a launch wakes it (and, once it is marked awake in the table, the next asks nothing), the
+reaper puts it to sleep once nothing has happened for its idle time and wakes it while servers
+run, a wake never lowers a count autoscaling has grown, and a launch that races the sleep is
+served. While it sleeps the load balancer has no target: nothing is ready."""
 
 from __future__ import annotations
 
@@ -67,9 +68,15 @@ def test_asleep_until_a_launch_wakes_it_and_asleep_again_after_the_idle_time(
         registered
     )
 
-    again = ready(cloud)  # the warm launch function knows it slept since: it wakes it again
+    again = ready(cloud)  # admitted only once it is marked awake again: woken again
     assert cloud.proxy_tasks() == 2
     stop(cloud, again)
+    wakes = len(cloud.guard.allowed("launch", "application-autoscaling:RegisterScalableTarget"))
+    ready(cloud)  # marked awake: the admission saw it, nothing more is asked
+    assert len(cloud.guard.allowed("launch", "application-autoscaling:RegisterScalableTarget")) == (
+        wakes
+    )
+    assert not cloud.guard.allowed("launch", "application-autoscaling:DescribeScalableTargets")
 
 
 def test_while_the_proxy_sleeps_the_load_balancer_has_no_target(cloud: Cloud) -> None:
@@ -91,8 +98,7 @@ def test_a_wake_never_lowers_what_autoscaling_has_grown(cloud: Cloud) -> None:
     ready(cloud)
     _, cluster, service = PROXY_SERVICE.split("/")
     cloud.ecs.update_service(cluster=cluster, service=service, desiredCount=7)  # a busy hour
-    cloud.function("build").proxy.wake()  # a cold function: it looks, sees the proxy awake
-    cloud.function("launch").proxy.wake()  # a warm one: it knows
+    cloud.function("build").proxy.wake()  # what any wake asks: at least 2, at most 10
     assert cloud.proxy_tasks() == 7
     assert scheduled(cloud) == {}  # the reaper's look while servers run changes nothing
     assert cloud.proxy_tasks() == 7

@@ -241,9 +241,16 @@ class DynamoSessionStore(DynamoEventStore):
         """The admission counters: "global" and "repo#<repo_key>" -> active sessions."""
         return counters.read(self._table)
 
-    def tally(self) -> tuple[int, float]:
-        """Active sessions as counted, and when an admission or an end last moved the count."""
-        return counters.tally(self._table)
+    # -- the session proxy's mark (ProxyMarks, dynamo_counters.py) -------------------------
+
+    def proxy_awake(self) -> bool:
+        return counters.proxy_awake(self._table)
+
+    def mark_proxy_awake(self) -> None:
+        counters.proxy_woken(self._table, self._clock())
+
+    def mark_proxy_asleep(self, quiet_since: float) -> bool:
+        return counters.proxy_asleep(self._table, quiet_since)
 
     def repair_counters(self) -> dict[str, tuple[int, int]]:
         """Recompute the admission and event counters from the sessions; {counter: (was,

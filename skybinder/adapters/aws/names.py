@@ -57,6 +57,10 @@ EVENT_PREFIX = "EVENT#"  # pk "EVENT#<slug>": a workshop event with its counters
 EVENT_SORT = "EVENT"
 IMAGE_STATUS_PARTITION = "IMAGE"  # status_pk of every image record: listing them is one Query
 EVENT_STATUS_PARTITION = "EVENT"  # status_pk of every event: listing them is one Query
+# One item marks the session proxy awake (attribute AWAKE_ATTRIBUTE present) or asleep: the
+# admission of a session that starts at once checks it, the reaper's sleep removes it.
+PROXY_PARTITION = "PROXY"
+PROXY_SORT = "PROXY"
 
 # -- non-key attributes the adapters write beside the model's own fields ---------------------
 KIND_ATTRIBUTE = "kind"  # "session", "image", "counter", "rate", "event"
@@ -73,6 +77,7 @@ AVAILABLE_ATTRIBUTE = "available"
 SESSIONS_ATTRIBUTE = "sessions"  # sessions ever admitted
 INTERRUPTIONS_ATTRIBUTE = "interruptions"  # Spot interruptions its admitted sessions met
 CHANGED_AT_ATTRIBUTE = "changed_at"  # N, epoch seconds: the last write that moved a counter
+AWAKE_ATTRIBUTE = "awake"  # N, epoch seconds: when the session proxy was last marked awake
 
 # -- environment variables of the AWS functions ----------------------------------------------
 ENV_TABLE_NAME = "SKYBINDER_TABLE_NAME"  # every function: the DynamoDB table

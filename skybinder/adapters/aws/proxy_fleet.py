@@ -4,19 +4,14 @@ The service's task count belongs to Application Auto Scaling (it scales the prox
 balancer's requests and connections), so waking and sleeping set the scalable target's range,
 never the count itself. RegisterScalableTarget moves the service's count into the range it is
 given: awake is [tasks, max_tasks] (a count the autoscaling has grown within it stays), asleep
-is [0, 0] (no task, and no policy can start one). One call either way.
-
-A wake is asked only while a session is active (ProxyFleet.wake), and the service sleeps only
-after `proxy_idle` seconds without an admission or an end (service/proxy_tasks.py). So after
-this fleet woke the proxy, or saw it awake, it knows the proxy cannot have slept for almost
-that long: `trust` seconds, in which `wake` asks AWS nothing. A warm Lambda that keeps
-launching makes no call for the proxy at all; a cold one makes one read.
+is [0, 0] (no task, and no policy can start one). One call either way. When to call it is the
+service's business (skybinder/service/proxy_tasks.py): the store's mark says whether the proxy
+is awake, so a launch of a cached image asks Application Auto Scaling nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -25,13 +20,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 NAMESPACE: Final = "ecs"
 DIMENSION: Final = "ecs:service:DesiredCount"
-# Below the service's idle time by this much: clocks of two functions may differ slightly.
-MARGIN = 60.0
 
 
 class EcsProxyFleet:
-    """`resource_id`: "service/<cluster>/<service>"; `tasks`..`max_tasks`: the range while
-    awake; `idle`: ServiceConfig.proxy_idle, which bounds how long a look stays true."""
+    """`resource_id`: "service/<cluster>/<service>"; `tasks`..`max_tasks`: the range awake."""
 
     def __init__(
         self,
@@ -40,8 +32,6 @@ class EcsProxyFleet:
         *,
         tasks: int,
         max_tasks: int,
-        idle: float,
-        clock: Callable[[], float],
     ) -> None:
         if not resource_id.startswith("service/") or resource_id.count("/") != 2:
             raise ValueError(f"{resource_id!r} is not service/<cluster>/<service>.")
@@ -51,24 +41,11 @@ class EcsProxyFleet:
         self.resource_id = resource_id
         self.tasks = tasks
         self.max_tasks = max_tasks
-        self.trust = max(0.0, idle - MARGIN)
-        self._clock = clock
-        self._seen_awake: float | None = None  # when this fleet last knew the proxy awake
 
-    def wake(self) -> bool:
-        now = self._clock()
-        if self._seen_awake is not None and 0 <= now - self._seen_awake < self.trust:
-            self._seen_awake = now  # a session is active now: no sleep for `trust` again
-            return False
-        if self.awake():
-            self._seen_awake = now
-            return False
+    def wake(self) -> None:
         self._register(self.tasks, self.max_tasks)
-        self._seen_awake = now
-        return True
 
     def sleep(self) -> None:
-        self._seen_awake = None
         self._register(0, 0)
 
     def awake(self) -> bool:
