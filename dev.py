@@ -78,6 +78,7 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "python", "-m", "bench.proxy_latency")
         run(bin_dir / "python", "-m", "bench.proxy_websockets")
         run(bin_dir / "python", "-m", "bench.workshop", "--quiet")
+        run(bin_dir / "python", "-m", "bench.cloud_rehearsal")
     else:
         print(__doc__)
         print("Commands: serve [skybinder serve options] | test [pytest options] | bench")
