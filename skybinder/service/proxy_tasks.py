@@ -12,8 +12,8 @@ binder's idle cost is the load balancer's alone. The store marks it awake or asl
 - the reaper, each minute, wakes the proxy while any server runs and it is not running (a wake
   that failed, an operator's change), and marks it asleep (then stops its tasks) only in the
   store's transaction that finds no session active and none admitted or ended for
-  `proxy_idle`. A launch that marks it awake meanwhile is seen after the sleep: the proxy is
-  woken again.
+  `proxy_idle` (tasks started by hand while it is marked asleep are stopped too). A launch
+  that marks it awake meanwhile is seen after the sleep: the proxy is woken again.
 """
 
 from __future__ import annotations
@@ -96,9 +96,13 @@ def tend_proxy(binder: Binder, active: Iterable[Session]) -> str:
             return ""
         wake_proxy(binder)
         return "proxy-woken"
-    quiet_since = binder.clock.now() - binder.config.proxy_idle
-    if sessions or not store.mark_proxy_asleep(quiet_since):
+    if sessions:
         return ""  # sessions waiting for a build keep it as it is: their start wakes it
+    quiet_since = binder.clock.now() - binder.config.proxy_idle
+    if not store.mark_proxy_asleep(quiet_since):
+        # Marked asleep already: tasks running all the same were started by hand.
+        if store.proxy_awake() or not fleet.awake():
+            return ""
     fleet.sleep()
     if store.proxy_awake():  # a launch marked it awake meanwhile: its wake may have come first
         fleet.wake()

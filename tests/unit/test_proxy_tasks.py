@@ -80,8 +80,8 @@ def test_the_proxy_sleeps_only_after_the_idle_time_without_sessions(fleet_world:
     assert reap(world.binder)["proxy-slept"] == 1
     assert fleet(world).tasks == 0 and not world.store.proxy_awake()
     calls = len(fleet(world).calls)
-    assert "proxy-slept" not in reap(world.binder)  # asleep: nothing to do
-    assert len(fleet(world).calls) == calls
+    assert "proxy-slept" not in reap(world.binder)  # asleep: looked at, not touched
+    assert fleet(world).calls[calls:] == ["awake"]
 
 
 def test_sessions_waiting_for_a_build_keep_the_proxy_as_it_is(fleet_world: World) -> None:
@@ -128,3 +128,11 @@ def test_a_launch_that_marks_it_awake_while_the_reaper_sleeps_it_is_served(
     assert reap(world.binder)["proxy-woken"] == 1
     assert racing.tasks == 2 and racing.calls[-3:] == ["wake", "sleep", "wake"]
     assert late[0].state == S.STARTING
+
+
+def test_tasks_started_by_hand_while_it_sleeps_are_stopped(fleet_world: World) -> None:
+    world = fleet_world
+    fleet(world).tasks = 3  # an operator scaled it, or a wake outlived its launch's failure
+    assert reap(world.binder)["proxy-slept"] == 1
+    assert fleet(world).tasks == 0
+    assert "proxy-slept" not in reap(world.binder)  # asleep, and seen so
