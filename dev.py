@@ -2,7 +2,8 @@
 """Set up and run skybinder from a checkout: `python3 dev.py serve` or `python3 dev.py test`.
 
 Needs only Python >= 3.11 and git. It installs uv (into .tools/) when uv is not on PATH,
-creates .venv from the lock file, then runs the local binder, the test suite or a benchmark.
+creates .venv from the lock file, then runs the local binder, the test suite or a benchmark
+(`python3 dev.py bench`; `python3 dev.py bench mutation` for the mutation benchmark).
 """
 
 from __future__ import annotations
@@ -43,20 +44,35 @@ def sync() -> Path:
     return ROOT / ".venv" / "bin"
 
 
+def under_ci() -> bool:
+    """True under CI (CI=true), where a test layer that cannot run must fail the run."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def browser() -> None:
     """Debian's chromium for the browser tests, installed when missing and we may install it.
 
     Playwright's own browser downloads are not used: the tests start the system's chromium.
-    Without it the browser tests skip, saying how to install it.
+    Without it the browser tests skip, saying how to install it; under CI=true the test
+    command stops here instead, saying why.
     """
-    if shutil.which("chromium") or os.geteuid() != 0 or not shutil.which("apt-get"):
+    if shutil.which("chromium"):
         return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return cannot_install_chromium("installing it needs root and apt-get")
     print("Installing chromium for the browser tests ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
         if subprocess.call(cmd, env=env) != 0:
-            print("Could not install chromium: the browser tests will be skipped.", flush=True)
-            return
+            return cannot_install_chromium(f"`{' '.join(cmd)}` failed")
+    if not shutil.which("chromium"):
+        cannot_install_chromium("apt-get installed no `chromium` command")
+
+
+def cannot_install_chromium(why: str) -> None:
+    if under_ci():
+        sys.exit(f"Could not install chromium ({why}): under CI the browser tests must run.")
+    print(f"Could not install chromium ({why}): the browser tests will be skipped.", flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -72,6 +88,9 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "mypy")
         browser()
         run(bin_dir / "pytest", "-q", "-ra", *rest)
+    elif command == "bench" and rest[:1] == ["mutation"]:
+        bin_dir = sync()
+        run(bin_dir / "python", "-m", "bench.mutation", *rest[1:])
     elif command == "bench":
         bin_dir = sync()
         run(bin_dir / "python", "-m", "bench.launch_cached", *rest)
@@ -81,7 +100,10 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "python", "-m", "bench.cloud_rehearsal")
     else:
         print(__doc__)
-        print("Commands: serve [skybinder serve options] | test [pytest options] | bench")
+        print(
+            "Commands: serve [skybinder serve options] | test [pytest options] | bench"
+            " | bench mutation [--module PATH]"
+        )
         sys.exit(0 if command in {"help", "-h", "--help"} else 2)
 
 
