@@ -99,10 +99,10 @@ def tend_proxy(binder: Binder, active: Iterable[Session]) -> str:
     if sessions:
         return ""  # sessions waiting for a build keep it as it is: their start wakes it
     quiet_since = binder.clock.now() - binder.config.proxy_idle
-    if not store.mark_proxy_asleep(quiet_since):
-        # Marked asleep already: tasks running all the same were started by hand.
-        if store.proxy_awake() or not fleet.awake():
-            return ""
+    # Marked asleep now, or already: then only tasks started by hand are left to stop.
+    marked = store.mark_proxy_asleep(quiet_since)
+    if not marked and (store.proxy_awake() or not fleet.awake()):
+        return ""
     fleet.sleep()
     if store.proxy_awake():  # a launch marked it awake meanwhile: its wake may have come first
         fleet.wake()
