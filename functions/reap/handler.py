@@ -1,6 +1,7 @@
-"""Lambda "reap": ECS "Task State Change" events -> the session's route and state; the
-one-minute schedule -> the events the dead-letter queue holds, replayed, then `reap` (old,
-stuck and lost sessions, what lost events left behind, orphans, counter repair)."""
+"""Lambda "reap": ECS "Task State Change" events -> the session's state (its address routes
+it); the one-minute schedule -> the events the dead-letter queue holds, replayed, then `reap`
+(old, stuck and lost sessions, what lost events left behind, orphans, counter repair, the
+session proxy woken while servers run and put to sleep when idle)."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── BuildError                the builder could not build the image (500)
  ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
  ├── PlatformBusyError         the platform throttled a start, or failed for a moment (503)
+ ├── ProxyAsleepError          the session proxy sleeps: wake it, then admit the session (503)
  └── LaunchError               the runner could not start or keep the session (500)
       └── RunnerBusyError       the platform refuses more starts for now: start it again (503)
 
@@ -85,6 +86,13 @@ class BuilderBusyError(SkybinderError):
 class PlatformBusyError(SkybinderError):
     """Not a failure: the platform throttled us, or failed for a moment; what was asked may
     not have happened. Ask again a little later (the reaper resumes a launch it met)."""
+
+    status_code = 503
+
+
+class ProxyAsleepError(SkybinderError):
+    """The session proxy is asleep (no task), so a session that would start now was not
+    admitted: the service wakes the proxy and admits it again. Never shown to a user."""
 
     status_code = 503
 

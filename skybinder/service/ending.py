@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from skybinder.domain.model import ACTIVE, Session, SessionState
 from skybinder.service.binder import Binder
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.routes import close_route
 
 S = SessionState
 log = logging.getLogger(__name__)
@@ -23,7 +22,8 @@ def fail(
     expected: Iterable[SessionState] = ACTIVE,
     where: Mapping[str, object] | None = None,
 ) -> Session | None:
-    """End a session as `failed`, releasing its task and route if it had them. `where`: the
+    """End a session as `failed`, stopping its task if it had one (its routing ends with it:
+    the session proxy routes only starting, ready and stopping sessions). `where`: the
     identity the write is about (see `identity`); None when any server of it must go."""
     now = binder.clock.now()
     failed = binder.store.transition(
@@ -65,6 +65,5 @@ def check_overrun(session: Session | None) -> None:
 
 
 def release(binder: Binder, session: Session) -> None:
-    close_route(binder, session)
     if session.task_id:
         binder.runner.stop(session.task_id)

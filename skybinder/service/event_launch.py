@@ -18,7 +18,7 @@ from skybinder.domain.naming import new_session_id, new_token
 from skybinder.domain.pricing import Capacity, worst_capacity
 from skybinder.service.binder import Binder
 from skybinder.service.launch import admit as admit_session
-from skybinder.service.launch import record_failed, routed_id, start_launch
+from skybinder.service.launch import record_failed, start_launch
 
 S = SessionState
 STALLED = 60.0  # seconds after which a warm session still `launching` is not handed out
@@ -110,7 +110,6 @@ def admit(binder: Binder, event: Event, attempt: Session, *, warm: bool = False)
 def _admitted(binder: Binder, event: Event, attempt: Session, *, warm: bool = False) -> Session:
     session = as_event_session(attempt, event).model_copy(
         update={
-            "id": routed_id(binder),
             "token": new_token(),
             "warm": warm,
             "hourly_micros": _worst_hourly(event),

@@ -21,7 +21,7 @@ from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.builds import after_built, finish, on_build_finished, settle_waiting
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
-from skybinder.service.routes import id_prefix
+from skybinder.service.proxy_tasks import admit_while_awake, tends_proxy
 from skybinder.service.servers import start_server
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "record_failed",
     "record_launch",
     "request_launch",
-    "routed_id",
     "start_launch",
 ]
 
@@ -102,8 +101,6 @@ def record_launch(
     except SkybinderError as err:
         return record_failed(binder, session, err)
     session = _with_resolution(binder, session, resolved)
-    if not build_only:  # checked and resolved: now worth the router's look at its members
-        session = session.model_copy(update={"id": routed_id(binder)})
     try:
         # A build-only launch counts too: it runs a build on the binder's machine or account.
         return admit(binder, session, _limits(binder, resolved))
@@ -116,15 +113,23 @@ def admit(binder: Binder, session: Session, limits: Limits | None) -> Session:
     budget (QuotaExceededError and the event errors pass through); return it as inserted.
 
     A session whose image is there is written as `launching` at once (`built`, when it only
-    builds), one write instead of three: every call counts for a launch in the cloud.
+    builds), one write instead of three: every call counts for a launch in the cloud. Where
+    the session proxy sleeps when idle, the same write checks that it is awake (proxy_tasks.py).
     """
-    if binder.registry.has(session.image_name):
+    name = session.image_name
+    record = binder.store.get_image(name)
+    if in_registry(binder, name, record):
         if session.env_key:  # a shared image: say whose build's environment it reuses
-            session = with_reuse(session, binder.store.get_image(session.image_name))
+            session = with_reuse(session, record)
         now = binder.clock.now()
         state = S.BUILT if session.build_only else S.LAUNCHING
         started = {} if session.build_only else {"launched_at": now}
-        session = session.model_copy(update={"state": state, "updated_at": now, **started})
+        session = session.model_copy(
+            update={"state": state, "updated_at": now, "image_found": True, **started}
+        )
+        if not session.build_only:
+            admit_while_awake(binder, session, limits)
+            return session
     binder.store.create(session, limits)
     return session
 
@@ -133,7 +138,10 @@ def start_launch(binder: Binder, session: Session) -> Session:
     """Take a recorded session as far as it goes now: a `launching` one to its server, a
     `queued` one into its image's build (or to its server, when the image is there)."""
     if session.state == S.LAUNCHING and not session.task_id:
-        return start_server(binder, session, None) or session
+        # Admitted a moment ago while the session proxy was marked awake (it stays so while
+        # any session is active): nothing more to check before its server starts.
+        awake = session.image_found and tends_proxy(binder)
+        return start_server(binder, session, None, proxy_awake=awake) or session
     if session.state == S.BUILT:
         after_built(binder, session, None)
         return binder.store.get(session.id) or session
@@ -149,6 +157,19 @@ def start_launch(binder: Binder, session: Session) -> Session:
 def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> Session:
     """Insert `session` (as `admit`) and take it as far as it goes now (as `start_launch`)."""
     return start_launch(binder, admit(binder, session, limits))
+
+
+def in_registry(binder: Binder, name: str, record: Image | None) -> bool:
+    """Is the image there to launch? A record of it built less than `image_trust` ago says
+    so without asking the registry (a call saved on every launch of a fresh image); an older
+    one, or none, is checked. A record that lied (the image was deleted by hand) is corrected
+    when its server cannot pull it (sessions.py), so the launch after that builds it again."""
+    trust = binder.config.image_trust
+    if trust and record is not None and record.state == ImageState.BUILT:
+        built = record.finished_at or record.created_at
+        if 0 <= binder.clock.now() - built < trust:
+            return True
+    return binder.registry.has(name)
 
 
 def with_reuse(session: Session, record: Image | None) -> Session:
@@ -193,18 +214,6 @@ def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -
             "notices": list(resolved.notices),
         }
     )
-
-
-def routed_id(binder: Binder) -> str:
-    """A new session id that names the part of the router it will be routed through (with a
-    pool of load balancers); when the router cannot say, the first part, which always works
-    when it has room."""
-    try:
-        prefix = id_prefix(binder)
-    except Exception:  # a throttled look at the pool must not cost the attendee the launch
-        log.exception("choosing a load balancer for a new session failed")
-        prefix = ""
-    return new_session_id(prefix)
 
 
 def _hourly(binder: Binder) -> int:

@@ -19,6 +19,7 @@ from skybinder.service.builds import settle_sessions
 from skybinder.service.ending import identity
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.ports import CounterRepair, Sweepable
+from skybinder.service.proxy_tasks import tend_proxy
 from skybinder.service.reconcile import (
     GRACE,
     event_over,
@@ -52,6 +53,12 @@ def reap(binder: Binder) -> Counter[str]:
         done.update(enforce_events(binder, active))
     with isolated(done, "the orphan sweep"):
         done.update(sweep_orphans(binder, active))
+    if binder.proxy is not None:
+        with isolated(done, "the session proxy"):
+            # Listed again: the pass may have ended sessions.
+            action = tend_proxy(binder, binder.store.list(ACTIVE))
+            if action:
+                done[action] += 1
     if isinstance(binder.store, CounterRepair):
         with isolated(done, "the counter repair"):
             repaired = len(binder.store.repair_counters())
@@ -61,14 +68,15 @@ def reap(binder: Binder) -> Counter[str]:
 
 
 def sweep_orphans(binder: Binder, active: list[Session] | None = None) -> Counter[str]:
-    """Release routes and tasks whose session has ended or does not exist. `active`: the
-    active sessions as the caller listed them a moment ago (read here when None).
+    """Release tasks whose session has ended or does not exist (a session's routing needs no
+    sweep: the proxy routes only what the store says is live). `active`: the active sessions
+    as the caller listed them a moment ago (read here when None).
 
     A resource is released only when the session, read once more, says so: the list may
     lag, or predate what is held (a session made, or relaunched on another task, meanwhile).
     """
     done: Counter[str] = Counter()
-    ports: tuple[tuple[str, object], ...] = (("route", binder.router), ("task", binder.runner))
+    ports: tuple[tuple[str, object], ...] = (("task", binder.runner),)
     held = [(kind, port, port.held()) for kind, port in ports if isinstance(port, Sweepable)]
     if not any(resources for _, _, resources in held):
         return done

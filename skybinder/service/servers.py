@@ -16,7 +16,7 @@ from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, S
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail, identity
 from skybinder.service.ports import LaunchRequest
-from skybinder.service.routes import close_route, reserve
+from skybinder.service.proxy_tasks import ensure_proxy
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -41,9 +41,12 @@ def launch(
         start_server(binder, session, record)
 
 
-def start_server(binder: Binder, session: Session, record: Image | None) -> Session | None:
-    """Reserve a route and start the task of a `launching` session that has none; return it
-    as it is then (`starting`, or `failed` when it could not start; None if it moved on).
+def start_server(
+    binder: Binder, session: Session, record: Image | None, *, proxy_awake: bool = False
+) -> Session | None:
+    """Start the task of a `launching` session that has none; return it as it is then
+    (`starting`, or `failed` when it could not start; None if it moved on). `proxy_awake`:
+    the session was admitted while the session proxy was marked awake (nothing to check).
 
     Safe to repeat for the same launch attempt (the reaper resumes a launch that crashed
     before it recorded its task): the runner starts one task per attempt, and the task is
@@ -51,15 +54,15 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     """
     session_id = session.id
     fresh = {"task_id": "", "interruptions": session.interruptions}
+    if not proxy_awake:
+        ensure_proxy(binder)  # its users reach it through the proxy: both start side by side
     try:
-        # Routing capacity first: a full binder refuses before a server is paid for.
-        route = reserve(binder, session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except (RunnerBusyError, PlatformBusyError) as err:  # not a failure: started again later
         log.warning("launch of %s must wait: %s", session_id, err.message)
         notice = err.message if isinstance(err, RunnerBusyError) else BUSY
         return _later(binder, session, notice)
-    except Exception as err:  # a runner or router fault fails this session, never the caller
+    except Exception as err:  # a runner fault fails this session, never the caller
         reason, status = _start_failure(err)
         if isinstance(err, QuotaExceededError):
             log.warning("launch of %s refused: %s", session_id, reason)
@@ -67,16 +70,13 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
             log.exception("starting session %s failed", session_id)
         return fail(binder, session_id, reason, status_code=status, where=fresh)
     started = binder.store.transition(
-        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, fresh, task_id=task_id, route=route
+        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, fresh, task_id=task_id
     )
     if started is not None:
         return started
     now = binder.store.get(session_id)
     if now is not None and now.task_id == task_id:
         return now  # its RUNNING event, or a resumed start, recorded this very task first
-    if now is None or now.state.terminal:
-        # Ended meanwhile: release the route we reserved.
-        close_route(binder, (now or session).model_copy(update={"route": route}))
     # Stopped, failed or relaunched while we were starting it: do not leave the task behind.
     binder.runner.stop(task_id)
     return now
@@ -114,7 +114,6 @@ def relaunch(binder: Binder, session: Session, reason: str) -> bool:
         identity(session),
         task_id="",
         address="",
-        route="",
         url="",
         capacity="",
         interruptions=session.interruptions + 1,
@@ -124,9 +123,6 @@ def relaunch(binder: Binder, session: Session, reason: str) -> bool:
     if moved is None:
         return False
     log.warning("session %s lost its server before ready (%s): relaunching", session.id, reason)
-    # Only the winner releases the lost server's route: a loser's stale handle could name
-    # the route of the relaunch.
-    close_route(binder, session)
     launch(binder, session.id, again=True)
     return True
 

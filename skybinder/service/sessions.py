@@ -6,20 +6,26 @@ by state alone: its task id, or — while the start's task id is not written yet
 attempt (the relaunch counter) the task was started for. Every write is conditional on that
 identity, so of two handlers that read the same session only one moves it, and news of a
 server the session has replaced changes nothing but to stop that server. What a write
-releases (a route, a task) is released only by the handler whose write won.
+releases (a task) is released only by the handler whose write won.
 """
 
 from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import PlatformBusyError, SkybinderError
-from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
+from skybinder.domain.model import (
+    RUNNING,
+    ImageState,
+    Session,
+    SessionState,
+    TaskStatus,
+    is_image_missing,
+    is_spot_interruption,
+)
 from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
 from skybinder.service.ending import check_overrun, fail, identity
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.routes import close_route, open_route, probe_url
 from skybinder.service.servers import BEFORE_READY, may_relaunch, relaunch
 
 __all__ = ["check_ready", "fail", "is_current", "on_task_state", "stop_session"]
@@ -80,18 +86,12 @@ def _on_running(
     binder: Binder, session: Session, task_id: str, address: str, capacity: str
 ) -> None:
     if session.state.terminal or session.state == S.STOPPING:
-        binder.runner.stop(task_id)  # a late event: no route for a session that has ended
+        binder.runner.stop(task_id)  # a late event: no server for a session that has ended
         return
     if session.state == S.READY:
         return  # told again: it is routed and answering already
-    try:
-        url = open_route(binder, session, address)
-    except PlatformBusyError:
-        raise  # not the session's fault: the event is handled again (Lambda retries it)
-    except SkybinderError as err:  # no route can be made (the router is full): end it here
-        fail(binder, session.id, err.message, status_code=err.status_code, where=identity(session))
-        binder.runner.stop(task_id)
-        return
+    # Recording the address routes the session: the proxy forwards to what the store holds.
+    url = binder.router.url(session)
     moved = binder.store.transition(
         session.id,
         BEFORE_READY,
@@ -111,10 +111,7 @@ def _after_lost_start(binder: Binder, session: Session, task_id: str) -> None:
     now = binder.store.get(session.id)
     if now is not None and now.task_id == task_id and not now.state.terminal:
         return  # a duplicate of this event, or the start recording this task, got there first
-    if now is None or now.state.terminal:
-        # It ended meanwhile; what ended it released the route, which we may have made again.
-        close_route(binder, now or session)
-    # Ended, or relaunched on another server (whose route this is): this task must not run.
+    # Ended, or relaunched on another server: this task must not run.
     binder.runner.stop(task_id)
 
 
@@ -140,8 +137,8 @@ def _landed(binder: Binder, session: Session, capacity: str) -> dict[str, object
 
 
 def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) -> None:
-    # The route stays until the task has stopped: the user may still save their work. A Spot
-    # warning counts the interruption; the STOPPED that follows sees it counted (its reason).
+    # The session stays routed until its task has stopped: the user may still save their
+    # work. A Spot warning counts the interruption; the STOPPED that follows sees it counted.
     now = binder.clock.now()
     counted = session.interruptions + int(is_spot_interruption(reason))
     binder.store.transition(
@@ -182,8 +179,9 @@ def _on_stopped(
 
 
 def _fail_before_ready(binder: Binder, session: Session, reason: str) -> Session | None:
-    """The server stopped before it was ready: the session fails, and its route goes (the
-    task has stopped already: nothing to ask of it)."""
+    """The server stopped before it was ready: the session fails (the task has stopped
+    already: nothing to ask of it; the proxy routes a failed session no more). A server that
+    could not pull its image says the image's record was wrong: it is forgotten."""
     now = binder.clock.now()
     failed = binder.store.transition(
         session.id,
@@ -196,8 +194,9 @@ def _fail_before_ready(binder: Binder, session: Session, reason: str) -> Session
         updated_at=now,
     )
     if failed is not None:
-        close_route(binder, session)
         emit_launch_event(failed, "failure", now)
+        if is_image_missing(reason):
+            _forget_image(binder, failed)
         check_overrun(failed)
     return failed
 
@@ -222,10 +221,17 @@ def _end_after_ready(binder: Binder, session: Session, reason: str) -> Session |
         ended_at=now,
         updated_at=now,
     )
-    if ended is not None:
-        close_route(binder, session)
-        check_overrun(ended)
+    check_overrun(ended)
     return ended
+
+
+def _forget_image(binder: Binder, session: Session) -> None:
+    """The server could not pull its image: the record that said it was built is wrong (the
+    image was deleted), so the next launch asks the registry and builds it again."""
+    log.warning("image %s is gone from the registry: it will be built again", session.image_name)
+    binder.store.update_image(
+        session.image_name, {ImageState.BUILT}, ImageState.FAILED, reason="missing"
+    )
 
 
 def check_ready(binder: Binder, session_id: str, session: Session | None = None) -> Session | None:
@@ -234,7 +240,7 @@ def check_ready(binder: Binder, session_id: str, session: Session | None = None)
     session = session or binder.store.get(session_id)
     if session is None or session.state != S.STARTING or not session.url:
         return session
-    if not binder.prober.ready(probe_url(binder, session)):
+    if not binder.prober.ready(binder.router.probe_url(session)):
         return session
     now = binder.clock.now()
     ready = binder.store.transition(
@@ -263,9 +269,7 @@ def stop_session(
         binder.runner.stop(stopping.task_id)
     elif stopping is not None and stopping.state == S.STOPPING and not stopping.task_id:
         # Nothing was started yet; the launch in flight stops its task when it sees this.
-        ended = binder.store.transition(
+        binder.store.transition(
             session_id, {S.STOPPING}, S.STOPPED, {"task_id": ""}, ended_at=now, updated_at=now
         )
-        if ended is not None:
-            close_route(binder, ended)  # a route it may have reserved
     return binder.store.get(session_id)

@@ -17,9 +17,7 @@ suite) and make clients with `client(service)`; never reach real AWS. What is ha
   (as it is now), as in AWS;
 - CodeBuild builds end on moto's first `batch_get_builds`, keep no environment overrides and
   ignore StartBuild's idempotency token: here they run until a test ends them (`end_build`),
-  keep their overrides, and one token gets one build, as in AWS;
-- ELBv2 keeps a target group's load balancer after its last rule is deleted: here the group
-  forgets it, as in AWS.
+  keep their overrides, and one token gets one build, as in AWS.
 
 IAM, enforced (tests/aws/iam/). moto allows every call; AWS allows what the caller's role
 allows. The `cloud` fixture (compute_fixtures.py) deploys on moto what the Pulumi program
@@ -55,7 +53,7 @@ Scans"); `before_call` runs another writer between a read and a write; `fail_cal
 client's next calls fail with an error moto never produces (throttling, conflicts, capacity).
 
 Sections below are per service; add a service's fixtures (and the traps of aws-facts.md it
-meets: run_task's call shape, awsvpc networking, CodeBuild results, ELBv2 quotas) in its own.
+meets: run_task's call shape, awsvpc networking, CodeBuild results) in its own.
 """
 
 from __future__ import annotations
@@ -79,7 +77,6 @@ from moto.core.responses import ActionResult
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecs.models import ecs_backends
 from moto.ecs.responses import EC2ContainerServiceResponse
-from moto.elbv2.models import ELBv2Backend
 from moto.moto_api import state_manager
 
 from skybinder.adapters.aws import names as n
@@ -118,7 +115,6 @@ def mocked_aws() -> Iterator[None]:
         _ecs_tasks_advance_manually(),
         _ecs_run_task_idempotent(),
         _codebuild_builds_as_in_aws(),
-        _elbv2_groups_forget_deleted_rules(),
     ):
         yield
 
@@ -295,31 +291,6 @@ def ecs_task(task_arn: str) -> Any:
         if task_arn in tasks:
             return tasks[task_arn]
     raise KeyError(f"no task {task_arn} in ECS")
-
-
-# -- ELBv2 ----------------------------------------------------------------------------------
-
-
-@contextmanager
-def _elbv2_groups_forget_deleted_rules() -> Iterator[None]:
-    original = ELBv2Backend.delete_rule
-
-    def delete_rule(self: ELBv2Backend, arn: str) -> None:
-        original(self, arn)
-        for group in self.target_groups.values():
-            group.load_balancer_arns = [
-                balancer_arn
-                for balancer_arn, balancer in self.load_balancers.items()
-                if any(
-                    group.arn in self._get_target_group_arns_from(action_data=action.data)
-                    for listener in balancer.listeners.values()
-                    for rule in listener.rules.values()
-                    for action in rule.actions
-                )
-            ]
-
-    with mock.patch.object(ELBv2Backend, "delete_rule", delete_rule):
-        yield
 
 
 # -- CodeBuild ------------------------------------------------------------------------------

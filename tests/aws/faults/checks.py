@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from skybinder.adapters.aws.dynamo_counters import counted
 from skybinder.adapters.aws.dynamo_events import holding
 from skybinder.domain.event import Event
-from skybinder.domain.model import Image, ImageState, Session, SessionState
-from skybinder.service.ports import Sweepable
+from skybinder.domain.model import RUNNING, Image, ImageState, Session, SessionState
+from skybinder.service.ports import ProxyMarks
 from tests.aws.faults.world import Aws
 
 S = SessionState
@@ -106,16 +106,15 @@ def outcome(aws: Aws, world: World) -> Outcome:
 
 def invariants(aws: Aws, world: World) -> list[str]:
     """What must hold whatever happened: every session ended with a reason or validly
-    running; one live task per session at most, and none, no route and no reservation without
-    a live session; counters and event money as the sessions make them; no image stuck."""
+    running, and routed by the session proxy to its own server only while it is live; one live
+    task per session at most, and none and no reservation without a live session; the proxy
+    awake while it has sessions to serve; counters and event money as the sessions make them;
+    no image stuck."""
     sessions = {s.id: s for s in world.sessions}
     problems = [p for s in sessions.values() for p in _session_problems(aws, s)]
+    problems += [p for s in sessions.values() for p in _route_problems(aws, s)]
     problems += _task_problems(aws, sessions)
-    router = aws.cloud.binder.router
-    if isinstance(router, Sweepable):
-        for session_id in router.held().values():
-            if _ended(sessions.get(session_id)):
-                problems.append(f"a route of session {session_id}, which is not live")
+    problems += _proxy_problems(aws, world)
     problems += _counter_problems(aws, world)
     return problems + _image_problems(aws, world.images)
 
@@ -132,6 +131,38 @@ def _session_problems(aws: Aws, session: Session) -> list[str]:
     running = {t.task_arn for t in aws.tasks() if t.status == "RUNNING"}
     if session.task_id not in running or not session.url:
         return [f"session {session.id} is ready, but its server does not run or is not routed"]
+    return []
+
+
+def _route_problems(aws: Aws, session: Session) -> list[str]:
+    """The proxy (reading the table as its own role) forwards a live session to the address
+    of its current server, and an ended one nowhere."""
+    routed = aws.cloud.routed(session.id)
+    if session.state.terminal or not session.task_id:
+        return [f"session {session.id}, {session.state.value}, is routed"] if routed else []
+    if not routed:
+        return []  # not running yet: nothing to route to
+    info = aws.cloud.function("reap").runner.describe(session.task_id)
+    if info is None or routed != info.address:
+        return [f"session {session.id} is routed to {routed}, not to its server"]
+    return []
+
+
+def _proxy_problems(aws: Aws, world: World) -> list[str]:
+    """While a session has (or is about to have) a server, its user reaches it only through
+    the proxy: the proxy is marked awake and its service runs tasks."""
+    served = [s.id for s in world.sessions if s.state in RUNNING | {S.STOPPING}]
+    store = aws.cloud.binder.store
+    marked = not isinstance(store, ProxyMarks) or store.proxy_awake()
+    if served and not (marked and aws.cloud.proxy_tasks()):
+        return [f"the session proxy sleeps while sessions {served} need it"]
+    return []
+
+
+def proxy_left_awake(aws: Aws) -> list[str]:
+    """Once nothing is active, the reaper puts the proxy to sleep (no task, nothing to pay)."""
+    if aws.cloud.proxy_tasks() or aws.cloud.proxy_range() != (0, 0):
+        return [f"the session proxy is left awake: range {aws.cloud.proxy_range()}"]
     return []
 
 

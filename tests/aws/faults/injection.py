@@ -27,7 +27,7 @@ EVENT_FAULTS = (
 )
 CALL_FAULTS = ("crash", "throttle")
 READS = ("Get", "Describe", "List", "Query", "Scan", "BatchGet", "Receive")
-THROTTLE_CODES = {"elastic-load-balancing": "Throttling"}  # the rest say ThrottlingException
+THROTTLED = "ThrottlingException"  # what ECS, CodeBuild, DynamoDB... answer past the retries
 
 
 class Crash(BaseException):
@@ -107,9 +107,7 @@ class Calls:
             position = self._position(model.name)
             if position is None or not self._is_due("throttle", *position):
                 return None
-        service = model.service_model.service_id.hyphenize()
-        code = THROTTLE_CODES.get(service, "ThrottlingException")
-        body = {"Error": {"Code": code, "Message": "Rate exceeded"}, "ResponseMetadata": {}}
+        body = {"Error": {"Code": THROTTLED, "Message": "Rate exceeded"}, "ResponseMetadata": {}}
         return AWSResponse("https://aws.invalid", status_code=400, headers={}, raw=None), body
 
     def _after(self, model: Any, **_: Any) -> None:

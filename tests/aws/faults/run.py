@@ -21,7 +21,7 @@ from tests.aws.compute_deploy import deploy
 from tests.aws.compute_events import LambdaContext, load_event
 from tests.aws.compute_fixtures import Cloud, made, make_cloud
 from tests.aws.conftest import mocked_aws
-from tests.aws.faults.checks import Outcome, World, invariants, outcome
+from tests.aws.faults.checks import Outcome, World, invariants, outcome, proxy_left_awake
 from tests.aws.faults.injection import Calls, Fault, Invocation
 from tests.aws.faults.lifecycles import LIFECYCLES, Step
 from tests.aws.faults.world import Aws, Event
@@ -89,6 +89,11 @@ class Driver:
             self._incidental()
             if not done:
                 return
+
+    def idle(self) -> None:
+        """Nobody comes for the proxy's idle time: the reaper's passes put it to sleep."""
+        self.cloud.clock.sleep(self.cloud.binder.config.proxy_idle)
+        self.reap(REPAIR_PASSES)
 
     # -- events -----------------------------------------------------------------------------
 
@@ -221,6 +226,8 @@ def run(lifecycle: str, fault: Fault | None = None) -> Result:
         driver.run(LIFECYCLES[lifecycle])
         world = World.read(driver.aws)
         problems = invariants(driver.aws, world)
+        driver.idle()
+        problems += proxy_left_awake(driver.aws)
         if any("counter-repair" in done for done in driver.passes):
             problems.append("the reaper had to repair counters: they drifted")
         problems += _dead_letters_left(cloud)
