@@ -150,16 +150,22 @@ class ScalableRange:
         for aws_client in clients:
             events = aws_client.meta.events
             events.register(f"before-parameter-build.{operation}", self._keep)
-            events.register(f"after-call.{operation}", self._after)
+            # AWS moves the count as part of the call, before the caller sees the answer: a
+            # caller that dies right after the call has still changed the service. So this runs
+            # first of the handlers of every call (botocore orders handlers within one name
+            # only, and a test's own hooks may be on "after-call.*.*").
+            events.register_first("after-call.*.*", self._after)
         return self
 
     @staticmethod
     def _keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["scalable_range"] = dict(params)  # what the call asked, for after it
 
-    def _after(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+    def _after(self, model: Any, http_response: Any, context: dict[str, Any], **_: Any) -> None:
         params = context.get("scalable_range", {})
-        if http_response.status_code != 200 or params.get("ServiceNamespace") != "ecs":
+        if model.name != "RegisterScalableTarget" or http_response.status_code != 200:
+            return
+        if params.get("ServiceNamespace") != "ecs":
             return
         _, cluster, service = str(params["ResourceId"]).split("/")
         (found,) = self.ecs.describe_services(cluster=cluster, services=[service])["services"]
