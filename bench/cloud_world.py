@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from bench import cloud_limits as limits
@@ -140,6 +140,7 @@ class Fargate:
         self.on_news: News = lambda task, status, reason: None
         self.before_run: Hook = lambda request: self.timeline.now
         self.reaper_at = 0.0  # when the reaper's last sequential call ended
+        self.surveyed: set[str] = set()  # the tasks the reaper's pass has looked at
         self._ids = itertools.count(1)
 
     def prepare(self, image_name: str) -> str:
@@ -166,9 +167,25 @@ class Fargate:
             task.stop_at = self.timeline.now + self._draw(self.timings.stop)
             self.timeline.at(task.stop_at, lambda: self._tell(task, TaskStatus.STOPPED))
 
+    def survey(self, task_ids: Collection[str]) -> None:
+        """TaskSurvey: DescribeTasks of up to 100 tasks a call, one call after the other; the
+        pass's is_alive then asks ECS nothing about these tasks."""
+        self.surveyed.clear()
+        wanted = list(task_ids)
+        for start in range(0, len(wanted), limits.TASKS_PER_DESCRIBE):
+            self._describe()
+            self.surveyed.update(wanted[start : start + limits.TASKS_PER_DESCRIBE])
+
     def is_alive(self, task_id: str) -> bool:
-        """DescribeTasks of one task. The reaper asks one session after the other, so each call
-        starts when the one before it ended (`reaper_at`, set by the rehearsal at each pass)."""
+        """From the pass's survey, or a DescribeTasks of this task."""
+        if task_id not in self.surveyed:
+            self._describe()
+        task = self.tasks.get(task_id)
+        return task is not None and task.alive(self.timeline.now)
+
+    def _describe(self) -> None:
+        """One DescribeTasks. The reaper makes its calls one after the other, so each starts
+        when the one before it ended (`reaper_at`, set by the rehearsal at each pass)."""
         self.calls["ecs.DescribeTasks"] += 1
         start = max(self.timeline.now, self.reaper_at)
         done = self.describe.take(start)
@@ -176,8 +193,6 @@ class Fargate:
             self.reaper_at = start + limits.MAX_WAIT  # its retries took that long
             raise RuntimeError("ThrottlingException: Rate exceeded (DescribeTasks)")
         self.reaper_at = done
-        task = self.tasks.get(task_id)
-        return task is not None and task.alive(self.timeline.now)
 
     def running(self, now: float) -> int:
         return sum(1 for t in self.tasks.values() if t.started <= now and t.alive(now))
