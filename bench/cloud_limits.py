@@ -13,6 +13,7 @@ fails after the last. Numbers and sources:
 | ECS RunTask API                      | 20/s, burst 100 | ECS service quotas (API throttles) |
 | ECS task reads (DescribeTasks)       | 20/s, burst 100 | "Request throttling for the ECS API" |
 | RunTask tasks per call               | 10             | RunTask API reference (`count`) |
+| DescribeTasks tasks per call         | 100            | DescribeTasks API reference (`tasks`) |
 | Fargate task launches, per capacity  | 20/s, burst 100 | Fargate quotas: task launch rate |
 | ELB Create*/Delete* (groups, rules)  | 5/s, burst 20  | "a few per second" (aws-facts.md) |
 | ELB ModifyTargetGroupAttributes      | 3/s, burst 20  | aws-facts.md |
@@ -43,6 +44,7 @@ class Rate:
 RUN_TASK = Rate(20, 100)
 ECS_TASK_READS = Rate(20, 100)  # DescribeTasks: the reaper's look at each session's task
 TASKS_PER_RUN_TASK = 10
+TASKS_PER_DESCRIBE = 100
 FARGATE_LAUNCHES = Rate(20, 100)  # each of on-demand and Spot
 ELB_CHANGE = Rate(5, 20)  # CreateTargetGroup, CreateRule, DeleteRule, DeleteTargetGroup
 ELB_MODIFY = Rate(3, 20)  # ModifyTargetGroupAttributes

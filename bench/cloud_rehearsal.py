@@ -284,7 +284,7 @@ class Rehearsal:
         out.lambda_peak = self.lambdas.peak
         out.proxy_wakes = self.proxy.wakes
         for bucket in [self.counter, *self.api, self.fargate.run_task, self.fargate.launches,
-                       self.fargate.describe, *self.pool.buckets.values()]:  # fmt: skip
+                       self.fargate.reads, *self.pool.buckets.values()]:  # fmt: skip
             if bucket.throttled:
                 out.throttled[f"{bucket.name}: attempts refused"] += bucket.throttled
         out.throttled["Lambda throttled"] += self.lambdas.throttled

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from bench import cloud_limits as limits
@@ -23,7 +23,7 @@ from skybinder.adapters.aws.ecs_runner import STOP_REASON
 from skybinder.adapters.aws.ecs_stops import stop_reason
 from skybinder.domain.errors import RunnerBusyError
 from skybinder.domain.model import Limits, Session, SessionRoute, SessionState, TaskStatus
-from skybinder.service.ports import LaunchRequest
+from skybinder.service.ports import LaunchRequest, TaskInfo
 
 STOPPED_BY_US = stop_reason("UserInitiated", STOP_REASON)
 
@@ -112,6 +112,8 @@ class Task:
     id: str
     session_id: str
     started: float  # when Fargate launched it (after RunTask's throttles)
+    attempt: int = 0  # the launch attempt it was started for
+    running: bool = False  # pulled and started: DescribeTasks says RUNNING
     up: bool = False
     stop_at: float | None = None
 
@@ -135,12 +137,13 @@ class Fargate:
         self.timeline, self.rng, self.timings, self.calls = timeline, rng, timings, calls
         self.run_task = Bucket(limits.RUN_TASK, rng, "ecs.RunTask")
         self.launches = Bucket(limits.FARGATE_LAUNCHES, rng, "Fargate launches (Spot)")
-        self.describe = Bucket(limits.ECS_TASK_READS, rng, "ecs.DescribeTasks")
+        self.reads = Bucket(limits.ECS_TASK_READS, rng, "ecs.DescribeTasks")
         self.tasks: dict[str, Task] = {}
         self.by_address: dict[str, Task] = {}
         self.on_news: News = lambda task, status, reason: None
         self.before_run: Hook = lambda request: self.timeline.now
         self.reaper_at = 0.0  # when the reaper's last sequential call ended
+        self.surveyed: set[str] = set()  # the tasks the reaper's pass has looked at
         self._ids = itertools.count(1)
 
     def prepare(self, image_name: str) -> str:
@@ -153,7 +156,9 @@ class Fargate:
         launched = self.launches.take(called) if called is not None else None
         if launched is None:
             raise RunnerBusyError("AWS is starting too many servers at once: this one waits.")
-        task = Task(f"task-{next(self._ids)}", request.session_id, started=launched)
+        task = Task(
+            f"task-{next(self._ids)}", request.session_id, started=launched, attempt=request.attempt
+        )
         self.tasks[task.id] = self.by_address[task.address] = task
         pull, boot = self._draw(self.timings.pull), self._draw(self.timings.boot)
         self.timeline.at(launched + pull, lambda: self._running(task))
@@ -167,24 +172,46 @@ class Fargate:
             task.stop_at = self.timeline.now + self._draw(self.timings.stop)
             self.timeline.at(task.stop_at, lambda: self._tell(task, TaskStatus.STOPPED))
 
-    def is_alive(self, task_id: str) -> bool:
-        """DescribeTasks of one task. The reaper asks one session after the other, so each call
-        starts when the one before it ended (`reaper_at`, set by the rehearsal at each pass)."""
+    def survey(self, task_ids: Collection[str]) -> None:
+        """TaskSurvey: DescribeTasks of up to 100 tasks a call, one call after the other; the
+        pass's `describe` then asks ECS nothing about these tasks."""
+        self.surveyed.clear()
+        wanted = list(task_ids)
+        for start in range(0, len(wanted), limits.TASKS_PER_DESCRIBE):
+            self._describe()
+            self.surveyed.update(wanted[start : start + limits.TASKS_PER_DESCRIBE])
+
+    def describe(self, task_id: str) -> TaskInfo | None:
+        """From the pass's survey, or a DescribeTasks of this task."""
+        if task_id not in self.surveyed:
+            self._describe()
+        task = self.tasks.get(task_id)
+        if task is None:
+            return None
+        info = TaskInfo(task_id=task.id, session_id=task.session_id, attempt=task.attempt)
+        if not task.alive(self.timeline.now):
+            return info.model_copy(update={"status": TaskStatus.STOPPED, "reason": STOPPED_BY_US})
+        if task.running:
+            return info.model_copy(update={"status": TaskStatus.RUNNING, "address": task.address})
+        return info
+
+    def _describe(self) -> None:
+        """One DescribeTasks. The reaper makes its calls one after the other, so each starts
+        when the one before it ended (`reaper_at`, set by the rehearsal at each pass)."""
         self.calls["ecs.DescribeTasks"] += 1
         start = max(self.timeline.now, self.reaper_at)
-        done = self.describe.take(start)
+        done = self.reads.take(start)
         if done is None:
             self.reaper_at = start + limits.MAX_WAIT  # its retries took that long
             raise RuntimeError("ThrottlingException: Rate exceeded (DescribeTasks)")
         self.reaper_at = done
-        task = self.tasks.get(task_id)
-        return task is not None and task.alive(self.timeline.now)
 
     def running(self, now: float) -> int:
         return sum(1 for t in self.tasks.values() if t.started <= now and t.alive(now))
 
     def _running(self, task: Task) -> None:
         if task.stop_at is None:
+            task.running = True
             self._tell(task, TaskStatus.RUNNING)
 
     def _tell(self, task: Task, status: TaskStatus) -> None:

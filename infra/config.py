@@ -134,7 +134,26 @@ def load(config: pulumi.Config, stack: str, region: str, qualified: str = "") ->
         values["domain"] = Domain(name=str(domain["name"]), zone=str(domain["zone"]))
     settings = Settings(**values)
     validate(settings)
+    for message in retired(config):
+        pulumi.log.warn(message)
     return settings
+
+
+# Settings an earlier version read, and what became of them.
+RETIRED = {
+    "albCount": "every session is reached through the session proxy behind one load balancer, "
+    "which holds any number of sessions (bounded by maxSessions and your Fargate quotas)",
+}
+
+
+def retired(config: Any) -> list[str]:
+    """A warning for each retired setting the stack still sets: it no longer does anything."""
+    return [
+        f"{key} is no longer a setting and is ignored: {why}. "
+        f"Remove it with `pulumi config rm {key}`."
+        for key, why in RETIRED.items()
+        if config.get(key) is not None
+    ]
 
 
 def prefix_for(stack: str) -> str:

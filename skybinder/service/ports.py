@@ -8,7 +8,7 @@ fakes that keep real state (tests/fakes.py); one contract suite per port keeps t
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -396,6 +396,21 @@ class CounterRepair(Protocol):
 
     def repair_counters(self) -> Mapping[str, object]:
         """Recount the counters from the active sessions; return those it corrected."""
+        ...
+
+
+@runtime_checkable
+class TaskSurvey(Protocol):
+    """A Runner that can look at many tasks in one call (ECS: DescribeTasks takes 100). The
+    reaper surveys the tasks of every active session at the start of a pass, and the runner
+    answers what the pass asks about those tasks (`describe`: where one runs, why one stopped)
+    from that look instead of a call a session: at 2,000 sessions, ECS's read throttle (20
+    calls a second) would make a call a session outlast the reap function."""
+
+    def survey(self, task_ids: Collection[str]) -> None:
+        """Look at these tasks now. Answers about them come from this look until the next
+        survey, for at most a minute (a task stopped since is asked about again); a task not
+        surveyed is asked about as before."""
         ...
 
 

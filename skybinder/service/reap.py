@@ -18,7 +18,7 @@ from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.builds import settle_sessions
 from skybinder.service.ending import identity
 from skybinder.service.event_enforcement import enforce_events
-from skybinder.service.ports import CounterRepair, Sweepable
+from skybinder.service.ports import CounterRepair, Sweepable, TaskSurvey
 from skybinder.service.proxy_tasks import tend_proxy
 from skybinder.service.reconcile import (
     GRACE,
@@ -40,6 +40,7 @@ def reap(binder: Binder) -> Counter[str]:
     """One pass over the active sessions; returns what it did, by kind, for logs and metrics."""
     done: Counter[str] = Counter()
     active = binder.store.list(ACTIVE)
+    survey_tasks(binder, active, done)
     for session in active:
         with isolated(done, "session %s", session.id):
             action = _reap_one(binder, session)
@@ -65,6 +66,15 @@ def reap(binder: Binder) -> Counter[str]:
             if repaired:
                 done["counter-repair"] += repaired
     return done
+
+
+def survey_tasks(binder: Binder, active: list[Session], done: Counter[str]) -> None:
+    """Have the runner look at the tasks of the sessions the pass will ask about, in as few
+    calls as it can (TaskSurvey); a failed look leaves it to ask about each as it comes."""
+    runner = binder.runner
+    if isinstance(runner, TaskSurvey):
+        with isolated(done, "the survey of tasks"):
+            runner.survey([s.task_id for s in active if s.task_id and s.state not in PRE_LAUNCH])
 
 
 def sweep_orphans(binder: Binder, active: list[Session] | None = None) -> Counter[str]:

@@ -121,3 +121,35 @@ def test_a_launch_admitted_while_the_reaper_puts_the_proxy_to_sleep_is_served(
     (session,) = late
     cloud.send_reap(cloud.task_event("ecs-task-running", session.task_id))
     assert stream(cloud.binder, session.id)[-1].phase == "ready"
+
+
+def test_a_session_without_traffic_through_the_proxy_ends_though_its_kernel_runs(
+    cloud: Cloud,
+) -> None:
+    """The proxy notes traffic as its task role; the reaper, as its own, ends a ready session
+    that has had none for idleTimeout (600 s) — its task still runs: Jupyter's culling spares a
+    busy kernel — and the proxy sleeps once nothing has happened for its idle time."""
+    cloud.push_image(IMAGE)
+    session_id = ready(cloud)
+    cloud.clock.sleep(500)
+    assert cloud.proxy_store.record_activity(session_id, cloud.clock.now())  # a request
+    cloud.clock.sleep(599)
+    assert scheduled(cloud) == {}  # 1,099 s since ready, 599 s since its last request
+    assert cloud.session(session_id).state == S.READY
+    cloud.clock.sleep(2)
+    assert scheduled(cloud) == {"idle": 1}
+    ending = cloud.session(session_id)
+    assert (ending.state, ending.reason) == (S.STOPPING, "idle: no activity for 10 minutes")
+    (stop_call,) = cloud.guard.allowed("reap", "ecs:StopTask")
+    assert stop_call.request.resource == ending.task_id
+    assert cloud.routed(session_id) != ""  # still routed while its server stops
+
+    cloud.task_stops(ending.task_id)
+    cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", ending.task_id))
+    ended = cloud.session(session_id)
+    assert (ended.state, ended.reason) == (S.STOPPED, "idle: no activity for 10 minutes")
+    assert cloud.routed(session_id) == ""  # the proxy routes it no more
+    cloud.clock.sleep(IDLE + 1)
+    assert scheduled(cloud) == {"proxy-slept": 1}
+    assert cloud.proxy_tasks() == 0
+    assert not cloud.guard.problems

@@ -16,7 +16,7 @@ from tests.aws.compute_fixtures import (
     load_event,
     stream,
 )
-from tests.aws.conftest import client
+from tests.aws.conftest import ApiCalls, client
 
 S = SessionState
 LOST = "0123456789abcdef"  # a session id no store has
@@ -154,3 +154,17 @@ def test_a_session_a_listing_misses_while_it_moves_keeps_its_count(cloud: Cloud)
     store.list = missing_once
     assert store.repair_counters() == {}
     assert len(calls) == 2 and cloud.counters()["global"] == 1
+
+
+def test_one_look_at_every_sessions_task_per_pass(cloud: Cloud) -> None:
+    """ECS's reads are throttled (20 a second): the pass looks at its sessions' tasks 100 a
+    call, and finds the one that stopped unannounced by that look alone."""
+    cloud.throttle("ecs", "DescribeTasks", rate=20, burst=100)
+    sessions = [ready(cloud) for _ in range(3)]
+    lost = cloud.session(sessions[0]).task_id
+    cloud.task_stops(lost)  # its STOPPED event never came
+    calls = ApiCalls(cloud.function("reap").runner.client)
+    assert scheduled(cloud) == {"lost": 1}
+    assert calls.names.count("DescribeTasks") == 2  # the survey, and the orphan sweep's
+    assert cloud.session(sessions[0]).state == S.STOPPED
+    assert [cloud.session(s).state for s in sessions[1:]] == [S.READY, S.READY]

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import DEFAULT_PRICES, Settings, SettingsError, prefix_for, validate
+from infra.config import (
+    DEFAULT_PRICES,
+    Settings,
+    SettingsError,
+    prefix_for,
+    retired,
+    validate,
+)
 
 
 def _settings(**changes: object) -> Settings:
@@ -71,3 +78,10 @@ def test_the_deploy_docs_quote_the_default_prices() -> None:
     assert f"**≈ ${spot:.3f}**" in docs
     assert f"**≈ ${on_demand:.3f}**" in docs
     assert f"${prices['alb_hour'] * 730:.2f} a month" in docs
+
+
+def test_a_retired_setting_is_named_with_what_replaced_it_and_how_to_remove_it() -> None:
+    (message,) = retired({"albCount": "4", "maxSessions": "2000"})
+    assert message.startswith("albCount is no longer a setting and is ignored")
+    assert "session proxy" in message and "`pulumi config rm albCount`" in message
+    assert retired({"maxSessions": "2000"}) == []
