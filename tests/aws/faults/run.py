@@ -78,22 +78,41 @@ class Driver:
                 self.reap(REPAIR_PASSES, extra=True)
         self._flush(self.held)
 
-    def reap(self, passes: int, *, extra: bool = False) -> None:
+    def reap(self, passes: int, *, extra: bool = False, faulted: bool = False) -> None:
         """Reaper passes a minute apart; after one that found nothing to do, the next would
-        find nothing either (every grace the reaper waits is at most a minute)."""
+        find nothing either (every grace the reaper waits is at most a minute). `faulted`:
+        the passes are invocations a call fault may hit (a pass that dies is followed by the
+        next minute's)."""
         for _ in range(passes):
             self.cloud.clock.sleep(REAP_EVERY)
             self.extra += REAP_EVERY if extra else 0.0
-            done = self.cloud.send_reap(load_event("scheduled"))["reaped"]
+            done = self._pass(faulted)
             self.passes.append(done)
             self._incidental()
             if not done:
                 return
 
+    def _pass(self, faulted: bool) -> dict[str, int]:
+        """One pass of the reap function's schedule: what it did ({"died": 1} if it died)."""
+        answers: list[dict[str, int]] = []
+
+        def work() -> None:
+            answers.append(self.cloud.send_reap(load_event("scheduled"))["reaped"])
+
+        if faulted:
+            self._invoke("pass", "a pass of the idle binder", work)
+        else:
+            work()
+        return answers[0] if answers else {"died": 1}
+
     def idle(self) -> None:
-        """Nobody comes for the proxy's idle time: the reaper's passes put it to sleep."""
+        """Nobody comes for the proxy's idle time: the reaper's passes put it to sleep. Call
+        faults reach these passes too (the proxy's sleep): the next passes repair them."""
         self.cloud.clock.sleep(self.cloud.binder.config.proxy_idle)
-        self.reap(REPAIR_PASSES)
+        fired = self.calls.fired
+        self.reap(REPAIR_PASSES, faulted=True)
+        if not fired and self.calls.fired:
+            self.reap(REPAIR_PASSES, faulted=True)
 
     # -- events -----------------------------------------------------------------------------
 

@@ -4,6 +4,9 @@ lifecycle in its own moto deployment, spread over the machine's cores.
 Faults are not repeated where they would meet the very same code: an event that a lifecycle
 sends twice alike (two sessions' RUNNING) is faulted once, and a call fault in an invocation
 that another lifecycle makes alike (the same function, the same calls) is injected there once.
+The reaper's passes of the idle binder (which put the session proxy to sleep) differ between
+lifecycles only in what they list: their faults are those of each call that is not a listing,
+injected once whatever the lifecycle (a listing that fails ends one step of one pass, alike).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from tests.aws.faults.injection import EVENT_FAULTS, Fault, call_faults
+from tests.aws.faults.injection import EVENT_FAULTS, Fault, Invocation, call_faults
 from tests.aws.faults.lifecycles import LIFECYCLES
 from tests.aws.faults.run import Result, judge, run
 
 KINDS = (*EVENT_FAULTS, "crash", "throttle")
+LISTINGS = ("Query", "ListTasks", "ReceiveMessage")  # a pass's reads of what there is
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,20 @@ def scenarios(refs: dict[str, Result]) -> Iterator[tuple[str, Fault]]:
             for kind in EVENT_FAULTS:
                 yield name, Fault(kind, event=index, what=event)
         for fault in call_faults(reference.invocations):
-            invocation = reference.invocations[fault.invocation]
-            alike = (fault.kind, invocation.what, tuple(invocation.calls), fault.call)
-            if alike not in seen:
+            alike = _alike(reference.invocations[fault.invocation], fault)
+            if alike is not None and alike not in seen:
                 seen.add(alike)
                 yield name, fault
+
+
+def _alike(invocation: Invocation, fault: Fault) -> tuple[object, ...] | None:
+    """What a call fault meets, to inject it once; None: not worth a scenario."""
+    if invocation.kind != "pass":
+        return (fault.kind, invocation.what, tuple(invocation.calls), fault.call)
+    operation = invocation.calls[fault.call]
+    if operation in LISTINGS:
+        return None
+    return (fault.kind, invocation.what, operation, invocation.calls[: fault.call].count(operation))
 
 
 def _quiet() -> None:
