@@ -7,12 +7,14 @@ Spot before and after ready, an event session, a failed start) through the real 
 service and build and reap handlers on moto, with one fault: an event duplicated (also at
 once, by two functions, and raced by the reaper), reordered, held back, lost or dead-lettered;
 a crash after one AWS call that changes something, followed by Lambda's retries and reaper
-passes; or one call throttled (the calls of the reaper's passes that put the session proxy to
-sleep once the binder is idle too). It holds when the invariants hold (every session ended with a
-reason or validly running, one live task per session at most, no task, route or reservation
-without a live session, counters and event money as the sessions make them, no image stuck)
-and the outcome is the fault-free run's, repaired within two reaper passes. The last line:
-`faults: N/M hold`. The same scenarios run under pytest (tests/aws/test_faults.py).
+passes; or one call throttled (also in the reaper's passes that put the session proxy to
+sleep once the binder is idle). It holds when the invariants hold (every session ended with
+a reason or validly running, one live task per session at most, no task or reservation
+without a live session, the proxy routing a live session to its current server only and
+awake while sessions need it, then asleep, counters and event money as the sessions make
+them, no image stuck) and the outcome is the fault-free run's, repaired within two reaper
+passes. The last line: `faults: N/M hold`. The same scenarios run under pytest
+(tests/aws/test_faults.py).
 """
 
 from __future__ import annotations
