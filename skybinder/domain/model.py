@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 
 class SessionState(StrEnum):
@@ -110,6 +110,19 @@ class Session(BaseModel):
     # The last request or WebSocket message the session proxy relayed to the session, written
     # at most once a minute: the reaper ends a session whose traffic stopped (DESIGN.md §2).
     last_activity: float | None = None
+    # The image's record as admission read it (never stored): the start that follows in the
+    # same request takes its task definition from it instead of reading it again.
+    _admitted_image: Image | None = PrivateAttr(default=None)
+
+    def with_admitted_image(self, record: Image | None) -> Session:
+        """This session, carrying `record` (what admission read of its image) to its start."""
+        session = self.model_copy()
+        session._admitted_image = record
+        return session
+
+    @property
+    def admitted_image(self) -> Image | None:
+        return self._admitted_image
 
     @property
     def refused_attempt(self) -> bool:

@@ -129,7 +129,7 @@ def admit(binder: Binder, session: Session, limits: Limits | None) -> Session:
         )
         if not session.build_only:
             admit_while_awake(binder, session, limits)
-            return session
+            return session.with_admitted_image(record)
     binder.store.create(session, limits)
     return session
 
@@ -141,7 +141,8 @@ def start_launch(binder: Binder, session: Session) -> Session:
         # Admitted a moment ago while the session proxy was marked awake (it stays so while
         # any session is active): nothing more to check before its server starts.
         awake = session.image_found and tends_proxy(binder)
-        return start_server(binder, session, None, proxy_awake=awake) or session
+        started = start_server(binder, session, session.admitted_image, proxy_awake=awake)
+        return started or session
     if session.state == S.BUILT:
         after_built(binder, session, None)
         return binder.store.get(session.id) or session
