@@ -17,6 +17,7 @@ from skybinder.cli_events import app as events_app
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
+from skybinder.domain.errors import SkybinderError
 
 app = typer.Typer(
     help="A Binder for your own machine and your own AWS account.", no_args_is_help=True
@@ -35,14 +36,16 @@ def serve(
     max_sessions: int = typer.Option(20, help="Sessions running at once (0: no limit)."),
     config: Path = typer.Option(None, help="TOML file: GitHub token, operator controls."),
     rate_limit: int = typer.Option(0, help="Launches per client address per hour (0: off)."),
+    containment: str = typer.Option(
+        "auto", help="How builds and sessions are contained: auto, bwrap, unshare or group."
+    ),
 ) -> None:
     """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
-    import uvicorn
-
     from skybinder.api.admin import bearer_auth, write_admin_token
     from skybinder.api.app import AppOptions, create_app
     from skybinder.bootstrap import build_local
     from skybinder.example import launch_path, materialize_example
+    from skybinder.local_serve import serve_local
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
@@ -55,15 +58,18 @@ def serve(
             idle_timeout=idle_timeout,
             max_sessions=max_sessions,
             rate_limit=rate_limit,
+            containment=containment,
         )
-    except ConfigFileError as err:
-        console.print(Text(str(err), style="red"))  # as text: the message may hold "[...]"
+        local = build_local(settings)
+    except (ConfigFileError, SkybinderError, ValueError) as err:
+        message = err.message if isinstance(err, SkybinderError) else str(err)
+        console.print(Text(message, style="red"))  # as text: the message may hold "[...]"
         raise typer.Exit(2) from err
-    local = build_local(settings)
     example = materialize_example(settings.data_dir)
     options = AppOptions(
         keepalive=settings.keepalive,
         health_checks=local.health_checks(),
+        health_info=local.health_info(),
         rate_limit=local.rate_limit,
         admin_auth=bearer_auth(write_admin_token(settings.data_dir)),
     )
@@ -74,14 +80,14 @@ def serve(
         local.start_reaper()
         base = f"http://{host}:{port}"
         console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
+        console.print(f"Builds and sessions are contained by {local.containment.name}.")
         console.print("Launch the example repository:")
         console.print(f"  {base}/{launch_path(example)}", soft_wrap=True, highlight=False)
         console.print(f"  or from a terminal:  skybinder launch {example}")
         yield
-        local.close()
 
     web.router.lifespan_context = lifespan
-    uvicorn.run(web, host=host, port=port, log_level="warning")
+    serve_local(web, host, port, options.closing, local.close)
 
 
 @app.command()

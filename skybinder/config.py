@@ -41,6 +41,7 @@ class LocalSettings(BaseModel):
     keepalive: float = 25.0
     rate_limit: int = 0  # launches per client address per hour; 0: off (one user, one machine)
     prices: Prices = Field(default_factory=Prices)  # events are priced as in AWS, to rehearse
+    containment: str = "auto"  # how builds and sessions are contained: auto, bwrap, unshare, group
 
 
 class ConfigFileError(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,10 @@ class AppOptions:
     rate_limit: LaunchRateLimit | None = None  # per-IP launches; None: no limit
     trusted_proxies: int = 0  # proxies in front that append to X-Forwarded-For
     admin_auth: AdminAuth | None = None  # None: the admin API refuses everyone
+    health_info: dict[str, str] = field(default_factory=dict)  # also in /health's answer
+    # Set when the server begins to shut down: open event streams end at once, with a last
+    # `failed` event, instead of holding the shutdown until their launch ends.
+    closing: threading.Event = field(default_factory=threading.Event)
 
 
 def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
@@ -41,6 +46,7 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app.state.rate_limit = options.rate_limit
     app.state.trusted_proxies = options.trusted_proxies
     app.state.admin_auth = options.admin_auth
+    app.state.closing = options.closing
     # mybinder.org answers every origin: thebe and Jupyter Book pages call /build cross-site.
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
     app.include_router(build.router)
@@ -64,7 +70,8 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
             {"service": name, "ok": _safe(check)} for name, check in options.health_checks.items()
         ]
         ok = all(c["ok"] for c in checks)
-        return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)
+        body = {**options.health_info, "ok": ok, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/api/repoproviders")
     def repoproviders() -> list[dict[str, object]]:

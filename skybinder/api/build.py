@@ -20,7 +20,7 @@ from skybinder.api.limits import (
     client_ip,
     rate_limit_message,
 )
-from skybinder.api.stream import failed_event, with_keepalive
+from skybinder.api.stream import Closing, failed_event, with_keepalive
 from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
 from skybinder.domain.model import Session
 from skybinder.service.binder import Binder
@@ -107,6 +107,7 @@ def build(request: Request) -> StreamingResponse:
             refusal = (rate_limit_message(result), 429)
 
     launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=token_ok)
+    closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
         if refusal is not None:
@@ -123,7 +124,9 @@ def build(request: Request) -> StreamingResponse:
                 lambda: attach_resume(binder, session.id), limiter=limiter
             )
             steps = in_thread(with_resume(watch(binder, session.id), session.id, resume), limiter)
-            async for frame in with_keepalive(steps, keepalive):
+            async for frame in with_keepalive(closing.items(steps), keepalive):
+                yield frame
+            for frame in closing.last():
                 yield frame
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut
             log.exception("the /build stream for %s/%s failed", provider, spec)

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from skybinder.api.build import SSE_HEADERS, in_thread
-from skybinder.api.stream import failed_event, with_keepalive
+from skybinder.api.stream import Closing, failed_event, with_keepalive
 from skybinder.service.binder import Binder
 from skybinder.service.resume import may_resume
 from skybinder.service.watch import watch
@@ -30,6 +30,7 @@ router = APIRouter()
 def session_events(session_id: str, request: Request, resume: str = "") -> StreamingResponse:
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive
+    closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
         limiter = CapacityLimiter(1)  # one worker thread per stream, as /build has
@@ -47,9 +48,10 @@ def session_events(session_id: str, request: Request, resume: str = "") -> Strea
                     403,
                 )
                 return
-            async for frame in with_keepalive(
-                in_thread(watch(binder, session_id), limiter), keepalive
-            ):
+            steps = closing.items(in_thread(watch(binder, session_id), limiter))
+            async for frame in with_keepalive(steps, keepalive):
+                yield frame
+            for frame in closing.last():
                 yield frame
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut
             log.exception("the event stream of session %s failed", session_id)

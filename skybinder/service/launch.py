@@ -10,6 +10,7 @@ from skybinder.domain.model import Image, ImageState, Limits, Session, SessionSt
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.domain.pricing import rates, worst_capacity
 from skybinder.service.binder import Binder
+from skybinder.service.build_control import take_over_dead_build
 from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
@@ -170,6 +171,7 @@ def find_or_build_image(
     if record is not None and record.state == ImageState.BUILT:
         # The record outlived the image (deleted from the registry): build it again.
         binder.store.update_image(name, {ImageState.BUILT}, ImageState.FAILED, reason="missing")
+    take_over_dead_build(binder, record)  # a crash mid-build left the record `building`
     now = binder.clock.now()
     image = Image(name=name, repo_url=session.repo_url, ref=session.ref, created_at=now)
     if binder.store.claim_build(image):

@@ -121,14 +121,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     log.close()
 
 
+WRAPPERS = {"bwrap", "unshare", "setpriv"}  # what containers start a server under
+
+
 def session_processes(session_id: str) -> list[int]:
-    """Pids of processes whose command line names this session's base_url."""
+    """Pids of the Jupyter servers whose command line names this session's base_url (not
+    the container's wrappers, whose command lines hold it too)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if f"/s/{session_id}/".encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            named = any(f"/s/{session_id}/".encode() in arg for arg in argv)
+            if named and Path(argv[0].decode()).name not in WRAPPERS:
+                pids.append(int(proc.name))
     return pids

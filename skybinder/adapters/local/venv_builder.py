@@ -17,13 +17,16 @@ from pathlib import Path
 import uv
 
 from skybinder.adapters.local.build_log import BUILDING, FAILED, FETCHING, BuildLog, read_lines
+from skybinder.adapters.local.containment import Containment, scope_of
 from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.env_steps import (
+    Build,
     Interpreter,
     create_venv,
     find_python,
     install_packages,
     run_post_build,
+    uv_cache_dir,
 )
 from skybinder.adapters.local.environments import (
     EnvBundle,
@@ -33,6 +36,7 @@ from skybinder.adapters.local.environments import (
 )
 from skybinder.adapters.local.git_checkout import fetch
 from skybinder.adapters.local.images import ImageLayout, LocalImage, is_launchable
+from skybinder.adapters.local.processes import Scope
 from skybinder.adapters.local.repo_inputs import RepoInputs, detect_inputs
 from skybinder.domain.errors import BuildError
 from skybinder.service.ports import BuildJob, LogChunk
@@ -45,24 +49,28 @@ UNEXPECTED = (
     "The local builder failed unexpectedly (the server log has the details). Try again; "
     "if it keeps failing, report it."
 )
+SHUT_DOWN = "The local binder shut down during the build. Launch again to build it anew."
 
 
 class VenvBuilder:
     """Builder for local mode: builds in a daemon thread and reports through `on_finished`.
 
-    `on_finished(image_name, ok, reason)` is called exactly once per build, from the build's
-    thread; `reason` is a message for a person when `ok` is False, empty otherwise.
+    `on_finished(image_name, ok, reason, build_id)` is called exactly once per build, from the
+    build's thread; `reason` is a message for a person when `ok` is False, empty otherwise. Every
+    step runs in a container of `containment` named after the build, so a cancelled build
+    (or one the binder gave up at shutdown) leaves no process behind.
     """
 
     def __init__(
         self,
         root: Path,
-        on_finished: Callable[[str, bool, str], None],
+        on_finished: Callable[[str, bool, str, str], None],
         *,
         uv_bin: str | None = None,
         base_packages: Sequence[str] = DEFAULT_BASE_PACKAGES,
         python: str | None = None,
         data: DataFetcher | None = None,
+        containment: Containment,
     ) -> None:
         self.layout = ImageLayout(root)
         self._data = data  # fetches the records of data providers (Zenodo, ...), not with git
@@ -72,17 +80,52 @@ class VenvBuilder:
         self._python = python or sys.executable
         self._envs = EnvironmentCache(self.layout.envs_dir)
         self._uv_version: str | None = None
+        self._containment = containment
+        self._scope = scope_of(root)
+        self._builds: dict[str, tuple[Scope, threading.Thread]] = {}
+        self._closed = False
+        self._lock = threading.Lock()
 
     def start(self, job: BuildJob) -> str:
         build_id = secrets.token_hex(8)
         # Created now, so logs() knows the build even before its thread writes a line.
         self.layout.builds_dir.mkdir(parents=True, exist_ok=True)
         self.layout.build_log(build_id).touch()
+        scope = Scope(self._containment, f"{self._scope}/build-{build_id}")
         thread = threading.Thread(
-            target=self._run, args=(build_id, job), name=f"build-{build_id}", daemon=True
+            target=self._run, args=(build_id, job, scope), name=f"build-{build_id}", daemon=True
         )
+        with self._lock:
+            if self._closed:
+                raise BuildError(SHUT_DOWN)
+            self._builds[build_id] = (scope, thread)
         thread.start()
         return build_id
+
+    def is_live(self, build_id: str) -> bool:
+        """True while build `build_id` of this builder runs (a binder that crashed left
+        none: its builds are not live, whatever the records say)."""
+        with self._lock:
+            return build_id in self._builds
+
+    def cancel(self, build_id: str, reason: str) -> None:
+        """End build `build_id` now; it reports `reason` as its failure. Idempotent."""
+        with self._lock:
+            found = self._builds.get(build_id)
+        if found is not None:
+            found[0].cancel(reason)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Start no more builds, cancel those that run, and wait up to `timeout` seconds for
+        them to report."""
+        with self._lock:
+            self._closed = True
+            builds = list(self._builds.values())
+        for scope, _ in builds:
+            scope.cancel(SHUT_DOWN)
+        deadline = time.monotonic() + timeout
+        for _, thread in builds:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def logs(self, build_id: str, cursor: str | None = None) -> LogChunk:
         if not _BUILD_ID.fullmatch(build_id):  # never let an id become a path
@@ -101,33 +144,41 @@ class VenvBuilder:
                 return {"builder": "skybinder-venv", "build_image": "uv (not found)"}
         return {"builder": "skybinder-venv", "build_image": self._uv_version}
 
-    def _run(self, build_id: str, job: BuildJob) -> None:
+    def _run(self, build_id: str, job: BuildJob, scope: Scope) -> None:
         ok, reason = False, UNEXPECTED
         try:
             with BuildLog(self.layout.build_log(build_id)) as build_log:
-                ok, reason = self._build_logged(build_id, job, build_log)
+                ok, reason = self._build_logged(build_id, job, build_log, scope)
         except Exception:
             log.exception("build %s of %s could not keep its log", build_id, job.image_name)
         finally:
+            with self._lock:
+                self._builds.pop(build_id, None)
             try:
-                self._on_finished(job.image_name, ok, "" if ok else reason)
+                self._on_finished(job.image_name, ok, "" if ok else reason, build_id)
             except Exception:
                 log.exception("on_finished for build %s of %s failed", build_id, job.image_name)
 
-    def _build_logged(self, build_id: str, job: BuildJob, build_log: BuildLog) -> tuple[bool, str]:
+    def _build_logged(
+        self, build_id: str, job: BuildJob, build_log: BuildLog, scope: Scope
+    ) -> tuple[bool, str]:
+        tmp = self.layout.root / "tmp" / f"build-{build_id}"
         try:
-            self._build(build_id, job, build_log)
+            tmp.mkdir(parents=True)
+            self._build(build_id, job, build_log, Build(scope, tmp))
         except BuildError as err:
-            reason = err.message
+            reason = scope.cancelled or err.message  # a cancelled step fails for that reason
         except Exception:
             log.exception("build %s of %s failed unexpectedly", build_id, job.image_name)
-            reason = UNEXPECTED
+            reason = scope.cancelled or UNEXPECTED
         else:
             return True, ""
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         build_log.emit(FAILED, reason)
         return False, reason
 
-    def _build(self, build_id: str, job: BuildJob, build_log: BuildLog) -> None:
+    def _build(self, build_id: str, job: BuildJob, build_log: BuildLog, build: Build) -> None:
         def fetching(line: str) -> None:
             build_log.emit(FETCHING, line)
 
@@ -149,8 +200,8 @@ class VenvBuilder:
                 if self._data is not None and self._data.handles(job.provider):
                     self._data.fetch(job, checkout, fetching)
                 else:
-                    fetch(job.repo_url, job.ref, checkout, fetching)
-                image = self._prepare(build_id, job, checkout, building)
+                    fetch(job.repo_url, job.ref, checkout, fetching, build.scope)
+                image = self._prepare(build_id, job, checkout, building, build)
             finally:
                 shutil.rmtree(checkout, ignore_errors=True)
                 with contextlib.suppress(OSError):
@@ -159,7 +210,7 @@ class VenvBuilder:
         building(f"Built environment for {name}")
 
     def _prepare(
-        self, build_id: str, job: BuildJob, checkout: Path, say: Callable[[str], None]
+        self, build_id: str, job: BuildJob, checkout: Path, say: Callable[[str], None], run: Build
     ) -> LocalImage:
         inputs = detect_inputs(checkout)
         say(_describe(inputs))
@@ -176,7 +227,7 @@ class VenvBuilder:
         )
 
         def build(bundle: EnvBundle) -> None:
-            self._fill(bundle, checkout, inputs, python, say)
+            self._fill(bundle, checkout, inputs, python, say, run)
 
         bundle, _ = self._envs.ensure(key, build, say)
         source = self._place_source(job.image_name, inputs, bundle, checkout)
@@ -216,16 +267,18 @@ class VenvBuilder:
         inputs: RepoInputs,
         python: Interpreter,
         say: Callable[[str], None],
+        run: Build,
     ) -> None:
         repo = checkout
         if inputs.uses_repo_files:
             # Moved before installing: editable installs and postBuild must see the final path.
             checkout.rename(bundle.source)
             repo = bundle.source
-        create_venv(self._uv, python, bundle.venv, say)
-        install_packages(self._uv, bundle.venv, repo, inputs, self._base_packages, say)
+        step = run.step(self.layout.root, writable=(bundle.dir, repo, uv_cache_dir(self._uv)))
+        create_venv(self._uv, python, bundle.venv, say, step)
+        install_packages(self._uv, bundle.venv, repo, inputs, self._base_packages, say, step)
         if inputs.post_build is not None:
-            run_post_build(repo, inputs.post_build, bundle.venv, say)
+            run_post_build(repo, inputs.post_build, bundle.venv, say, step)
 
 
 def _describe(inputs: RepoInputs) -> str:
