@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,14 +86,17 @@ class LocalBinder:
         if self._closed:
             return
         self._closed = True
+        started = time.monotonic()
         self._stop.set()
         if self._reaper is not None:
             self._reaper.join(REAPER_JOIN)
         self.builder.close(timeout=grace)
-        for session in self.binder.store.list(ACTIVE):
+        active = self.binder.store.list(ACTIVE)
+        for session in active:
             stop_session(self.binder, session.id, "the local binder shut down")
         self.runner.stop_all(grace)
         reap(self.binder)
+        log.info("stopped %d sessions in %.1f s", len(active), time.monotonic() - started)
         self.events.close()  # a build thread that did not finish in time reports to no one
         for client in self.clients:
             client.close()

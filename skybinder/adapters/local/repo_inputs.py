@@ -5,26 +5,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from skybinder.domain.errors import BuildError
 
 # In repo2docker's buildpack order, so a repository is turned away for the file that would
 # have decided its build there. Each reason completes "<file> ..., which the local builder
-# does not support".
+# does not support". R comes between Nix and conda (`_refuse_r`): repo2docker builds a
+# repository with R only for an R runtime.txt or a root DESCRIPTION; an install.R alone is
+# ignored there (the repository is built as Python), and so it is here.
 UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("Dockerfile", "asks for a Docker build"),
     ("Project.toml", "needs Julia"),
     ("JuliaProject.toml", "needs Julia"),
     ("REQUIRE", "needs Julia"),
     ("default.nix", "needs Nix"),
-    ("DESCRIPTION", "needs R"),
-    ("install.R", "needs R"),
-    ("requirements.R", "needs R"),
     ("environment.yml", "needs conda"),
     ("Pipfile", "needs pipenv"),
     ("Pipfile.lock", "needs pipenv"),
     ("apt.txt", "installs system packages with apt"),
 )
+BEFORE_R = 5  # the entries of UNSUPPORTED that repo2docker looks at before R
 ADVICE = "use requirements.txt, or deploy skybinder to AWS where repo2docker builds it."
 
 _PYTHON_RUNTIME = re.compile(r"python-(\d+)(?:\.(\d+))?(?:\.\d+)?")
@@ -98,10 +99,26 @@ def _file(where: Path, config: Path, name: str) -> Path | None:
 
 
 def _refuse_unsupported(where: Path, config: Path) -> None:
-    for name, why in UNSUPPORTED:
+    for index, (name, why) in enumerate(UNSUPPORTED):
+        if index == BEFORE_R:
+            _refuse_r(where, config)
         if (where / name).exists():
-            shown = (config / name).as_posix()
-            raise BuildError(f"{shown} {why}, which the local builder does not support; {ADVICE}")
+            _refuse(config / name, why)
+
+
+def _refuse_r(where: Path, config: Path) -> None:
+    """repo2docker's R rule: an `r-<date>` runtime.txt, or (without a binder folder) a
+    DESCRIPTION file at the root."""
+    runtime = where / "runtime.txt"
+    if runtime.is_file() and _R_RUNTIME.fullmatch(runtime.read_text(errors="replace").strip()):
+        text = runtime.read_text(errors="replace").strip()
+        _refuse(config / "runtime.txt", f"asks for R ({text[:60]})")
+    if config == Path(".") and (where / "DESCRIPTION").exists():
+        _refuse(Path("DESCRIPTION"), "makes it an R package (it needs R)")
+
+
+def _refuse(shown: Path, why: str) -> NoReturn:
+    raise BuildError(f"{shown.as_posix()} {why}, which the local builder does not support; {ADVICE}")
 
 
 def parse_runtime(path: Path, shown: Path) -> str | None:
