@@ -43,19 +43,25 @@ def sync() -> Path:
     return ROOT / ".venv" / "bin"
 
 
-def browser() -> None:
-    """Debian's chromium for the browser tests, installed when missing and we may install it.
+# Debian packages the tests need, by the command each provides: chromium for the browser
+# tests, bubblewrap for the tests of the local binder's process containers.
+SYSTEM_PACKAGES = {"chromium": "chromium", "bwrap": "bubblewrap"}
+
+
+def system_packages() -> None:
+    """Install the Debian packages the tests need that are missing, when we may install them.
 
     Playwright's own browser downloads are not used: the tests start the system's chromium.
-    Without it the browser tests skip, saying how to install it.
+    Without a package its tests skip, saying how to install it.
     """
-    if shutil.which("chromium") or os.geteuid() != 0 or not shutil.which("apt-get"):
+    missing = [package for command, package in SYSTEM_PACKAGES.items() if not shutil.which(command)]
+    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
         return
-    print("Installing chromium for the browser tests ...", flush=True)
+    print(f"Installing {', '.join(missing)} for the tests ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
         if subprocess.call(cmd, env=env) != 0:
-            print("Could not install chromium: the browser tests will be skipped.", flush=True)
+            print(f"Could not install {', '.join(missing)}: their tests will be skipped.")
             return
 
 
@@ -70,7 +76,7 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "ruff", "check", *code)
         run(bin_dir / "ruff", "format", "--check", *code)
         run(bin_dir / "mypy")
-        browser()
+        system_packages()
         run(bin_dir / "pytest", "-q", "-ra", *rest)
     elif command == "bench":
         bin_dir = sync()

@@ -118,7 +118,8 @@ def _refuse_r(where: Path, config: Path) -> None:
 
 
 def _refuse(shown: Path, why: str) -> NoReturn:
-    raise BuildError(f"{shown.as_posix()} {why}, which the local builder does not support; {ADVICE}")
+    shown_as = shown.as_posix()
+    raise BuildError(f"{shown_as} {why}, which the local builder does not support; {ADVICE}")
 
 
 def parse_runtime(path: Path, shown: Path) -> str | None:
