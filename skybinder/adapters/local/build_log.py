@@ -19,6 +19,7 @@ BUILDING = "building"
 FAILED = "failed"
 HEAD_BYTES = 5 * 1024 * 1024
 TAIL_BYTES = 5 * 1024 * 1024
+MAX_MESSAGE = MAX_LINE + 100  # room for the marker of a line that was cut before
 READ_BYTES = 1024 * 1024  # at most this much of a log is read (and relayed) at a time
 
 
@@ -31,7 +32,8 @@ class BuildLog:
         self._log = CappedLog(path, head=head, tail=tail, notice=_notice, gap=_gap)
 
     def emit(self, phase: str, message: str) -> None:
-        if len(message) > MAX_LINE:  # tool output is cut already; this is for our own lines
+        # Tool output comes cut already (and marked so); this bounds the builder's own lines.
+        if len(message) > MAX_MESSAGE:
             message = message[:MAX_LINE] + cut_marker(len(message) - MAX_LINE)
         line = record(phase, message)
         if phase == FAILED:
