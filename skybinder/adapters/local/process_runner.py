@@ -170,11 +170,15 @@ class ProcessRunner:
         drain.join()
         with self._lock:
             asked = task_id in self._stopping
-            self._stopping.discard(task_id)
-            self._tasks.pop(task_id, None)
         reason = _exit_reason(code, asked, home)
         shutil.rmtree(home, ignore_errors=True)
-        self.on_state(session_id, task_id, TaskStatus.STOPPED, "", reason)
+        try:
+            self.on_state(session_id, task_id, TaskStatus.STOPPED, "", reason)
+        finally:
+            # Alive until reported, so the reaper never reports it first with less to say.
+            with self._lock:
+                self._stopping.discard(task_id)
+                self._tasks.pop(task_id, None)
 
     def stop(self, task_id: str) -> None:
         with self._lock:
@@ -188,9 +192,10 @@ class ProcessRunner:
         timer.start()
 
     def is_alive(self, task_id: str) -> bool:
+        # Until its monitor has seen it end. (Polling the process would reap it, and only
+        # the monitor may: it ends the rest of the container while the id is still held.)
         with self._lock:
-            task = self._tasks.get(task_id)
-        return task is not None and task.server.proc.poll() is None
+            return task_id in self._tasks
 
     def stop_all(self, grace: float = KILL_AFTER) -> None:
         """Start nothing more; stop every server this runner started, kill those still up
