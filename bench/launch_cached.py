@@ -197,10 +197,6 @@ def report(launches: list[float], bare: list[float]) -> None:
     print(f"ratio {ratio:.2f}x ({verdict} the {GOAL}x goal)")
 
 
-if __name__ == "__main__":
-    main()
-
-
 def report_isolation(mechanism: str, layer: float, bare: list[float], boxed: list[float]) -> None:
     added = statistics.median(boxed) - statistics.median(bare)
     print(f"session layer, made: median {layer:.1f} ms")
@@ -211,3 +207,7 @@ def report_isolation(mechanism: str, layer: float, bare: list[float], boxed: lis
     )
     verdict = "within" if added <= CONTAINED_GOAL else "OVER"
     print(f"added by layer and container: {added:+.2f} s ({verdict} the {CONTAINED_GOAL} s goal)")
+
+
+if __name__ == "__main__":
+    main()

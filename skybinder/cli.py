@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import typer
@@ -18,6 +19,10 @@ from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
 from skybinder.domain.errors import SkybinderError
+
+if TYPE_CHECKING:
+    from skybinder.bootstrap import LocalBinder
+    from skybinder.config import LocalSettings
 
 app = typer.Typer(
     help="A Binder for your own machine and your own AWS account.", no_args_is_help=True
@@ -41,11 +46,7 @@ def serve(
     ),
 ) -> None:
     """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
-    from skybinder.api.admin import bearer_auth, write_admin_token
-    from skybinder.api.app import AppOptions, create_app
     from skybinder.bootstrap import build_local
-    from skybinder.example import launch_path, materialize_example
-    from skybinder.local_serve import serve_local
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
@@ -65,6 +66,17 @@ def serve(
         message = err.message if isinstance(err, SkybinderError) else str(err)
         console.print(Text(message, style="red"))  # as text: the message may hold "[...]"
         raise typer.Exit(2) from err
+    serve_app(local, settings)
+
+
+def serve_app(local: LocalBinder, settings: LocalSettings) -> None:
+    """Serve the app of a built local binder until Ctrl-C, then close it."""
+    from skybinder.api.admin import bearer_auth, write_admin_token
+    from skybinder.api.app import AppOptions, create_app
+    from skybinder.example import materialize_example
+    from skybinder.local_serve import serve_local
+
+    host, port = settings.host, settings.port
     example = materialize_example(settings.data_dir)
     options = AppOptions(
         keepalive=settings.keepalive,
@@ -81,13 +93,19 @@ def serve(
         base = f"http://{host}:{port}"
         console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
         console.print(f"Builds and sessions are contained by {local.containment.name}.")
-        console.print("Launch the example repository:")
-        console.print(f"  {base}/{launch_path(example)}", soft_wrap=True, highlight=False)
-        console.print(f"  or from a terminal:  skybinder launch {example}")
+        _example_lines(base, example)
         yield
 
     web.router.lifespan_context = lifespan
     serve_local(web, host, port, options.closing, local.close)
+
+
+def _example_lines(base: str, example: Path) -> None:
+    from skybinder.example import launch_path
+
+    console.print("Launch the example repository:")
+    console.print(f"  {base}/{launch_path(example)}", soft_wrap=True, highlight=False)
+    console.print(f"  or from a terminal:  skybinder launch {example}")
 
 
 @app.command()

@@ -106,21 +106,11 @@ def run_streamed(
     timer = threading.Timer(timeout, kill)
     timer.daemon = True
     timer.start()
-    # The only reaper: it ends the container as soon as the program exits, which closes the
-    # pipe that daemons of a process group would otherwise hold open.
-    codes: list[int] = []
-    ended = threading.Event()
-
-    def wait() -> None:
-        codes.append(step.wait())
-        ended.set()
-
-    waiter = threading.Thread(target=wait, daemon=True)
-    waiter.start()
+    waiter = _Waiter(step)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         assert step.proc.stdout is not None
-        for raw in lines(step.proc.stdout, done=ended):
+        for raw in lines(step.proc.stdout, done=waiter.ended):
             line = raw.rstrip()
             if line:
                 tail.append(line)
@@ -136,11 +126,27 @@ def run_streamed(
             step.proc.stdout.close()
         scope.done(step)
     return Finished(
-        returncode=codes[0] if codes else -9,
+        returncode=waiter.code,
         timed_out=timed_out.is_set(),
         tail=list(tail),
         cancelled=scope.cancelled,
     )
+
+
+class _Waiter(threading.Thread):
+    """The only reaper of a step: it ends the container as soon as the program exits, which
+    closes the pipe that daemons of a process group would otherwise hold open."""
+
+    def __init__(self, step: Contained) -> None:
+        super().__init__(daemon=True)
+        self.step = step
+        self.code = -9  # until it is known
+        self.ended = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        self.code = self.step.wait()
+        self.ended.set()
 
 
 def run_captured(
