@@ -139,8 +139,8 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     left behind (its processes, working copies and unfinished launches). Events (build
     finished, process exited) call the service. DataDirInUseError when another binder
     serves from the data directory; ValueError when the containment asked for is missing."""
-    root = settings.data_dir
-    root.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    root = settings.data_dir.resolve()  # containers are given absolute, real paths
     containment = detect(settings.containment)
     lock = DataDirLock(root)
     lock.acquire()
