@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,9 @@ from infra.names import (
     BUILD_REPO_URL,
 )
 
-BUILDSPEC = Path(__file__).resolve().parent.parent / "images" / "builder" / "buildspec.yml"
+IMAGES = Path(__file__).resolve().parent.parent / "images"
+BUILDSPEC = IMAGES / "builder" / "buildspec.yml"
+SESSION_LAUNCHER = IMAGES / "session" / "skybinder-launch"
 # ECR actions a `docker push` (and a registry cache export/import) needs on one repository.
 PUSH_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
@@ -98,12 +102,27 @@ class Builder(pulumi.ComponentResource):
         self.register_outputs({"project_name": self.project.name, "log_group": self.log_group.name})
 
 
+def launcher_b64() -> str:
+    """The session launcher every image gets (the buildspec adds it through repo2docker's
+    --appendix), base64-encoded for a project variable."""
+    return base64.b64encode(SESSION_LAUNCHER.read_bytes()).decode("ascii")
+
+
+def builder_version() -> str:
+    """The version of the image recipe: a digest of the buildspec (which pins repo2docker)
+    and the launcher. The functions put it in every environment key, so a deployment with a
+    new recipe builds new images instead of reusing ones made the old way."""
+    digest = hashlib.sha256(BUILDSPEC.read_bytes() + b"\0" + SESSION_LAUNCHER.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _environment(args: BuilderArgs) -> list[dict[str, pulumi.Input[str]]]:
     return [
         _plain("IMAGE_REPOSITORY", args.images_url),
         _plain("CACHE_REF", pulumi.Output.concat(args.cache_url, f":{CACHE_TAG}")),
         _plain("SOCI_VERSION", args.soci_version),
         _plain("SOCI_SHA256", args.soci_sha256),
+        _plain("SESSION_LAUNCHER_B64", launcher_b64()),
         # Placeholders; every StartBuild overrides them.
         _plain(BUILD_REPO_URL, ""),
         _plain(BUILD_REF, ""),

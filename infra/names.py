@@ -37,6 +37,9 @@ def pool_id_prefix(index: int) -> str:
 # The session container inside the task definition the runtime copies for each image.
 SESSION_CONTAINER = "notebook"
 SESSION_PORT = 8888
+# ECR tags of the images shared by every commit with one environment start with this; the
+# lifecycle policy expires them by when they were last pulled (used), not pushed.
+SHARED_IMAGE_TAG_PREFIX = "skybinder-env--"
 
 # CloudWatch metrics the functions emit (powertools, embedded metric format).
 METRIC_NAMESPACE = "skybinder"
@@ -84,6 +87,7 @@ class Env:
     LAUNCH_RATE_LIMIT = "SKYBINDER_LAUNCH_RATE_LIMIT"
     LAUNCH_RATE_WINDOW = "SKYBINDER_LAUNCH_RATE_WINDOW"
     PRICES = "SKYBINDER_PRICES"
+    BUILDER_VERSION = "SKYBINDER_BUILDER_VERSION"
     BANNED_SPECS = "SKYBINDER_BANNED_SPECS"
 
     @classmethod

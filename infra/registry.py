@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.names import SHARED_IMAGE_TAG_PREFIX
+
 
 @dataclass
 class RegistryArgs:
@@ -15,7 +17,9 @@ class RegistryArgs:
 
 
 class Registry(pulumi.ComponentResource):
-    """Images are scanned on push and expire after a while; the cache keeps only its latest."""
+    """Images are scanned on push and expire after a while: an image shared by every commit
+    with one environment when it has not been pulled (launched) for that long, an image of one
+    commit that long after its push. The cache keeps only its latest manifests."""
 
     def __init__(self, name: str, args: RegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("skybinder:infra:Registry", name, None, opts)
@@ -23,7 +27,7 @@ class Registry(pulumi.ComponentResource):
         self.images = aws.ecr.Repository(
             f"{name}-images",
             image_scanning_configuration={"scan_on_push": True},
-            # A tag names the repository's commit: it never points anywhere else.
+            # A tag names a commit, or an environment key: it never points anywhere else.
             image_tag_mutability="IMMUTABLE",
             encryption_configurations=[{"encryption_type": "AES256"}],
             force_delete=True,  # `pulumi destroy` removes the images with the repository
@@ -32,7 +36,14 @@ class Registry(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             f"{name}-images-expiry",
             repository=self.images.name,
-            policy=json.dumps({"rules": [_expire_after(1, args.image_expiry_days)]}),
+            policy=json.dumps(
+                {
+                    "rules": [
+                        _expire_unused(1, SHARED_IMAGE_TAG_PREFIX, args.image_expiry_days),
+                        _expire_after(2, args.image_expiry_days),
+                    ]
+                }
+            ),
             opts=child,
         )
         self.cache = aws.ecr.Repository(
@@ -52,6 +63,23 @@ class Registry(pulumi.ComponentResource):
         self.register_outputs(
             {"images_url": self.images.repository_url, "cache_url": self.cache.repository_url}
         )
+
+
+def _expire_unused(priority: int, prefix: str, days: int) -> dict[str, object]:
+    """Shared images live while they are used: Fargate pulls the image for every session, so
+    the last pull is the last launch, and the most recently used environments are kept."""
+    return {
+        "rulePriority": priority,
+        "description": f"Shared environment images not launched for {days} days",
+        "selection": {
+            "tagStatus": "tagged",
+            "tagPatternList": [f"{prefix}*"],
+            "countType": "sinceImagePulled",
+            "countUnit": "days",
+            "countNumber": days,
+        },
+        "action": {"type": "expire"},
+    }
 
 
 def _expire_after(priority: int, days: int) -> dict[str, object]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from infra.builder import builder_version
 from infra.config import Settings
 from infra.iam import Statement, allow
 from infra.names import BUILD_LOG_STREAM_PREFIX, TARGET_GROUPS_PER_ALB, Env
@@ -115,6 +116,7 @@ class Runtime:
             Env.LAUNCH_RATE_WINDOW: str(s.launch_rate_window),
             Env.PRICES: json.dumps(s.prices, sort_keys=True),
             Env.BANNED_SPECS: json.dumps(list(s.banned_specs)),
+            Env.BUILDER_VERSION: builder_version(),
         }
 
     def launch_statements(self) -> list[Statement]:

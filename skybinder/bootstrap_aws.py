@@ -102,7 +102,10 @@ def build_aws(
         runner=EcsRunner(ecs, _ecs_settings(settings), definitions),
         router=AlbRouter(client("elbv2"), _alb_settings(settings, lambda: client("ssm"))),
         prober=prober,
-        resolver=resolver or LazyResolver(settings.github_token_secret, client),
+        resolver=resolver
+        or LazyResolver(
+            settings.github_token_secret, client, environments=bool(settings.builder_version)
+        ),
         clock=clock,
         config=ServiceConfig(
             limits=Limits(
@@ -110,6 +113,7 @@ def build_aws(
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            builder_version=settings.builder_version,
             # Fargate pulls the whole image for every task: minutes for a large one.
             start_timeout=600.0,
             poll_interval=1.0,  # every poll of /build reads DynamoDB

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from skybinder.cli_events import app as events_app
+from skybinder.cli_images import app as images_app
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 console = Console()
 app.add_typer(sessions_app, name="sessions")
+app.add_typer(images_app, name="images")
 app.add_typer(events_app, name="events")
 
 

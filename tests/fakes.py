@@ -124,6 +124,11 @@ class FakeSessionStore(SessionStore):
             self.images[image.name] = image.model_copy(deep=True)
             return True
 
+    def list_images(self) -> list[Image]:
+        with self._lock:
+            found = [image.model_copy(deep=True) for image in self.images.values()]
+        return sorted(found, key=lambda i: (-i.created_at, i.name))
+
     def update_image(
         self,
         name: str,

@@ -1,4 +1,4 @@
-"""The admin API under /api/admin/: sessions for operators (list, stop).
+"""The admin API under /api/admin/: sessions for operators (list, stop), and images.
 
 Who may call it is decided by an `AdminAuth` the composition root picks: a bearer token on the
 local binder; in AWS, API Gateway's IAM authorisation, checked again here from the request
@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from skybinder.domain.model import ACTIVE, Session
 from skybinder.service.binder import Binder
+from skybinder.service.images import image_reports
 from skybinder.service.sessions import stop_session
 
 AdminAuth = Callable[[Request], bool]
@@ -87,3 +88,11 @@ def stop(session_id: str, request: Request) -> dict[str, object]:
     if session is None:
         raise HTTPException(404, "No such session.")
     return summary(session)
+
+
+@router.get("/images")
+def list_images(request: Request) -> list[dict[str, object]]:
+    """Images, newest first, with their environment key, the build they came from and the
+    repositories and commits whose sessions used them."""
+    binder = authorise(request)
+    return [report.model_dump(mode="json") for report in image_reports(binder)]

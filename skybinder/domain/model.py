@@ -68,6 +68,12 @@ class Session(BaseModel):
     resolved_spec: str = ""
     repo_key: str = ""
     image_name: str = ""
+    # The environment key when the image is shared by commits with the same environment
+    # (the server fetches this session's commit at start); "": the image is this commit's.
+    env_key: str = ""
+    # "<repo_url>@<commit>" of the build whose image this launch reused, when that build was
+    # of another commit or repository; "" otherwise.
+    reused_from: str = ""
     build_only: bool = False
     notices: list[str] = Field(default_factory=list)  # shown to the user while waiting
     # Filled in by the launch.
@@ -132,6 +138,12 @@ class Image(BaseModel):
     # What the runner launches this image from (in AWS an ECS task definition ARN), kept so
     # that a launch does not register it again; "" until prepared, and always locally.
     task_definition: str = ""
+    env_key: str = ""  # the environment key of a shared image; "" for a commit's own image
+
+    @property
+    def built_from(self) -> str:
+        """ "<repository>@<short commit>": what the image was built from, for people."""
+        return f"{self.repo_url}@{self.ref[:12]}"
 
 
 class Limits(BaseModel):

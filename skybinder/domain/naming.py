@@ -35,6 +35,15 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+ENV_IMAGE = "env"  # the repository part of the name of every environment-keyed image
+
+
+def env_image_name(prefix: str, key: str) -> str:
+    """The image of an environment key: `<prefix>env:<key>`, shared by every commit and
+    repository whose environment has that key (domain/environment.py)."""
+    return f"{prefix}{ENV_IMAGE}:{key}"
+
+
 def image_name(prefix: str, slug: str, ref: str) -> str:
     """The image for a repository at a resolved ref: `<prefix><slug>:<ref>`.
 

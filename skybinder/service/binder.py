@@ -24,6 +24,9 @@ class ServiceConfig:
 
     limits: Limits = field(default_factory=Limits)
     image_prefix: str = "skybinder-"
+    # Part of every environment key: images built by another builder (another repo2docker,
+    # another launcher) are never reused. "" where images are not shared (locally).
+    builder_version: str = ""
     build_timeout: float = 3600.0  # a session waiting longer for its image fails
     start_timeout: float = 300.0  # a server that does not answer by then fails
     max_age: float = 6 * 3600.0  # sessions are stopped at this age (0: never)

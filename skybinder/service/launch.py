@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
+from skybinder.domain.environment import environment_key
 from skybinder.domain.errors import BuilderBusyError, QuotaExceededError, SkybinderError
 from skybinder.domain.model import Image, ImageState, Limits, Session, SessionState
-from skybinder.domain.naming import image_name, new_session_id, new_token
+from skybinder.domain.naming import env_image_name, image_name, new_session_id, new_token
 from skybinder.domain.pricing import rates, worst_capacity
 from skybinder.service.binder import Binder
 from skybinder.service.build_control import take_over_dead_build
@@ -74,6 +75,8 @@ def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> 
     name = session.image_name
     record = binder.store.get_image(name)
     present = binder.registry.has(name)
+    if present and session.env_key:
+        session = with_reuse(session, record)
     if present and not session.build_only:
         now = binder.clock.now()
         launching = session.model_copy(
@@ -86,6 +89,21 @@ def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> 
     return binder.store.get(session.id) or session
 
 
+def with_reuse(session: Session, record: Image | None) -> Session:
+    """The session, saying which build's environment it reuses when that build was of another
+    commit or repository (its server fetches its own commit at start)."""
+    if record is None or (record.repo_url, record.ref) == (session.repo_url, session.ref):
+        return session
+    notice = f"Reusing the environment built for {record.built_from}"
+    log.info("session %s: %s", session.id, notice)
+    return session.model_copy(
+        update={
+            "reused_from": f"{record.repo_url}@{record.ref}",
+            "notices": [*session.notices, notice],
+        }
+    )
+
+
 def _limits(binder: Binder, resolved: ResolvedRepo) -> Limits:
     """The service's limits, with the repository's own quota when the operator set one."""
     if resolved.quota is None:
@@ -94,6 +112,11 @@ def _limits(binder: Binder, resolved: ResolvedRepo) -> Limits:
 
 
 def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -> Session:
+    prefix = binder.config.image_prefix
+    key = ""
+    if resolved.env_digest and binder.config.builder_version:
+        key = environment_key(resolved.env_digest, binder.config.builder_version)
+    name = env_image_name(prefix, key) if key else image_name(prefix, resolved.slug, resolved.ref)
     return session.model_copy(
         update={
             "repo_url": resolved.repo_url,
@@ -101,7 +124,8 @@ def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -
             "ref_url": resolved.ref_url,
             "resolved_spec": resolved.resolved_spec,
             "repo_key": resolved.repo_key,
-            "image_name": image_name(binder.config.image_prefix, resolved.slug, resolved.ref),
+            "image_name": name,
+            "env_key": key,
             "token": "" if session.build_only else new_token(),
             "hourly_micros": 0 if session.build_only else _hourly(binder),
             "notices": list(resolved.notices),
@@ -173,7 +197,13 @@ def find_or_build_image(
         binder.store.update_image(name, {ImageState.BUILT}, ImageState.FAILED, reason="missing")
     take_over_dead_build(binder, record)  # a crash mid-build left the record `building`
     now = binder.clock.now()
-    image = Image(name=name, repo_url=session.repo_url, ref=session.ref, created_at=now)
+    image = Image(
+        name=name,
+        repo_url=session.repo_url,
+        ref=session.ref,
+        created_at=now,
+        env_key=session.env_key,
+    )
     if binder.store.claim_build(image):
         _start_build(binder, session)
     binder.store.transition(session.id, {S.QUEUED}, S.BUILDING, updated_at=now)

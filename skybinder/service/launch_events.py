@@ -28,8 +28,12 @@ log = logging.getLogger("skybinder.launch_events")
 
 
 def launch_event(session: Session, status: str, now: float) -> dict[str, object]:
-    """The event for a launch that ended in `status` ("success" or "failure")."""
-    return {
+    """The event for a launch that ended in `status` ("success" or "failure").
+
+    A launch of an environment-keyed image adds `environment` (beyond BinderHub's schema):
+    its key, and `reused_from`, the "<repository>@<commit>" whose build it reused ("" when
+    the image was built for this very commit)."""
+    event: dict[str, object] = {
         "schema": SCHEMA,
         "version": VERSION,
         "timestamp": datetime.fromtimestamp(now, UTC).isoformat(),
@@ -40,6 +44,9 @@ def launch_event(session: Session, status: str, now: float) -> dict[str, object]
         "build_token": session.build_token,
         "origin": urlsplit(session.launch_host).netloc,
     }
+    if session.env_key:
+        event["environment"] = {"key": session.env_key, "reused_from": session.reused_from}
+    return event
 
 
 def emit_launch_event(session: Session, status: str, now: float) -> None:

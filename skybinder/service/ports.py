@@ -37,6 +37,10 @@ class ResolvedRepo(BaseModel):
     slug: str  # a docker-safe name for the repository, for image naming
     notices: list[str] = Field(default_factory=list)  # `waiting` messages for the user
     quota: int | None = None  # sessions allowed for this repo_key; None: the default (0: no limit)
+    # The digest of the files that determine the repository's environment
+    # (domain/environment.py); "": its image is built per commit (a content-dependent build,
+    # a data record, or a tree that could not be read).
+    env_digest: str = ""
 
 
 class Resolver(Protocol):
@@ -114,6 +118,10 @@ class SessionStore(Protocol):
         True means the caller owns the build and must start it; False means another caller
         does (or the image is built): join it. Atomic, so concurrent launches share one build.
         """
+        ...
+
+    def list_images(self) -> builtins.list[Image]:
+        """Every image record, newest first (by created_at, then name)."""
         ...
 
     def update_image(
@@ -230,6 +238,10 @@ class LaunchRequest(BaseModel):
     memory_gb: float = 0  # memory for this session; 0: the runner's default size
     idle_timeout: int = 0  # seconds an idle server is kept; 0: the runner's setting
     attempt: int = 0  # 0 for the first start, n for the n-th relaunch (a new idempotency key)
+    # The repository and commit the server fetches into its home before Jupyter starts (an
+    # environment-keyed image holds another commit's files); "" when the image holds them.
+    content_url: str = ""
+    content_ref: str = ""
 
 
 class Runner(Protocol):

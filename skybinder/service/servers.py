@@ -108,6 +108,8 @@ def _launch_request(binder: Binder, session: Session, record: Image | None) -> L
         # A warm session waits for its attendee longer than an idle server is kept.
         idle_timeout=int(binder.config.warm_lead * 2) if session.warm else 0,
         attempt=session.interruptions,
+        content_url=session.repo_url if session.env_key else "",
+        content_ref=session.ref if session.env_key else "",
     )
 
 

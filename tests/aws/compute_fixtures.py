@@ -240,10 +240,12 @@ def make_cloud(
     *,
     refs: dict[str, str] | None = None,
     hooks: list[tuple[str, Callable[..., Any]]] | None = None,
+    resolver: Any = None,
 ) -> Cloud:
     """The binder bootstrap_aws builds from the deployment's environment, made current.
 
-    `hooks` are (event, handler) pairs for the binder's botocore session (e.g. to count calls).
+    `hooks` are (event, handler) pairs for the binder's botocore session (e.g. to count calls);
+    `resolver` replaces the fake one (a ProviderResolver on recorded answers).
     """
     session = botocore.session.get_session()
     session.set_config_variable("region", REGION)
@@ -256,7 +258,8 @@ def make_cloud(
         deployment.env,
         session=session,
         http=httpx.Client(transport=httpx.MockTransport(internet)),
-        resolver=FakeResolver(refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA}),
+        resolver=resolver
+        or FakeResolver(refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA}),
         clock=clock,
     )
     bootstrap_aws.use(aws)

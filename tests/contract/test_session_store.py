@@ -52,7 +52,8 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
         updated_at=2.5, ready_at=3.75, ended_at=4.125,
         # An event's session joins its event (test_event_store.py); its figures do not need one.
         event="", warm=True, hourly_micros=7, reserved_micros=8, cost_micros=9,
-        capacity="spot", interruptions=2, launched_at=3.5,
+        capacity="spot", interruptions=2, launched_at=3.5, env_key="k1",
+        reused_from="https://github.com/a/c@abc",
     )  # fmt: skip
     assert full.model_fields_set == set(Session.model_fields), "set every field"
     store.create(full)
@@ -277,6 +278,18 @@ def test_update_image_is_conditional(store: Store) -> None:
     with pytest.raises(ValueError, match="finished_at"):
         store.update_image("img", [ImageState.BUILT], ImageState.BUILT, finished_at="soon")
     assert store.get_image("img") == done
+
+
+def test_images_are_listed_newest_first_with_their_key_and_source(store: Store) -> None:
+    assert store.list_images() == []
+    store.claim_build(Image(name="old", repo_url="https://x/a", ref="a" * 40, created_at=1.0))
+    shared = Image(name="env:k", repo_url="https://x/b", ref="b" * 40, created_at=2.0, env_key="k")
+    store.claim_build(shared)
+    store.update_image("env:k", [ImageState.BUILDING], ImageState.BUILT, finished_at=3.0)
+    listed = store.list_images()
+    assert [i.name for i in listed] == ["env:k", "old"]
+    assert listed[0] == shared.model_copy(update={"state": ImageState.BUILT, "finished_at": 3.0})
+    assert listed[0].built_from == "https://x/b@bbbbbbbbbbbb"
 
 
 # -- concurrency: one handle shared by threads, or two handles on one store ----------------

@@ -201,3 +201,27 @@ def test_the_image_key_only_rides_along() -> None:
     spec = yaml.safe_load(BUILDSPEC.read_text(encoding="utf-8"))
     assert "IMAGE_KEY" in spec["env"]["variables"]
     assert "IMAGE_KEY" not in json.dumps(spec["phases"])  # never expanded by any command
+
+
+def test_every_image_gets_the_session_launcher_through_the_appendix(tmp_path: Path) -> None:
+    from infra.builder import SESSION_LAUNCHER, launcher_b64
+
+    result, calls = _run(tmp_path, {**GOOD, "SESSION_LAUNCHER_B64": launcher_b64()})
+    assert result.returncode == 0, result.stderr
+    (argv,) = calls
+    appendix = argv[argv.index("--appendix") + 1]
+    assert argv[-1] == GOOD[BUILD_REPO_URL]  # the repository stays the last, lone argument
+    user, run, back = appendix.split("\n")
+    assert (user, back) == ("USER root", "USER ${NB_USER}")  # the image's user comes back
+    # Docker runs a RUN line with /bin/sh -c: do the same, into a scratch path.
+    target = tmp_path / "skybinder-launch"
+    command = run.removeprefix("RUN ").replace("/usr/local/bin/skybinder-launch", str(target))
+    subprocess.run(["sh", "-c", command], check=True)
+    assert target.read_bytes() == SESSION_LAUNCHER.read_bytes()
+    assert target.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_launcher_that_is_not_base64_is_refused(tmp_path: Path) -> None:
+    result, calls = _run(tmp_path, {**GOOD, "SESSION_LAUNCHER_B64": "x; touch pwned"})
+    assert result.returncode == 64 and calls == []
+    assert not (tmp_path / "pwned").exists()

@@ -89,3 +89,13 @@ def test_the_deployment_prices_are_the_cost_models_defaults() -> None:
     defaults = Prices()
     for key, field_name in PRICE_KEYS.items():
         assert DEFAULT_PRICES[key] == getattr(defaults, field_name), key
+
+
+def test_shared_image_tags_start_with_the_prefix_the_lifecycle_policy_keeps() -> None:
+    from skybinder.adapters.aws.ecr_registry import image_tag
+    from skybinder.domain.naming import env_image_name
+
+    assert infra.SHARED_IMAGE_TAG_PREFIX == runtime.SHARED_IMAGE_TAG_PREFIX
+    tag = image_tag(env_image_name("skybinder-", "0123456789abcdef" * 2 + "01234567"))
+    assert tag.startswith(runtime.SHARED_IMAGE_TAG_PREFIX)
+    assert not image_tag("skybinder-gh-u-r:" + "a" * 40).startswith(infra.SHARED_IMAGE_TAG_PREFIX)

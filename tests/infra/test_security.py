@@ -181,9 +181,21 @@ def test_images_are_scanned_and_expire(deployment: Deployment) -> None:
     assert images.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
     assert images.inputs["imageTagMutability"] == "IMMUTABLE"
     policies = deployment.of_type("ecr/lifecyclePolicy:LifecyclePolicy")
-    rules = {p.name: json.loads(p.inputs["policy"])["rules"][0]["selection"] for p in policies}
-    assert rules["sb-dev-images-expiry"]["countNumber"] == 90
-    assert rules["sb-dev-cache-expiry"]["tagStatus"] == "untagged"
+    rules = {p.name: json.loads(p.inputs["policy"])["rules"] for p in policies}
+    shared, per_commit = rules["sb-dev-images-expiry"]
+    # Shared environment images live while they are launched; a commit's own image 90 days.
+    assert shared["rulePriority"] < per_commit["rulePriority"]
+    assert shared["selection"] == {
+        "tagStatus": "tagged",
+        "tagPatternList": ["skybinder-env--*"],
+        "countType": "sinceImagePulled",
+        "countUnit": "days",
+        "countNumber": 90,
+    }
+    assert per_commit["selection"]["tagStatus"] == "any"  # AWS: an "any" rule comes last
+    assert per_commit["selection"]["countType"] == "sinceImagePushed"
+    assert per_commit["selection"]["countNumber"] == 90
+    assert rules["sb-dev-cache-expiry"][0]["selection"]["tagStatus"] == "untagged"
 
 
 def test_the_builder_can_push_only_to_its_repositories(deployment: Deployment) -> None:

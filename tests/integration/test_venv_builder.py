@@ -154,7 +154,7 @@ def test_same_requirements_reuse_the_environment(
     ok, _, build_id = build(builder, finished, repo, second)
 
     assert ok
-    assert "Reusing environment" in messages(builder, build_id)
+    assert f"Reusing the environment built for {repo}@{first[:12]}" in messages(builder, build_id)
     assert env_dirs(data) == [env]
     after = env.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
@@ -180,7 +180,7 @@ def test_concurrent_builds_of_one_environment_share_it(
     assert [finished.wait(job.image_name) for job in jobs] == [(True, ""), (True, "")]
 
     logs = [messages(builder, build_id) for build_id in build_ids]
-    assert sum("Reusing environment" in text for text in logs) == 1
+    assert sum("Reusing the environment built for" in text for text in logs) == 1
     assert len(complete_envs(data)) == 1
 
 

@@ -131,7 +131,15 @@ def session_item(session: Session, expires_at: int | None) -> Item:
 
 
 def image_item(image: Image) -> Item:
-    return {**image_key(image.name), **model_attributes(image), n.KIND_ATTRIBUTE: {"S": "image"}}
+    """An image record; in the by-status index under IMAGE_STATUS_PARTITION (by created_at),
+    so the admin API lists images with one Query."""
+    return {
+        **image_key(image.name),
+        **model_attributes(image),
+        n.KIND_ATTRIBUTE: {"S": "image"},
+        n.STATUS_INDEX_PARTITION_KEY: attribute(n.IMAGE_STATUS_PARTITION),
+        n.STATUS_INDEX_SORT_KEY: attribute(image.created_at),
+    }
 
 
 def op_sort_key(op: Item) -> str:

@@ -190,6 +190,13 @@ class DynamoSessionStore(DynamoEventStore):
             return False
         return True
 
+    def list_images(self) -> builtins.list[Image]:
+        items = self._table.query(
+            {n.STATUS_INDEX_PARTITION_KEY: n.IMAGE_STATUS_PARTITION}, n.STATUS_INDEX
+        )
+        images = [model_from_item(Image, item) for item in items]
+        return sorted(images, key=lambda i: (-i.created_at, i.name))
+
     def update_image(
         self,
         name: str,

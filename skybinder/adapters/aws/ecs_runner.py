@@ -88,6 +88,11 @@ class EcsRunner:
         command = ["jupyter", "server"]
         options = s.jupyter.with_idle_timeout(request.idle_timeout)
         command += jupyter_args(request.base_url, "0.0.0.0", names.SESSION_PORT, options)
+        if request.content_ref:
+            # A shared image: the launcher puts the session's commit in place first (and ends
+            # the task with FETCH_FAILED_EXIT if it cannot), then runs Jupyter.
+            launcher = [names.SESSION_LAUNCHER, request.content_url, request.content_ref, "--"]
+            command = [*launcher, *command]
         env = {**request.env, "JUPYTER_TOKEN": request.token}
         container: dict[str, Any] = {
             "name": names.SESSION_CONTAINER,

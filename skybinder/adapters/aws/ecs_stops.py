@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from skybinder.adapters.aws.names import FETCH_FAILED_EXIT
+
 SPOT_INTERRUPTION = (
     "spot-interruption: AWS reclaimed the Spot capacity this session ran on. Launch the "
     "repository again to get a new session."
 )
 IDLE = "idle: the server shut itself down (no activity, or shut down from JupyterLab)"
+FETCH_FAILED = (
+    "the session could not fetch the launched commit of the repository (is it public, and "
+    "reachable over https?), so no server was started on another commit's files"
+)
 
 
 def stop_reason(
@@ -29,6 +35,8 @@ def stop_reason(
     if stop_code == "EssentialContainerExited":
         if exit_code == 0:
             return IDLE
+        if exit_code == FETCH_FAILED_EXIT:
+            return FETCH_FAILED
         code = "an unknown code" if exit_code is None else f"code {exit_code}"
         detail = f" ({container_reason.strip()})" if container_reason.strip() else ""
         return f"the server exited with {code}{detail}"

@@ -20,9 +20,12 @@ PROBE_TIMEOUT = 5.0  # seconds; a probe that takes longer is a "not yet"
 class LazyResolver:
     """The providers, built on the first resolve, with the GitHub token read then."""
 
-    def __init__(self, token_name: str, client: Callable[[str], Any]) -> None:
+    def __init__(
+        self, token_name: str, client: Callable[[str], Any], *, environments: bool = False
+    ) -> None:
         self._token_name = token_name
         self._client = client
+        self._environments = environments  # read environment digests (images are shared)
         self._lock = threading.Lock()
         self._inner: Resolver | None = None
 
@@ -45,7 +48,10 @@ class LazyResolver:
             token = read_github_token(self._client(service), self._token_name)
         http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
         # allow_local=False: in the cloud a local address is a request forgery hole.
-        return CachingResolver(ProviderResolver(http, allow_local=False, github_token=token))
+        resolver = ProviderResolver(
+            http, allow_local=False, github_token=token, environments=self._environments
+        )
+        return CachingResolver(resolver)
 
     def resolve(self, provider: str, spec: str) -> ResolvedRepo:
         return self._resolver().resolve(provider, spec)

@@ -38,6 +38,7 @@ RATE_PREFIX = "RATE#"
 RATE_SORT = "RATE"
 EVENT_PREFIX = "EVENT#"  # pk "EVENT#<slug>": a workshop event with its counters
 EVENT_SORT = "EVENT"
+IMAGE_STATUS_PARTITION = "IMAGE"  # status_pk of every image record: listing them is one Query
 EVENT_STATUS_PARTITION = "EVENT"  # status_pk of every event: listing them is one Query
 
 # -- non-key attributes the adapters write beside the model's own fields ---------------------
@@ -87,6 +88,9 @@ ENV_PUBLIC_URL = (
     "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
 )
 ENV_PUBLIC_URL_PARAMETER = "SKYBINDER_PUBLIC_URL_PARAMETER"  # or: an SSM parameter holding it
+# The version of the image recipe (the buildspec and the session launcher): part of every
+# environment key, so images built another way are never shared. "" turns sharing off.
+ENV_BUILDER_VERSION = "SKYBINDER_BUILDER_VERSION"
 ENV_GITHUB_TOKEN_SECRET = "SKYBINDER_GITHUB_TOKEN_SECRET"  # SSM parameter or secret (optional)
 ENV_MAX_SESSIONS = "SKYBINDER_MAX_SESSIONS"
 ENV_MAX_SESSIONS_PER_REPO = "SKYBINDER_MAX_SESSIONS_PER_REPO"
@@ -104,6 +108,14 @@ BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store; the build functi
 # group that carries the session id (so task events and the orphan sweep map back to it).
 SESSION_CONTAINER = "notebook"
 SESSION_PORT = 8888
+# The launcher every session image holds (images/session/skybinder-launch): it fetches the
+# launched commit into the home directory, then starts Jupyter; it exits with this code when
+# the fetch fails.
+SESSION_LAUNCHER = "/usr/local/bin/skybinder-launch"
+FETCH_FAILED_EXIT = 86
+# ECR tags of environment-keyed images start with this (image_tag of "skybinder-env:<key>"):
+# the registry's lifecycle policy keeps the recently pulled ones.
+SHARED_IMAGE_TAG_PREFIX = "skybinder-env--"
 TASK_GROUP_PREFIX = "skybinder:"
 
 # CloudWatch metrics the functions emit (embedded metric format); as infra/names.py names them.

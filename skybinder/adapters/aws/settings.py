@@ -53,6 +53,7 @@ class AwsSettings:
     public_url: str = ""
     public_url_parameter: str = ""
     github_token_secret: str = ""
+    builder_version: str = ""  # "": images are built per commit, never shared
     max_sessions: int = 100
     max_sessions_per_repo: int = 10
     idle_timeout: int = 600
@@ -105,6 +106,7 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         public_url=env.get(n.ENV_PUBLIC_URL, ""),
         public_url_parameter=env.get(n.ENV_PUBLIC_URL_PARAMETER, ""),
         github_token_secret=env.get(n.ENV_GITHUB_TOKEN_SECRET, ""),
+        builder_version=env.get(n.ENV_BUILDER_VERSION, ""),
         max_sessions=read(n.ENV_MAX_SESSIONS, _count(0), 100),
         max_sessions_per_repo=read(n.ENV_MAX_SESSIONS_PER_REPO, _count(0), 10),
         idle_timeout=read(n.ENV_IDLE_TIMEOUT, _count(60), 600),

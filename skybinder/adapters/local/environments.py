@@ -107,9 +107,15 @@ class EnvironmentCache:
         self.envs_dir = envs_dir
 
     def ensure(
-        self, key: str, build: Callable[[EnvBundle], None], say: Callable[[str], None]
+        self,
+        key: str,
+        build: Callable[[EnvBundle], None],
+        say: Callable[[str], None],
+        built_from: str = "",
     ) -> tuple[EnvBundle, bool]:
         """The complete bundle for `key` and whether it was reused; `build` fills a new one.
+        `built_from` ("<repository>@<commit>") is kept with a new bundle and named when a
+        later build reuses it, in the words the cloud uses for a shared image.
 
         Virtual environments hard-code their own path, so a bundle is built in place (under
         the key's lock) rather than in a temporary directory and renamed; the `.complete`
@@ -120,7 +126,9 @@ class EnvironmentCache:
         lock = self.envs_dir / f"{key}.lock"
         with exclusive_lock(lock, lambda: say("Waiting for another build of this environment")):
             if bundle.complete.is_file() and bundle.python.is_file():
-                say(f"Reusing environment {key} (same Python, packages and config files)")
+                source = _built_from(bundle)
+                whose = f" built for {source}" if source else ""
+                say(f"Reusing the environment{whose} ({key[:12]}: same Python, packages and files)")
                 return bundle, True
             if bundle.dir.exists():
                 say("Removing an incomplete or broken environment left by an earlier build")
@@ -128,15 +136,25 @@ class EnvironmentCache:
             bundle.dir.mkdir(parents=True)
             try:
                 build(bundle)
-                _mark_complete(bundle, key)
+                _mark_complete(bundle, key, built_from)
             except BaseException:
                 shutil.rmtree(bundle.dir, ignore_errors=True)
                 raise
         return bundle, False
 
 
-def _mark_complete(bundle: EnvBundle, key: str) -> None:
+def _built_from(bundle: EnvBundle) -> str:
+    try:
+        marker = json.loads(bundle.complete.read_text())
+    except (OSError, ValueError):
+        return ""
+    found = marker.get("built_from") if isinstance(marker, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def _mark_complete(bundle: EnvBundle, key: str, built_from: str) -> None:
     tmp = bundle.dir / f"{COMPLETE}.tmp"
-    tmp.write_text(json.dumps({"key": key, "built_at": time.time()}) + "\n")
+    record = {"key": key, "built_at": time.time(), "built_from": built_from}
+    tmp.write_text(json.dumps(record) + "\n")
     # A rename is atomic: the marker is either absent or whole.
     os.replace(tmp, bundle.complete)

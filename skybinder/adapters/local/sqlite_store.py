@@ -186,6 +186,12 @@ class SqliteSessionStore:
             )
             return cursor.rowcount == 1
 
+    def list_images(self) -> builtins.list[Image]:
+        images = [
+            Image.model_validate_json(row[0]) for row in self._read("SELECT data FROM images")
+        ]
+        return sorted(images, key=lambda i: (-i.created_at, i.name))
+
     def update_image(
         self,
         name: str,

@@ -229,7 +229,8 @@ class VenvBuilder:
         def build(bundle: EnvBundle) -> None:
             self._fill(bundle, checkout, inputs, python, say, run)
 
-        bundle, _ = self._envs.ensure(key, build, say)
+        built_from = f"{job.repo_url}@{job.ref[:12]}"
+        bundle, _ = self._envs.ensure(key, build, say, built_from)
         source = self._place_source(job.image_name, inputs, bundle, checkout)
         start = source / inputs.start if inputs.start is not None else None
         if start is not None:

@@ -64,8 +64,12 @@ class ProviderResolver:
         now: Callable[[], float] = time.time,
         settings: ProviderSettings | None = None,
         getaddrinfo: AddrInfo = socket.getaddrinfo,
+        environments: bool = False,
     ) -> None:
         self.settings = settings or ProviderSettings()
+        # Environment digests cost a few more requests per resolution; only a binder that
+        # shares images between commits (the cloud's) asks for them.
+        self.environments = environments
         self.http = SafeHttp(client, UrlGuard(allow_local=allow_local, getaddrinfo=getaddrinfo))
         github = GitHubApi(self.http, token=github_token, now=now)
         built: dict[str, RepoProvider[Any]] = {
@@ -98,7 +102,7 @@ class ProviderResolver:
                 f"Sorry, {spec} has been temporarily disabled from launching. Please contact "
                 "admins for more info!"
             )
-        repo = candidate.resolve(spec)
+        repo = candidate.resolve(spec, environment=self.environments)
         return repo.model_copy(update={"quota": self.settings.quota_for(provider, spec)})
 
     def display_configs(self) -> list[dict[str, object]]:

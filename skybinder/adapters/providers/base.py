@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from abc import ABC, abstractmethod
@@ -10,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from skybinder.domain.environment import NoKey, TreeReader, read_digest
+from skybinder.domain.errors import SkybinderError
 from skybinder.service.ports import ResolvedRepo
 
 if TYPE_CHECKING:
     from skybinder.adapters.providers.safe_http import SafeHttp
 
 S = TypeVar("S")
+log = logging.getLogger(__name__)
 
 SLUG_MAX_LENGTH = 40
 SLUG_HASH_LENGTH = 8
@@ -30,12 +34,36 @@ class RepoProvider(ABC, Generic[S]):
 
     prefix: str
 
-    def resolve(self, spec: str) -> ResolvedRepo:
-        """Parse `spec` and resolve its ref; raises the errors listed on the Resolver port."""
+    def resolve(self, spec: str, *, environment: bool = False) -> ResolvedRepo:
+        """Parse `spec` and resolve its ref; raises the errors listed on the Resolver port.
+        With `environment`, the environment digest is read too (without cloning)."""
         parsed = self.parse(spec)
         notices: list[str] = []
         ref = self.resolve_ref(parsed, notices)
-        return self.describe(spec.rstrip("/"), parsed, ref).model_copy(update={"notices": notices})
+        repo = self.describe(spec.rstrip("/"), parsed, ref)
+        digest = self.read_environment(parsed, ref, repo.repo_url) if environment else ""
+        return repo.model_copy(update={"notices": notices, "env_digest": digest})
+
+    def environment_reader(self, parsed: S, ref: str) -> TreeReader | None:
+        """A reader of the repository's tree at `ref`; None when the provider has none (data
+        records, gists): their images are built per commit."""
+        return None
+
+    def read_environment(self, parsed: S, ref: str, repo_url: str) -> str:
+        """The environment digest at `ref`, or "" when there is none or it cannot be read:
+        an image per commit is always right, so no failure here fails the launch."""
+        reader = self.environment_reader(parsed, ref)
+        if reader is None:
+            return ""
+        try:
+            return read_digest(reader)
+        except NoKey as no:
+            log.info("%s@%s has no environment key: %s", repo_url, ref[:12], no.reason)
+        except SkybinderError as err:
+            log.warning("could not read the tree of %s@%s: %s", repo_url, ref[:12], err.message)
+        except Exception:  # an answer of a shape we did not expect: per commit, as always
+            log.exception("reading the tree of %s@%s failed", repo_url, ref[:12])
+        return ""
 
     @abstractmethod
     def parse(self, spec: str) -> S:

@@ -21,6 +21,7 @@ from skybinder.adapters.providers.answers import rate_limit_wait, rate_limited
 from skybinder.adapters.providers.base import RepoProvider, make_slug
 from skybinder.adapters.providers.guard import GIT_SCHEMES
 from skybinder.adapters.providers.safe_http import SafeHttp
+from skybinder.domain.environment import TreeReader
 from skybinder.domain.errors import ProviderUnavailableError, ResolveError
 from skybinder.domain.specs import GitSpec, is_sha1, parse_git
 from skybinder.service.ports import ResolvedRepo
@@ -155,6 +156,17 @@ class GitProvider(RepoProvider[GitSpec]):
                 f"or ref. Check the spelling; refs are case-sensitive.{hint}"
             )
         return sha
+
+    def environment_reader(self, parsed: GitSpec, ref: str) -> TreeReader | None:
+        # Over smart HTTP only, where every request passes the SSRF guard; git:// and ssh
+        # URLs (and local paths) keep an image per commit.
+        if urlsplit(parsed.url).scheme not in ("http", "https"):
+            return None
+        # Imported here: dulwich is needed only by binders that share images, and only for
+        # plain git URLs; the launch function's cold start does not pay for it.
+        from skybinder.adapters.providers.git_tree import GitTree
+
+        return GitTree(self._http, parsed.url, ref)
 
     def describe(self, spec: str, parsed: GitSpec, ref: str) -> ResolvedRepo:
         parts = urlsplit(parsed.url)

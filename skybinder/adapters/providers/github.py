@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from skybinder.adapters.providers.base import RepoProvider, make_slug
 from skybinder.adapters.providers.github_api import GitHubApi
+from skybinder.adapters.providers.github_tree import GitHubTree
 from skybinder.domain.errors import ProviderUnavailableError, ResolveError
 from skybinder.domain.specs import GitHubSpec, is_sha1, parse_github
 from skybinder.service.ports import ResolvedRepo
@@ -36,6 +37,9 @@ class GitHubProvider(RepoProvider[GitHubSpec]):
                 "repository is public."
             )
         return sha
+
+    def environment_reader(self, parsed: GitHubSpec, ref: str) -> GitHubTree:
+        return GitHubTree(self.api, parsed.user, parsed.repo, ref)
 
     def describe(self, spec: str, parsed: GitHubSpec, ref: str) -> ResolvedRepo:
         repo_url = f"{WEB_URL}/{parsed.user}/{parsed.repo}"

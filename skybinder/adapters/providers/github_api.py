@@ -24,6 +24,7 @@ class GitHubApi:
         now: Callable[[], float] = time.time,
     ) -> None:
         self._http = http
+        self.http = http  # for what GitHub serves beside its API (raw file contents)
         self.token = token
         self._now = now
 

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from skybinder.adapters.providers.answers import check_answer, json_object, unexpected
 from skybinder.adapters.providers.base import RepoProvider, make_slug
+from skybinder.adapters.providers.gitlab_tree import GitLabTree
 from skybinder.adapters.providers.safe_http import SafeHttp
 from skybinder.domain.errors import ResolveError
 from skybinder.domain.spec_rules import show, spec_error
@@ -73,6 +74,9 @@ class GitLabProvider(RepoProvider[GitLabTarget]):
         if not isinstance(sha, str) or not is_sha1(sha):
             raise unexpected("GitLab")
         return sha.lower()
+
+    def environment_reader(self, parsed: GitLabTarget, ref: str) -> GitLabTree:
+        return GitLabTree(self._http, parsed.host, parsed.namespace, ref)
 
     def describe(self, spec: str, parsed: GitLabTarget, ref: str) -> ResolvedRepo:
         web = f"https://{parsed.host}/{parsed.namespace}"

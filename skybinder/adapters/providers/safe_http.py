@@ -66,6 +66,21 @@ class SafeHttp:
             reply.content = self._read(response, what, max_bytes)
             return reply
 
+    def post(
+        self,
+        url: str,
+        content: bytes,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_BODY,
+    ) -> Reply:
+        """POST `content` to `url` and read the answer; a redirect is not followed (it is
+        the answer), as git clients do not repeat a request body elsewhere."""
+        with self._open(url, what, headers, 0, content) as (reply, response):
+            reply.content = self._read(response, what, max_bytes)
+            return reply
+
     def follow(self, url: str, *, what: str, headers: Mapping[str, str] | None = None) -> Reply:
         """Follow `url`'s redirects to the end without reading the last answer's body."""
         with self._open(url, what, headers, None) as (reply, _):
@@ -94,14 +109,15 @@ class SafeHttp:
         what: str,
         headers: Mapping[str, str] | None,
         max_redirects: int | None,
+        content: bytes | None = None,
     ) -> Iterator[tuple[Reply, httpx.Response]]:
         limit = self.max_redirects if max_redirects is None else max_redirects
         seen: list[str] = []
         for _ in range(limit + 1):
             target = self.guard.check(url)
-            response = self._send(target, headers, what)
+            response = self._send(target, headers, what, content)
             location = response.headers.get("location")
-            if response.is_redirect and location:
+            if response.is_redirect and location and content is None:
                 response.close()
                 seen.append(url)
                 url = str(httpx.URL(url).join(location))
@@ -113,9 +129,16 @@ class SafeHttp:
             return
         raise ResolveError(f"{seen[0]} redirects more than {limit} times.")
 
-    def _send(self, target: Target, headers: Mapping[str, str] | None, what: str) -> httpx.Response:
+    def _send(
+        self,
+        target: Target,
+        headers: Mapping[str, str] | None,
+        what: str,
+        content: bytes | None = None,
+    ) -> httpx.Response:
         merged = {"User-Agent": USER_AGENT, **(headers or {})}
-        request = self.client.build_request("GET", target.url, headers=merged)
+        method = "GET" if content is None else "POST"
+        request = self.client.build_request(method, target.url, headers=merged, content=content)
         if target.address is not None:
             request = _pinned(request, target)
         try:
@@ -161,9 +184,10 @@ def _pinned(request: httpx.Request, target: Target) -> httpx.Request:
     # A pooled connection is keyed by address, not by name: never reuse one for another host.
     headers["Connection"] = "close"
     return httpx.Request(
-        "GET",
+        request.method,
         request.url.copy_with(host=str(target.address)),
         headers=headers,
+        content=request.content if request.method != "GET" else None,
         extensions=extensions,
     )
 
