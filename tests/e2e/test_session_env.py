@@ -6,16 +6,25 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, build_path, make_repo
+from tests.e2e.conftest import Server, build_path, make_repo, start_server, stop_server
 from tests.e2e.kernel import execute, start_kernel
 from tests.e2e.lifecycle_repos import probe_wheel
 
 pytestmark = pytest.mark.e2e
-REQUIREMENTS = "tabulate==0.9.0\n"  # the same as other e2e repositories: one shared environment
+REQUIREMENTS = "tabulate==0.9.0\n"  # the same in both repositories: one shared environment
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A binder that culls nothing while a test goes from one session to another."""
+    started = start_server(tmp_path_factory.mktemp("patient-binder"), idle_timeout=600)
+    yield started
+    stop_server(started)
 
 
 def launch(server: Server, repo: Path) -> tuple[str, str, str]:
