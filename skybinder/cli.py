@@ -73,6 +73,7 @@ def serve(
 
 def serve_app(local: LocalBinder, settings: LocalSettings) -> None:
     """Serve the app of a built local binder until Ctrl-C, then close it."""
+    from skybinder.adapters.local.containment import BUBBLEWRAP
     from skybinder.api.admin import bearer_auth, write_admin_token
     from skybinder.api.app import AppOptions, create_app
     from skybinder.example import materialize_example
@@ -95,6 +96,10 @@ def serve_app(local: LocalBinder, settings: LocalSettings) -> None:
         base = f"http://{host}:{port}"
         console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
         console.print(f"Builds and sessions are contained by {local.containment.name}.")
+        if local.containment.name != BUBBLEWRAP:
+            console.print(
+                "  (install bubblewrap to also keep repositories from the data directory)"
+            )
         _example_lines(base, example)
         yield
 

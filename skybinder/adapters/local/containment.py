@@ -41,6 +41,10 @@ MARKER = "SKYBINDER_CONTAINER"
 BUBBLEWRAP, UNSHARE, GROUP = "bubblewrap", "unshare", "process group"
 MECHANISMS = {"bwrap": BUBBLEWRAP, "unshare": UNSHARE, "group": GROUP}
 PROBE_TIMEOUT = 10.0
+ADVICE = {
+    "bwrap": "install it with `apt-get install bubblewrap`, or use --containment auto",
+    "unshare": "it needs util-linux and user or PID namespaces; use --containment auto",
+}
 
 
 def scope_of(data_dir: Path) -> str:
@@ -181,7 +185,8 @@ def detect(preferred: str = "auto") -> Containment:
         found = _try(key)
         if found is not None:
             return found
-    raise ValueError(f"{MECHANISMS[preferred]} does not work on this machine.")
+    hint = f" ({ADVICE[preferred]})" if preferred in ADVICE else ""
+    raise ValueError(f"{MECHANISMS[preferred]} does not work on this machine{hint}.")
 
 
 def _try(key: str) -> Containment | None:
