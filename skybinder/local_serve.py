@@ -10,6 +10,7 @@ ends every event stream at once (each with a last `failed` event), and the binde
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from types import FrameType
 
 import uvicorn
 
+log = logging.getLogger(__name__)
 STREAMS_GRACE = 3  # seconds other open responses get once the streams have ended
 
 
@@ -41,7 +43,13 @@ class LocalServer(uvicorn.Server):
             await super().shutdown(sockets)
         finally:
             # A second Ctrl-C makes uvicorn skip the app's shutdown; this one still runs.
-            await asyncio.to_thread(self.cleanup)
+            await asyncio.to_thread(self._cleanup)
+
+    def _cleanup(self) -> None:
+        try:
+            self.cleanup()
+        except Exception:  # said in the log; the process still exits
+            log.exception("the local binder did not shut down cleanly")
 
 
 def serve_local(
