@@ -140,6 +140,21 @@ def contained(containment: Containment, env_dir: Path) -> Wrap:
     return start
 
 
+def start_ms(python: str, runs: int, containment: Containment | None = None) -> float:
+    """Median milliseconds to run the environment's `python -c pass` to its end, plainly or
+    in a process container (what a container adds to every start, without Jupyter's noise)."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        if containment is None:
+            subprocess.run([python, "-c", "pass"], check=True)
+        else:
+            step = containment.spawn([python, "-c", "pass"], marker="bench/start", stdout=None)
+            step.wait()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
 def layer_ms(env_dir: Path, runs: int) -> float:
     """Median milliseconds to make a session layer over `env_dir`."""
     times = []
@@ -178,8 +193,14 @@ def main() -> None:
             bare.append(bare_jupyter_once(image.python, image.env, image.source))
             boxed.append(bare_jupyter_once(image.python, image.env, image.source, wrap))
         layer = layer_ms(Path(image.env), 50)
+        plain_start = start_ms(image.python, 30)
+        boxed_start = start_ms(image.python, 30, containment)
     report(launches, bare)
     report_isolation(containment.name, layer, bare, boxed)
+    print(
+        f"python -c pass, start to end: median {plain_start:.1f} ms plain, "
+        f"{boxed_start:.1f} ms in {containment.name} ({boxed_start - plain_start:+.1f} ms)"
+    )
 
 
 def report(launches: list[float], bare: list[float]) -> None:
