@@ -20,6 +20,7 @@ from bench.workshop_crowd import (
 )
 from bench.workshop_platform import Platform, SimProber, SimRunner, SimTask, Timeline
 from bench.workshop_store import BenchStore
+from skybinder.domain.errors import AccessCodeError
 from skybinder.domain.event import Event, EventRequest
 from skybinder.domain.model import CapacityPolicy, Session, SessionState, TaskStatus
 from skybinder.domain.pricing import Capacity, hourly_micros
@@ -168,20 +169,31 @@ class Workshop:
 
     # -- the attendees ------------------------------------------------------------------------
 
+    def _refused(self, who: Attendee, kind: str) -> None:
+        self.out.refused[kind] += 1
+        who.refusals += 1
+        if who.refusals < MAX_REFUSALS:
+            self._again(who, next_try(self.rng, self.scenario.habits, kind, refused=True))
+
     def _launch(self, who: Attendee) -> None:
         now = self.timeline.now
         typo = who.attempts == 0 and self.rng.random() < self.scenario.habits.typo
         who.attempts += 1
-        session = request_event_launch(
-            self.binder, "gh", SPEC, slug=SLUG, code="coffee" if typo else CODE, client_ip=who.ip
-        )
         self.out.attempts += 1
+        try:
+            session = request_event_launch(
+                self.binder,
+                "gh",
+                SPEC,
+                slug=SLUG,
+                code="coffee" if typo else CODE,
+                client_ip=who.ip,
+            )
+        except AccessCodeError as err:  # a wrong code is refused without a session
+            self._refused(who, refusal_kind(self.event, err.message))
+            return
         if session.state == S.FAILED and not session.reserved_micros:
-            kind = refusal_kind(self.event, session.reason)
-            self.out.refused[kind] += 1
-            who.refusals += 1
-            if who.refusals < MAX_REFUSALS:
-                self._again(who, next_try(self.rng, self.scenario.habits, kind, refused=True))
+            self._refused(who, refusal_kind(self.event, session.reason))
             return
         self.out.admitted += 1
         who.session_id, who.requested_at, who.ready_seen = session.id, now, False

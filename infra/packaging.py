@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "3.12"
 RUNTIME = "python3.12"
 # Dependencies of the local mode only (the local builder and the command line).
-LOCAL_ONLY = ("uv", "typer", "rich")
+LOCAL_ONLY = ("uv", "typer", "rich", "cryptography")  # cryptography: the SQLite store only
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")

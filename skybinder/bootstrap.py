@@ -19,6 +19,7 @@ from skybinder.adapters.local.data_dir import DataDirLock, remove_leftovers
 from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.http import DirectRouter, HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
+from skybinder.adapters.local.private_files import private_dir, store_key
 from skybinder.adapters.local.process_runner import ProcessRunner
 from skybinder.adapters.local.sqlite_rate_limit import SqliteRateLimiter
 from skybinder.adapters.local.sqlite_store import SqliteSessionStore
@@ -27,10 +28,12 @@ from skybinder.adapters.providers import ProviderResolver
 from skybinder.adapters.providers.cache import CachingResolver
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.config import LocalSettings
+from skybinder.domain.addresses import ip_literal
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import ACTIVE, Limits, TaskStatus
 from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
+from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.launch import on_build_finished
 from skybinder.service.reap import reap
 from skybinder.service.restart import end_previous_run
@@ -54,6 +57,7 @@ class LocalBinder:
     containment: Containment
     events: LocalEvents
     lock: DataDirLock
+    limiter: SqliteRateLimiter
     rate_limit: LaunchRateLimit | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _reaper: threading.Thread | None = None
@@ -100,8 +104,7 @@ class LocalBinder:
         self.events.close()  # a build thread that did not finish in time reports to no one
         for client in self.clients:
             client.close()
-        if self.rate_limit is not None and isinstance(self.rate_limit.limiter, SqliteRateLimiter):
-            self.rate_limit.limiter.close()
+        self.limiter.close()
         self.store.close()
         self.containment.close()
         self.lock.release()
@@ -121,6 +124,7 @@ class LocalEvents:
         with self._lock:
             if self.binder is not None and not self._closed:
                 on_build_finished(self.binder, image, ok=ok, reason=reason, build_id=build_id)
+                start_queued_builds(self.binder)  # its builder is free: a waiting build takes it
 
     def task_changed(
         self, sid: str, task: str, status: TaskStatus, address: str, reason: str
@@ -139,17 +143,25 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     left behind (its processes, working copies and unfinished launches). Events (build
     finished, process exited) call the service. DataDirInUseError when another binder
     serves from the data directory; ValueError when the containment asked for is missing."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    root = settings.data_dir.resolve()  # containers are given absolute, real paths
+    root = private_dir(settings.data_dir).resolve()  # containers get absolute, real paths
     containment = detect(settings.containment)
     lock = DataDirLock(root)
     lock.acquire()
     events = LocalEvents()
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
-    store = SqliteSessionStore(root / "skybinder.sqlite")
-    jupyter = JupyterOptions(idle_timeout=settings.idle_timeout, allow_root=_is_root())
+    store = SqliteSessionStore(root / "skybinder.sqlite", token_key=store_key(root))
+    jupyter = JupyterOptions(
+        idle_timeout=settings.idle_timeout,
+        allow_root=_is_root(),
+        allow_origin=session_origin(settings),
+    )
     runner = ProcessRunner(
-        root, events.task_changed, containment=containment, host=settings.host, options=jupyter
+        root,
+        events.task_changed,
+        containment=containment,
+        host=settings.host,
+        options=jupyter,
+        pass_env=settings.pass_env,
     )
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
     resolver = ProviderResolver(
@@ -160,6 +172,8 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         events.build_finished,
         data=DataFetcher(resolver.data_providers(), resolver.http),
         containment=containment,
+        max_builds=settings.max_builds,
+        pass_env=settings.pass_env,
     )
     binder = Binder(
         store=store,
@@ -182,9 +196,10 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     )
     events.binder = binder
     _end_previous_run(binder, runner, root)
+    # Always there: access-code guesses are throttled whether or not launches are.
+    limiter = SqliteRateLimiter(root / "skybinder.sqlite")
     rate_limit = None
     if settings.rate_limit > 0:
-        limiter = SqliteRateLimiter(root / "skybinder.sqlite")
         rate_limit = LaunchRateLimit(limiter, limit=settings.rate_limit, window=3600)
     return LocalBinder(
         binder=binder,
@@ -196,6 +211,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         containment=containment,
         events=events,
         lock=lock,
+        limiter=limiter,
         rate_limit=rate_limit,
     )
 
@@ -221,6 +237,23 @@ def cached(resolver: ProviderResolver, settings: ProviderSettings) -> CachingRes
         pinned_ttl=settings.cache_pinned_ttl,
         negative_ttl=settings.cache_negative_ttl,
     )
+
+
+def served_names(settings: LocalSettings) -> set[str]:
+    """The names the binder answers to besides IP addresses and `localhost`: the machine's
+    own name, the name it listens on, and those the operator lists (`--allow-host`)."""
+    names = {socket.gethostname(), *settings.allow_hosts}
+    if not ip_literal(settings.host.strip("[]")) and settings.host not in {"", "0.0.0.0", "::"}:
+        names.add(settings.host)
+    return {name.lower() for name in names if name}
+
+
+def session_origin(settings: LocalSettings) -> str:
+    """The origin whose pages, besides its own, a local session's Jupyter server accepts: the
+    binder's. Until sessions are served on the binder's own port their origin is their own
+    address, which Jupyter always accepts; once they are, it is this one. Decided here only."""
+    host = public_host(settings.host) or settings.host
+    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 def public_host(host: str) -> str | None:

@@ -48,7 +48,8 @@ class AwsBinder:
     binder: Binder
     settings: AwsSettings
     clients: list[httpx.Client] = field(default_factory=list)
-    rate_limiter: RateLimiter | None = None  # per-IP launch windows, in the same table
+    # Windows in the same table: per-IP launches, access-code guesses, used build tokens.
+    rate_limiter: RateLimiter | None = None
     build_token_secret: Callable[[], str] = lambda: ""  # the key all launch instances share
 
     def health_checks(self) -> dict[str, Callable[[], bool]]:
@@ -128,7 +129,7 @@ def build_aws(
         binder=binder,
         settings=settings,
         clients=[http] if http else [],
-        rate_limiter=limiter if settings.launch_rate_limit > 0 else None,
+        rate_limiter=limiter,
         build_token_secret=lambda: shared_secret(client("dynamodb"), settings.table, "build-token"),
     )
 

@@ -9,6 +9,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 PROVIDERS = ("gh", "gist", "gl", "git", "zenodo", "figshare", "dataverse", "hydroshare", "ckan")
 
 
@@ -35,13 +36,33 @@ def to_spec(target: str, ref: str = "HEAD") -> str:
     return f"git/{quote(target, safe='')}/{ref}"
 
 
+def local_token(binder_url: str, data_dir: Path) -> str | None:
+    """The access token of the binder at `binder_url` when it runs on this machine (read from
+    `<data_dir>/token`); None for any other binder, which must never be sent it."""
+    host = (urlsplit(binder_url).hostname or "").lower()
+    if host not in LOOPBACK:
+        return None
+    try:
+        return (data_dir / "token").read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def events(
-    client: httpx.Client, binder_url: str, spec: str, *, build_only: bool = False
+    client: httpx.Client,
+    binder_url: str,
+    spec: str,
+    *,
+    build_only: bool = False,
+    token: str | None = None,
 ) -> Iterator[dict[str, object]]:
-    """Read the /build stream of `spec`, yielding each event until `ready` or `failed`."""
+    """Read the /build stream of `spec`, yielding each event until `ready` or `failed`.
+    `token`: the binder's access token (a local binder's), sent as `Authorization: token`."""
     url = f"{binder_url.rstrip('/')}/build/{spec}"
     params = {"build_only": "true"} if build_only else {}
     headers = {"Accept": "text/event-stream"}
+    if token:
+        headers["Authorization"] = f"token {token}"
     timeout = httpx.Timeout(30.0, read=None)
     with client.stream("GET", url, params=params, headers=headers, timeout=timeout) as reply:
         if reply.status_code != 200:

@@ -40,6 +40,10 @@ class LocalSettings(BaseModel):
     poll_interval: float = 0.1  # local stores are cheap to read: watch closely
     keepalive: float = 25.0
     rate_limit: int = 0  # launches per client address per hour; 0: off (one user, one machine)
+    max_builds: int = 2  # builds running at once; more wait for a free builder (0: no cap)
+    allow_origins: list[str] = Field(default_factory=list)  # sites that may call /build (CORS)
+    allow_hosts: list[str] = Field(default_factory=list)  # names besides localhost, IPs, ours
+    pass_env: list[str] = Field(default_factory=list)  # variables repository code may see
     prices: Prices = Field(default_factory=Prices)  # events are priced as in AWS, to rehearse
     containment: str = "auto"  # how builds and sessions are contained: auto, bwrap, unshare, group
 

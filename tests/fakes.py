@@ -208,7 +208,7 @@ class FakeSessionStore(SessionStore):
         return usage
 
     def _admit(self, session: Session, limits: Limits) -> None:
-        active = [s for s in self.sessions.values() if s.state in ACTIVE and not s.build_only]
+        active = [s for s in self.sessions.values() if s.state in ACTIVE]
         same_repo = [s for s in active if s.repo_key == session.repo_key]
         check_quota(limits, session, len(active), len(same_repo))
 
@@ -241,6 +241,13 @@ class FakeRateLimiter(RateLimiter):
             window[0] += 1
             count, reset = window
         return RateLimitResult.of(count, reset, limit=limit, now=now)
+
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        with self._lock:
+            window = self.windows.get(key)
+            if window is None or window[1] <= now:
+                return 0, 0
+            return window[0], window[1]
 
 
 # --- end of RateLimiter ------------------------------------------------------------------

@@ -25,7 +25,7 @@ def create() -> FastAPI:
     launch_metrics.install("launch")  # streams see most launches reach `ready`
     settings = aws.settings
     rate_limit = None
-    if aws.rate_limiter is not None:
+    if aws.rate_limiter is not None and settings.launch_rate_limit > 0:
         rate_limit = LaunchRateLimit(
             aws.rate_limiter, settings.launch_rate_limit, settings.launch_rate_window
         )
@@ -34,6 +34,7 @@ def create() -> FastAPI:
         health_checks=aws.health_checks(),
         build_token_secret=aws.build_token_secret,  # fetched on first use, not at start
         rate_limit=rate_limit,
+        limiter=aws.rate_limiter,  # access-code guesses and used build tokens, always
         trusted_proxies=TRUSTED_PROXIES,
         admin_auth=iam_auth,  # API Gateway authorises /api/admin/* with IAM; checked again here
     )

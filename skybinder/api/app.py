@@ -12,10 +12,12 @@ from fastapi.responses import JSONResponse, Response
 
 from skybinder import __version__
 from skybinder.api import admin, admin_events, badges, build, event_page, events, legacy, ui
+from skybinder.api.access import AccessGuard, AccessPolicy
 from skybinder.api.admin import AdminAuth
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.api.tokens import DEFAULT_LIFETIME, BuildTokens
 from skybinder.service.binder import Binder
+from skybinder.service.ports import RateLimiter
 
 HealthCheck = Callable[[], bool]
 
@@ -28,8 +30,14 @@ class AppOptions:
     build_token_secret: str | bytes | Callable[[], str] | None = None
     build_token_lifetime: float = DEFAULT_LIFETIME  # seconds
     rate_limit: LaunchRateLimit | None = None  # per-IP launches; None: no limit
+    # Counts access-code guesses and remembers used build tokens (with or without a launch
+    # rate limit); None: guesses are not throttled and build tokens not single-use.
+    limiter: RateLimiter | None = None
     trusted_proxies: int = 0  # proxies in front that append to X-Forwarded-For
     admin_auth: AdminAuth | None = None  # None: the admin API refuses everyone
+    # Who may call: open (BinderHub's CORS `*`, no token) unless the composition root guards
+    # a local binder (access.py).
+    access: AccessPolicy = field(default_factory=AccessPolicy.open)
     health_info: dict[str, str] = field(default_factory=dict)  # also in /health's answer
     # Set when the server begins to shut down: open event streams end at once, with a last
     # `failed` event, instead of holding the shutdown until their launch ends.
@@ -44,11 +52,24 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app.state.keepalive = options.keepalive
     app.state.build_tokens = BuildTokens(options.build_token_secret, options.build_token_lifetime)
     app.state.rate_limit = options.rate_limit
+    app.state.limiter = options.limiter
     app.state.trusted_proxies = options.trusted_proxies
     app.state.admin_auth = options.admin_auth
     app.state.closing = options.closing
-    # mybinder.org answers every origin: thebe and Jupyter Book pages call /build cross-site.
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
+    app.state.access = options.access
+    # mybinder.org answers every origin (thebe and Jupyter Book pages call /build cross-site);
+    # a local binder only the origins its operator lists.
+    # The guard runs before any route; CORS wraps it, so that a listed origin can read even
+    # a refusal. (The middleware added last is the outermost.)
+    app.add_middleware(AccessGuard, policy=options.access)
+    if options.access.allow_origins:
+        allowed = list(options.access.allow_origins)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=allowed,
+            allow_methods=["GET"],
+            allow_headers=["Authorization"],
+        )
     app.include_router(build.router)
     app.include_router(legacy.router)
     for router in (ui.router, badges.router, events.router, admin.router):

@@ -21,11 +21,14 @@ from skybinder.api.limits import (
     rate_limit_message,
 )
 from skybinder.api.stream import Closing, failed_event, with_keepalive
-from skybinder.api.tokens import BuildTokenError, BuildTokens, token_origin
+from skybinder.api.tokens import BuildTokens, first_use, token_origin
+from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import Session
+from skybinder.service.access_codes import check_access_code
 from skybinder.service.binder import Binder
 from skybinder.service.events import request_event_launch
 from skybinder.service.launch import request_launch
+from skybinder.service.ports import RateLimiter
 from skybinder.service.resume import attach_resume, with_resume
 from skybinder.service.watch import watch
 
@@ -79,34 +82,10 @@ def build(request: Request) -> StreamingResponse:
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive
     provider, spec = raw_spec(request, "/build/")
-    build_only = request.query_params.get("build_only", "").lower() == "true"
-    build_token = request.query_params.get("build_token", "")
-    tokens: BuildTokens = request.app.state.build_tokens
-    rate_limit: LaunchRateLimit | None = request.app.state.rate_limit
     ip = client_ip(request, request.app.state.trusted_proxies)
-    refusal: tuple[str, int] | None = None
     headers = dict(SSE_HEADERS)
-    token_ok = False
-    if not accepts_event_stream(request):
-        refusal = ("Requests to /build must accept text/event-stream.", 400)
-    else:
-        try:
-            token_ok = tokens.check(build_token, f"{provider}/{spec}", token_origin(request))
-        except BuildTokenError as err:
-            refusal = (err.message, err.status_code)
-    if refusal is None and build_only and request.query_params.get("event"):
-        refusal = (BUILD_ONLY_EVENT, 400)
-    if (
-        refusal is None
-        and rate_limit is not None
-        and not _rate_exempt(binder, request, provider, spec, token_ok)
-    ):
-        result = check_launch_rate(rate_limit, ip, binder.clock.now())
-        headers.update(result.headers())
-        if not result.allowed:
-            refusal = (rate_limit_message(result), 429)
-
-    launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=token_ok)
+    refusal, exempt = _admit(request, binder, provider, spec, ip, headers)
+    launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=exempt)
     closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
@@ -128,11 +107,66 @@ def build(request: Request) -> StreamingResponse:
                 yield frame
             for frame in closing.last():
                 yield frame
+        except SkybinderError as err:  # refused before anything was written (a wrong code)
+            yield failed_event(err.message, err.status_code)
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut
             log.exception("the /build stream for %s/%s failed", provider, spec)
             yield failed_event("Something went wrong on our side. Please try again.", 500)
 
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _admit(
+    request: Request, binder: Binder, provider: str, spec: str, ip: str, headers: dict[str, str]
+) -> tuple[tuple[str, int] | None, bool]:
+    """Why the request is refused, as (message, status), or None; and whether its build token
+    exempts it from the launch rate limit. Decided before anything is resolved or written.
+
+    An event's access code is checked (and a wrong one counted) before the rate limit, whose
+    exemption for events depends on the code: the limit's answer must not tell a guesser
+    whether a code was right.
+    """
+    query = request.query_params
+    if not accepts_event_stream(request):
+        return ("Requests to /build must accept text/event-stream.", 400), False
+    slug = query.get("event")
+    if slug and query.get("build_only", "").lower() == "true":
+        return (BUILD_ONLY_EVENT, 400), False
+    try:
+        exempt = _token_exempts(request, binder, f"{provider}/{spec}", ip)
+        if slug:
+            _check_code(request, binder, slug, ip)
+    except SkybinderError as err:
+        return (err.message, err.status_code), False
+    rate_limit: LaunchRateLimit | None = request.app.state.rate_limit
+    if rate_limit is None or _rate_exempt(binder, request, provider, spec, exempt):
+        return None, exempt
+    result = check_launch_rate(rate_limit, ip, binder.clock.now())
+    headers.update(result.headers())
+    if not result.allowed:
+        return (rate_limit_message(result), 429), exempt
+    return None, exempt
+
+
+def _token_exempts(request: Request, binder: Binder, provider_spec: str, ip: str) -> bool:
+    """True when the request's build token is valid, was issued to this client, and is used
+    for the first time; BuildTokenError when it is invalid."""
+    tokens: BuildTokens = request.app.state.build_tokens
+    token = request.query_params.get("build_token", "")
+    token_id = tokens.check(token, provider_spec, token_origin(request), client=ip)
+    if token_id is None:
+        return False
+    limiter: RateLimiter | None = request.app.state.limiter
+    return limiter is None or first_use(limiter, token_id, tokens.lifetime, binder.clock.now())
+
+
+def _check_code(request: Request, binder: Binder, slug: str, ip: str) -> None:
+    """AccessCodeError for a wrong code (counted) or while this address's guesses are
+    throttled; the launch checks the rest of the event (its window, its repository)."""
+    limiter: RateLimiter | None = request.app.state.limiter
+    event = binder.store.get_event(slug)
+    if limiter is not None and event is not None:
+        check_access_code(binder, limiter, event, request.query_params.get("code"), ip)
 
 
 def _launcher(

@@ -33,5 +33,11 @@ def check_launch_rate(policy: LaunchRateLimit, ip: str, now: float) -> RateLimit
     return policy.limiter.check(f"launch:{ip or 'unknown'}", policy.limit, policy.window, now)
 
 
+def check_page_rate(policy: LaunchRateLimit, ip: str, now: float) -> RateLimitResult:
+    """Count one launch page handed to `ip` with a build token: pages hand tokens out at the
+    launch rate, so fetching a page per launch lifts no limit."""
+    return policy.limiter.check(f"page:{ip or 'unknown'}", policy.limit, policy.window, now)
+
+
 def rate_limit_message(result: RateLimitResult) -> str:
     return f"Rate limit exceeded. Try again in {result.retry_after} seconds."

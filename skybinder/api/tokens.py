@@ -2,12 +2,16 @@
 
 A token names one spec (`aud` = "<provider>/<spec>", the spec still percent-encoded as in the
 URL) and the origin the page was served to, so it cannot be replayed for another repository or
-from another site's pages. A valid token exempts its /build request from the per-IP rate limit.
+from another site's pages. It also names the client address the page was served to and has an
+id of its own (`jti`): it exempts one /build request, from that address, from the per-IP rate
+limit — the launch of the page it came with — and no other. A script that copies a token (and
+the Origin) gets that one launch at most, and pages hand out tokens at the launch rate.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import threading
 import time
@@ -17,6 +21,7 @@ import jwt
 from starlette.requests import HTTPConnection
 
 from skybinder.domain.errors import SkybinderError
+from skybinder.service.ports import RateLimiter
 
 log = logging.getLogger(__name__)
 ALGORITHM = "HS256"
@@ -58,23 +63,34 @@ class BuildTokens:
                 self._cached = value.encode("utf-8") if isinstance(value, str) else value
             return self._cached
 
-    def issue(self, provider_spec: str, origin: str) -> str:
-        claims = {"exp": int(self._now() + self.lifetime), "aud": provider_spec, "origin": origin}
+    def issue(self, provider_spec: str, origin: str, client: str = "") -> str:
+        claims = {
+            "exp": int(self._now() + self.lifetime),
+            "aud": provider_spec,
+            "origin": origin,
+            "client": client,
+            "jti": secrets.token_urlsafe(16),
+        }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
-    def check(self, token: str, provider_spec: str, origin: str) -> bool:
-        """True for a valid token, False for none; BuildTokenError for an invalid one.
+    def check(self, token: str, provider_spec: str, origin: str, client: str = "") -> str | None:
+        """The token's id when it is valid and was issued to `client`; None for no token, or a
+        valid one issued to another address (served as a request without one); BuildTokenError
+        for an invalid one.
 
         As BinderHub: a request without a token is served (the rate limit then applies to
         it), one with a bad token is refused.
         """
         if not token:
-            return False
-        self.verify(token, provider_spec, origin)
-        return True
+            return None
+        claims = self.verify(token, provider_spec, origin)
+        if claims.get("client", "") != client or not claims.get("jti"):
+            return None
+        return str(claims["jti"])
 
-    def verify(self, token: str, provider_spec: str, origin: str) -> None:
-        """Raise BuildTokenError unless `token` is ours, unexpired, for this spec and origin."""
+    def verify(self, token: str, provider_spec: str, origin: str) -> dict[str, object]:
+        """The claims of `token`; BuildTokenError unless it is ours, unexpired, for this spec
+        and origin."""
         try:
             claims = jwt.decode(
                 token,
@@ -93,6 +109,7 @@ class BuildTokens:
                 "Invalid build token: it was issued for another site. Open the launch link "
                 "on this site to start the launch."
             )
+        return dict(claims)
 
 
 def _explain(err: jwt.InvalidTokenError) -> str:
@@ -114,3 +131,8 @@ def token_origin(request: HTTPConnection) -> str:
     """
     origin = request.headers.get("origin") or request.headers.get("host", "")
     return origin.split("://", 1)[1] if "://" in origin else origin
+
+
+def first_use(limiter: RateLimiter, token_id: str, lifetime: float, now: float) -> bool:
+    """True the first time a build token is used (the limiter remembers it while it lives)."""
+    return limiter.check(f"build-token:{token_id}", 1, max(1, math.ceil(lifetime)), now).allowed

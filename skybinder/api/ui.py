@@ -18,18 +18,29 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from skybinder import __version__
+from skybinder.api.access import AccessPolicy, url_without_token
 from skybinder.api.build import raw_spec
+from skybinder.api.limits import LaunchRateLimit, check_page_rate, client_ip
 from skybinder.api.tokens import BuildTokens, token_origin
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.spec_rules import FORMS
-from skybinder.domain.specs import parse_spec
+from skybinder.domain.specs import (
+    CkanSpec,
+    GistSpec,
+    GitHubSpec,
+    GitLabSpec,
+    GitSpec,
+    HydroshareSpec,
+    ParsedSpec,
+    parse_spec,
+)
 from skybinder.service.binder import Binder
 
 router = APIRouter()
 PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; base-uri 'none'; form-action 'self'"
+    "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
 )
 PAGE_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -41,6 +52,7 @@ STATIC_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".png": "image/png",
 }
+LATEST = "its latest version"
 DESCRIPTION = "Run this repository in JupyterLab, in your browser. Nothing to install."
 
 
@@ -78,11 +90,16 @@ def launch_page(request: Request) -> HTMLResponse:
     try:
         # Local paths pass here: whether this binder accepts them is the resolver's call, and
         # the stream says so in plain words.
-        parse_spec(provider, spec, allow_local=True)
+        parsed = parse_spec(provider, spec, allow_local=True)
     except SkybinderError as err:
         return bad_link(request, provider, err)
+    access: AccessPolicy = request.app.state.access
+    if access.foreign_navigation(request):
+        # Another site's page sent the browser here: say what would run, launch on a click.
+        return confirm_page(request, parsed)
+    if not access.token_ok(request):
+        return token_page(request)
     binder: Binder = request.app.state.binder
-    tokens: BuildTokens = request.app.state.build_tokens
     names = {str(c.get("id")): str(c.get("displayName")) for c in binder.resolver.display_configs()}
     title = f"{names.get(provider, provider)}: {unquote(spec)}"
     text = render(
@@ -92,9 +109,69 @@ def launch_page(request: Request) -> HTMLResponse:
         title=title,
         description=DESCRIPTION,
         image=str(request.base_url).rstrip("/") + "/static/social.png",
-        build_token=tokens.issue(f"{provider}/{spec}", token_origin(request)),
+        build_token=page_token(request, binder, f"{provider}/{spec}"),
     )
     return page(text, private=True)
+
+
+def page_token(request: Request, binder: Binder, provider_spec: str) -> str:
+    """The build token of a launch page: for this spec, origin and client address; "" when
+    the client has had its launches' worth of tokens (its /build then counts as any)."""
+    tokens: BuildTokens = request.app.state.build_tokens
+    rate_limit: LaunchRateLimit | None = request.app.state.rate_limit
+    ip = client_ip(request, request.app.state.trusted_proxies)
+    if rate_limit is not None and not check_page_rate(rate_limit, ip, binder.clock.now()).allowed:
+        return ""
+    return tokens.issue(provider_spec, token_origin(request), client=ip)
+
+
+def confirm_page(request: Request, parsed: ParsedSpec) -> HTMLResponse:
+    """What a launch would run, and a button that launches it: a link to this very page,
+    which, followed from here, is a navigation of this binder's own."""
+    repository, ref = describe(parsed)
+    text = render(
+        "confirm.html",
+        root=root(request),
+        version=__version__,
+        title=repository,
+        repository=repository,
+        ref=ref,
+        launch=url_without_token(request),
+    )
+    return page(text, private=True)
+
+
+def describe(parsed: ParsedSpec) -> tuple[str, str]:
+    """(the repository or record, the version) a spec names, as a person reads them."""
+    match parsed:
+        case GitHubSpec():
+            return f"github.com/{parsed.user}/{parsed.repo}", parsed.ref
+        case GistSpec():
+            return f"gist {parsed.user}/{parsed.gist_id}", parsed.revision or LATEST
+        case GitLabSpec():
+            return parsed.namespace, parsed.ref
+        case GitSpec():
+            return parsed.url, parsed.ref
+        case HydroshareSpec():
+            return f"HydroShare {parsed.resource_id}", LATEST
+        case CkanSpec():
+            return parsed.url, parsed.activity_id or LATEST
+        case _:
+            return parsed.doi, LATEST
+
+
+def token_page(request: Request) -> HTMLResponse:
+    """Why nothing launched (the binder's access token is missing), and how to get in: a form
+    that opens this page again with `?token=`."""
+    hidden = "".join(
+        render("hidden_input.html", field=name, value=value)
+        for name, value in request.query_params.multi_items()
+        if name != "token"
+    )
+    action = url_without_token(request).partition("?")[0]
+    text = render("token.html", root=root(request), version=__version__, action=action)
+    # Both parts are our templates with every value escaped: joining them inserts no raw input.
+    return page(text.replace("<!-- hidden -->", hidden, 1), 403, private=True)
 
 
 def bad_link(request: Request, provider: str, err: SkybinderError) -> HTMLResponse:

@@ -14,7 +14,8 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── EventNotFoundError        no event has that slug (404)
  ├── EventExistsError          an event with that slug exists already (409)
  ├── EventClosedError          the event has not started, has ended or was closed (403)
- ├── AccessCodeError           the event's access code is missing or wrong (403)
+ ├── AccessCodeError           the event's access code is missing or wrong (403), or guessed too
+ │                             often from one address (429)
  ├── BuildError                the builder could not build the image (500)
  ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
  └── LaunchError               the runner could not start or keep the session (500)

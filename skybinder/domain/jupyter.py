@@ -11,6 +11,10 @@ class JupyterOptions(BaseModel):
     idle_timeout: int = 600  # seconds without activity before kernels and server are culled
     default_url: str = "/lab"
     allow_root: bool = False  # Jupyter refuses to run as root without it
+    # The origin, besides the server's own, whose pages may use the server's API and kernels:
+    # "*" in AWS (thebe-style clients talk to sessions from other sites, as on mybinder.org);
+    # locally only the binder's (bootstrap.session_origin), as Jupyter Server's own default.
+    allow_origin: str = "*"
 
     def with_idle_timeout(self, seconds: int) -> JupyterOptions:
         """These options with another idle timeout (0: these as they are)."""
@@ -28,8 +32,7 @@ def jupyter_args(base_url: str, ip: str, port: int, options: JupyterOptions) -> 
         f"--ServerApp.base_url={base_url}",
         f"--ServerApp.default_url={options.default_url}",
         "--ServerApp.open_browser=False",
-        # thebe-style clients talk to the server from other origins (mybinder.org does this).
-        "--ServerApp.allow_origin=*",
+        f"--ServerApp.allow_origin={options.allow_origin}",
         "--ServerApp.trust_xheaders=True",
         f"--ServerApp.shutdown_no_activity_timeout={idle}",
         f"--MappingKernelManager.cull_idle_timeout={idle}",

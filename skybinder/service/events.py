@@ -22,7 +22,7 @@ from skybinder.domain.errors import (
 )
 from skybinder.domain.event import Event, EventRequest, EventUsage, epoch, hash_code, iso
 from skybinder.domain.event_admission import check_code, check_open, closed_message, seats_left
-from skybinder.domain.model import Session, SessionState
+from skybinder.domain.model import Limits, Session, SessionState
 from skybinder.domain.naming import image_name, new_session_id, new_token
 from skybinder.domain.pricing import (
     Capacity,
@@ -102,6 +102,7 @@ def create_event(binder: Binder, request: EventRequest) -> EventStatus:
     """Pin the event's repository, price its sessions, store it and prebuild its image."""
     if binder.store.get_event(request.slug) is not None:
         raise EventExistsError(f"An event named {request.slug!r} exists already.")
+    check_fits(binder, request)
     resolved = binder.resolver.resolve(request.provider, request.spec)
     event = priced(binder, request).model_copy(
         update={
@@ -122,6 +123,19 @@ def create_event(binder: Binder, request: EventRequest) -> EventStatus:
     binder.store.update_event(event.slug, prebuild_session=prebuild.id)
     log.info("event %s created; prebuild %s is %s", event.slug, prebuild.id, prebuild.state)
     return event_status(binder, event.slug)
+
+
+def check_fits(binder: Binder, request: EventRequest) -> None:
+    """QuotaExceededError (400) when the event has more seats than the binder runs sessions at
+    once: its attendees count toward that limit like everyone, and could never all get in."""
+    limit = binder.config.limits.max_sessions
+    if 0 < limit < request.seats:
+        raise QuotaExceededError(
+            f"An event of {request.seats} seats does not fit in this binder, which runs at most "
+            f"{limit} sessions at once. Lower the seats, or raise the binder's limit "
+            "(--max-sessions locally, max_sessions in AWS).",
+            status_code=400,
+        )
 
 
 def _prebuild(binder: Binder, event: Event) -> Session:
@@ -229,11 +243,13 @@ def request_event_launch(
     client_ip: str = "",
     launch_host: str = "",
 ) -> Session:
-    """Launch an attendee's session of event `slug`; like request_launch, never raises.
+    """Launch an attendee's session of event `slug`.
 
     A warm session is handed over at once when the event has one; otherwise a session is
     admitted (seat and budget, atomically) and launched from the prebuilt image. Refusals
-    are recorded as `failed` sessions with a reason the attendee understands.
+    are recorded as `failed` sessions with a reason the attendee understands, except a
+    missing or wrong access code: that raises AccessCodeError and writes nothing, so guesses
+    leave no trace to count or to fill the store with (access_codes.py throttles them).
     """
     now = binder.clock.now()
     attempt = Session(
@@ -255,10 +271,10 @@ def request_event_launch(
                 f"This link is not the repository of {event.title}: use the event's own link."
             )
         check_open(event, now)
-        check_code(event, code)
     except SkybinderError as err:
         failed = attempt if event is None else _as_event_session(attempt, event)
         return record_failed(binder, failed, err)
+    check_code(event, code)
     if event.warm_pool:
         warm = claim_warm_session(binder, event, client_ip=client_ip, launch_host=launch_host)
         if warm is not None:
@@ -280,7 +296,9 @@ def admit(binder: Binder, event: Event, attempt: Session, *, warm: bool = False)
             "reserved_micros": event.reserve_micros,
         }
     )
-    return admit_and_start(binder, session, None)
+    # The binder's global limit holds for attendees as for everyone; the event's own seats,
+    # not the per-repository limit, bound how many run its repository.
+    return admit_and_start(binder, session, Limits(max_sessions=binder.config.limits.max_sessions))
 
 
 def claim_warm_session(

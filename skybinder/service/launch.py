@@ -59,7 +59,8 @@ def request_launch(
     if not build_only:  # checked and resolved: now worth the router's look at its members
         session = session.model_copy(update={"id": routed_id(binder)})
     try:
-        return admit_and_start(binder, session, None if build_only else _limits(binder, resolved))
+        # A build-only launch counts too: it runs a build on the binder's machine or account.
+        return admit_and_start(binder, session, _limits(binder, resolved))
     except QuotaExceededError as err:
         return record_failed(binder, session, err)
 

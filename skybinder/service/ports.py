@@ -65,7 +65,8 @@ class SessionStore(Protocol):
 
         With `limits`, admission is atomic with the insert: QuotaExceededError is raised when
         the active sessions (all of them, or those with the same repo_key) already reach a
-        non-zero limit. Build-only sessions are not counted. ValueError if the id exists.
+        non-zero limit. Every active session counts, build-only ones too (a build takes the
+        machine as a server does). ValueError if the id exists.
 
         An active session with `event` set joins that event in the same atomic step:
         EventNotFoundError when there is no such event, EventClosedError when it was closed,
@@ -401,5 +402,14 @@ class RateLimiter(Protocol):
         across threads, processes and Lambdas sharing the limiter's storage. `limit` 0 turns
         limiting off: allowed, nothing stored, no headers. ValueError for an empty key, a
         negative limit or a window <= 0.
+        """
+        ...
+
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        """(attempts counted for `key` in its live window, the window's `reset`), without
+        counting one; (0, 0) when `key` has no live window (none, or one that has ended).
+
+        What a caller reads before deciding whether to count: access-code guesses are counted
+        only when wrong, and refused for everyone once a window holds the limit.
         """
         ...

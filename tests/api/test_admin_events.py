@@ -134,7 +134,7 @@ def test_sessions_list_admitted_and_refused_attempts_with_their_accounting(
     assert wait_for(lambda: world.registry.has(stored.image_name))
     _, body = read_stream(client, f"/build/gh/u/r/main?event=swc-2030&code={CODE}")
     assert events_of(body)[-1]["phase"] == "ready"
-    refused = request_event_launch(world.binder, "gh", "u/r/main", slug="swc-2030", code="no")
+    refused = request_event_launch(world.binder, "gh", "u/other/HEAD", slug="swc-2030", code=CODE)
     rows = client.get("/api/admin/events/swc-2030/sessions", headers=AUTH).json()
     assert [set(r) for r in rows] == [ROW_FIELDS, ROW_FIELDS]
     admitted, refusal = rows
@@ -142,8 +142,8 @@ def test_sessions_list_admitted_and_refused_attempts_with_their_accounting(
     assert admitted["reserved_usd"] == stored.reserve_micros / 1_000_000 > 0
     assert admitted["launched_at"] is not None and admitted["ended_at"] is None
     assert (refusal["id"], refusal["admitted"]) == (refused.id, False)
-    assert (refusal["status_code"], refusal["reserved_usd"]) == (403, 0)
-    assert "access code is not right" in refusal["reason"]
+    assert (refusal["status_code"], refusal["reserved_usd"]) == (400, 0)
+    assert "not the repository of" in refusal["reason"]
     shown = client.get("/api/admin/events/swc-2030", headers=AUTH).json()
     assert (shown["seats_in_use"], shown["sessions"]) == (1, 1)
     assert shown["reserved_usd"] == admitted["reserved_usd"]

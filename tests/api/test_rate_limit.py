@@ -20,7 +20,9 @@ def limited(
 ) -> tuple[TestClient, FakeRateLimiter]:
     limiter = FakeRateLimiter()
     options = AppOptions(
-        rate_limit=LaunchRateLimit(limiter, limit=limit, window=3600), trusted_proxies=proxies
+        rate_limit=LaunchRateLimit(limiter, limit=limit, window=3600),
+        trusted_proxies=proxies,
+        limiter=limiter,
     )
     client = TestClient(create_app(world.binder, options), headers={"Accept": "text/event-stream"})
     return client, limiter
@@ -41,17 +43,46 @@ def test_launches_over_the_limit_get_one_failed_429_event(make_api: Factory) -> 
     assert len(world.store.list()) == 2  # the refused request created nothing
 
 
-def test_a_valid_build_token_exempts_the_request(make_api: Factory) -> None:
+def test_a_build_token_exempts_one_launch_of_the_client_it_was_issued_to(
+    make_api: Factory,
+) -> None:
     world = make_api()
     world.registry.images.add(IMAGE)
     client, limiter = limited(world, limit=1)
     tokens = client.app.state.build_tokens  # type: ignore[attr-defined]
-    token = tokens.issue("gh/u/r/HEAD", "testserver")  # the Host the client sends
-    for _ in range(3):
-        _, body = read_stream(client, f"/build/gh/u/r/HEAD?build_token={token}", timeout=10)
-        assert events_of(body)[-1]["phase"] == "ready"
-    assert limiter.checks == []
-    assert all(s.build_token for s in world.store.list())
+    # The Host the client sends, and the address TestClient connects from.
+    token = tokens.issue("gh/u/r/HEAD", "testserver", client="testclient")
+    bodies = [
+        read_stream(client, f"/build/gh/u/r/HEAD?build_token={token}", timeout=10)[1]
+        for _ in range(3)
+    ]
+    # A script that copies the page's token (and its Origin) gets that one launch, no more.
+    assert [events_of(b)[-1]["phase"] for b in bodies] == ["ready", "ready", "failed"]
+    assert events_of(bodies[2])[-1]["status_code"] == 429
+    assert limiter.checks.count("launch:testclient") == 2
+    assert [s.build_token for s in world.store.list()] == [True, False]
+
+
+def test_a_build_token_of_another_address_exempts_nothing(make_api: Factory) -> None:
+    world = make_api()
+    world.registry.images.add(IMAGE)
+    client, limiter = limited(world, limit=5)
+    tokens = client.app.state.build_tokens  # type: ignore[attr-defined]
+    token = tokens.issue("gh/u/r/HEAD", "testserver", client="203.0.113.9")
+    _, body = read_stream(client, f"/build/gh/u/r/HEAD?build_token={token}", timeout=10)
+    assert events_of(body)[-1]["phase"] == "ready"
+    assert limiter.checks == ["launch:testclient"]
+    assert [s.build_token for s in world.store.list()] == [False]
+
+
+def test_launch_pages_hand_out_build_tokens_at_the_launch_rate(make_api: Factory) -> None:
+    world = make_api()
+    client, limiter = limited(world, limit=1)
+    first, second = (client.get("/v2/gh/u/r/HEAD").text for _ in range(2))
+    token = 'name="skybinder-build-token" content="'
+    assert f'{token}"' not in first and token in first
+    assert f'{token}"' in second  # over the rate: the page's /build counts as any launch
+    assert limiter.checks == ["page:testclient", "page:testclient"]
 
 
 def test_the_client_address_behind_trusted_proxies(make_api: Factory) -> None:

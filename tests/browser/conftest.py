@@ -68,9 +68,21 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext
         context.close()
 
 
+def sign_in(browser: BrowserContext, binder: Server) -> None:
+    """Give the browser the binder's access-token cookie, as opening the link `skybinder serve`
+    prints (`/?token=...`) does."""
+    port = binder.url.rsplit(":", 1)[1]
+    name, value, url = f"skybinder-token-{port}", binder.token, binder.url
+    browser.add_cookies(
+        [{"name": name, "value": value, "url": url, "httpOnly": True, "sameSite": "Strict"}]
+    )
+
+
 @pytest.fixture
-def page(browser: BrowserContext) -> Iterator[Page]:
-    """A fresh tab (so a fresh sessionStorage); fails the test on any script error."""
+def page(browser: BrowserContext, server: Server) -> Iterator[Page]:  # noqa: F811
+    """A fresh tab (so a fresh sessionStorage) of a browser that holds the binder's token;
+    fails the test on any script error."""
+    sign_in(browser, server)
     tab = browser.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda err: errors.append(str(err)))

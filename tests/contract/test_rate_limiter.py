@@ -107,6 +107,19 @@ def test_limit_zero_turns_limiting_off_and_stores_nothing(limiter: Limiter) -> N
     )
 
 
+def test_attempts_reads_the_live_window_without_counting(limiter: Limiter) -> None:
+    assert limiter.attempts("a", T0) == (0, 0)
+    for i in range(3):
+        limiter.check("a", 5, 60, T0 + i)
+    reset = int(T0) + 60
+    assert limiter.attempts("a", T0 + 10) == (3, reset)
+    assert limiter.attempts("a", T0 + 10) == (3, reset)  # reading counts nothing
+    assert limiter.check("a", 5, 60, T0 + 11).remaining == 1
+    assert limiter.attempts("b", T0) == (0, 0)
+    assert limiter.attempts("a", reset) == (0, 0)  # an ended window holds nothing
+    assert limiter.check("a", 5, 60, reset).remaining == 4  # and the next one starts afresh
+
+
 @pytest.mark.parametrize(
     ("key", "limit", "window", "match"),
     [("", 1, HOUR, "key"), ("a", -1, HOUR, "limit >= 0"), ("a", 1, 0, "window > 0")],

@@ -208,10 +208,13 @@ def test_global_limit_is_checked_first(store: Store) -> None:
         store.create(session("s2"), Limits(max_sessions=1, max_sessions_per_repo=1))
 
 
-def test_build_only_and_ended_sessions_are_not_counted(store: Store) -> None:
+def test_build_only_sessions_are_counted_and_ended_ones_are_not(store: Store) -> None:
     limits = Limits(max_sessions=1, max_sessions_per_repo=1)
     store.create(session("b1", build_only=True), limits)
-    store.create(session("b2", build_only=True), limits)
+    with pytest.raises(QuotaExceededError, match=FULL):
+        store.create(session("b2", build_only=True), limits)
+    store.transition("b1", [S.QUEUED], S.BUILT)
+    store.transition("b1", [S.BUILT], S.STOPPED)
     store.create(session("stopped", state=S.STOPPED), limits)
     store.create(session("failed"), limits)
     store.transition("failed", [S.QUEUED], S.FAILED)
@@ -220,7 +223,7 @@ def test_build_only_and_ended_sessions_are_not_counted(store: Store) -> None:
         store.create(session("s2"), limits)
 
 
-def test_uncounted_sessions_are_still_refused_when_the_limits_are_reached(store: Store) -> None:
+def test_build_only_sessions_are_refused_when_the_limits_are_reached(store: Store) -> None:
     store.create(session("s1"), Limits(max_sessions=1))
     with pytest.raises(QuotaExceededError, match=FULL):
         store.create(session("b1", build_only=True), Limits(max_sessions=1))

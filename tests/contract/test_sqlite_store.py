@@ -5,6 +5,7 @@ store's file and forgets ended windows."""
 from __future__ import annotations
 
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -12,7 +13,8 @@ from pathlib import Path
 
 from skybinder.adapters.local.sqlite_rate_limit import SqliteRateLimiter
 from skybinder.adapters.local.sqlite_store import SqliteSessionStore
-from skybinder.domain.model import Image, Session
+from skybinder.adapters.local.token_seal import TokenSeal
+from skybinder.domain.model import Image, Session, SessionState
 
 
 def test_sqlite_data_survives_reopening(tmp_path: Path) -> None:
@@ -100,3 +102,36 @@ def test_the_rate_limiter_forgets_ended_windows(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         keys = sorted(row[0] for row in db.execute("SELECT key FROM rate_windows"))
     assert keys == ["late", "later"]
+
+
+def test_the_file_is_its_owners_alone_and_holds_no_clear_session_token(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "skybinder.sqlite"
+    store = SqliteSessionStore(path)
+    token = "jupyter-token-that-stays-sealed"
+    store.create(Session(id="s1", provider="gh", spec="a/b/main", token=token))
+    store.transition("s1", [SessionState.QUEUED], SessionState.BUILDING)
+    assert store.get("s1").token == token  # type: ignore[union-attr]
+    assert [s.token for s in store.list()] == [token]
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(FULL)")
+    raw = b"".join(p.read_bytes() for p in path.parent.glob("skybinder.sqlite*"))
+    assert token.encode() not in raw and b"sealed:v1:" in raw
+    for name in ("skybinder.sqlite", "store-key"):
+        assert stat.S_IMODE((path.parent / name).stat().st_mode) == 0o600
+    again = SqliteSessionStore(path)  # the key is kept: the token opens after a restart
+    assert again.get("s1").token == token  # type: ignore[union-attr]
+    again.close()
+    other = SqliteSessionStore(path, token_key=bytes(32))  # the file alone opens nothing
+    assert other.get("s1").token == ""  # type: ignore[union-attr]
+    other.close()
+
+
+def test_a_sealed_token_opens_only_on_its_own_session(tmp_path: Path) -> None:
+    seal = TokenSeal(bytes(range(32)))
+    sealed = seal.seal("s1", "tok")
+    assert sealed != seal.seal("s1", "tok")  # a fresh nonce each time
+    assert seal.open("s1", sealed) == "tok"
+    assert seal.open("s2", sealed) == ""  # copied onto another row: nothing
+    assert seal.open("s1", "plain-from-an-older-file") == "plain-from-an-older-file"
+    assert seal.seal("s1", "") == ""

@@ -17,6 +17,14 @@ import httpx
 import pytest
 
 IDLE_TIMEOUT = 3  # seconds; Jupyter checks for server inactivity once a minute
+# What `serve` holds in its environment, that repository code must never see; and a variable
+# the operator passes on by name (--pass-env).
+SERVE_SECRETS = {
+    "SKYBINDER_GITHUB_TOKEN": "ghp_serve_secret_e2e",
+    "GITHUB_TOKEN": "ghp_fallback_secret_e2e",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret-e2e",
+}
+PASSED = {"SKYBINDER_E2E_PASSED": "passed-on-purpose"}
 
 
 def free_port() -> int:
@@ -49,12 +57,20 @@ class Server:
     url: str
     data_dir: Path
     process: subprocess.Popen[bytes]
+    token: str = ""  # the binder's access token, as `skybinder serve` wrote it
 
-    def events(self, path: str, timeout: float = 600) -> list[dict[str, object]]:
-        """Read a /build stream to its end (`ready` or `failed`)."""
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    def events(
+        self, path: str, timeout: float = 600, headers: dict[str, str] | None = None
+    ) -> list[dict[str, object]]:
+        """Read a /build stream to its end (`ready` or `failed`), with the access token unless
+        `headers` say otherwise."""
         out: list[dict[str, object]] = []
         deadline = time.monotonic() + timeout
-        headers = {"Accept": "text/event-stream"}
+        headers = {"Accept": "text/event-stream", **(self.auth if headers is None else headers)}
         with (
             httpx.Client(timeout=httpx.Timeout(30, read=timeout)) as client,
             client.stream("GET", self.url + path, headers=headers) as reply,
@@ -70,7 +86,7 @@ class Server:
         return out
 
     def session(self, session_id: str) -> dict[str, object]:
-        reply = httpx.get(f"{self.url}/api/sessions/{session_id}", timeout=10)
+        reply = httpx.get(f"{self.url}/api/sessions/{session_id}", headers=self.auth, timeout=10)
         reply.raise_for_status()
         data: dict[str, object] = reply.json()
         return data
@@ -102,9 +118,10 @@ def start_server(data_dir: Path, *options: str, idle_timeout: int = IDLE_TIMEOUT
         str(data_dir),
         "--idle-timeout",
         str(idle_timeout),
+        *(arg for name in PASSED for arg in ("--pass-env", name)),
         *options,
     ]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **SERVE_SECRETS, **PASSED}
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
     url = f"http://127.0.0.1:{port}"
@@ -112,7 +129,8 @@ def start_server(data_dir: Path, *options: str, idle_timeout: int = IDLE_TIMEOUT
     while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return Server(url=url, data_dir=data_dir, process=process)
+                token = (data_dir / "token").read_text().strip()
+                return Server(url=url, data_dir=data_dir, process=process, token=token)
         except httpx.HTTPError:
             time.sleep(0.2)
     process.kill()

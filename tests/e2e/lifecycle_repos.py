@@ -112,11 +112,11 @@ class Stream:
         self.events: list[Event] = []
         self._changed = threading.Condition()
         self._done = False
-        self._thread = threading.Thread(target=self._read, args=(server.url + path,))
+        headers = {"Accept": "text/event-stream", **server.auth}
+        self._thread = threading.Thread(target=self._read, args=(server.url + path, headers))
         self._thread.start()
 
-    def _read(self, url: str) -> None:
-        headers = {"Accept": "text/event-stream"}
+    def _read(self, url: str, headers: dict[str, str]) -> None:
         try:
             with (
                 httpx.Client(timeout=httpx.Timeout(30, read=900)) as client,

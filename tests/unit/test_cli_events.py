@@ -147,14 +147,15 @@ def test_report_prints_sessions_and_totals_and_writes_csv(
     on_task_state(world.binder, session.id, session.task_id, TaskStatus.STOPPED, reason="idle")
     ended = world.store.get(finished)
     assert ended is not None and ended.state == SessionState.STOPPED and ended.cost_micros > 0
-    attend(world, code="wrong")
+    # A refusal the report keeps (a wrong code leaves no session to report).
+    request_event_launch(world.binder, "gh", "u/other/HEAD", slug="swc-2030", code="tea")
     out = tmp_path / "report.csv"
     result = run(client, tmp_path, "report", "swc-2030", "--csv", str(out))
     assert result.exit_code == 0, result.output
     assert finished in result.output and "30.0" in result.output
     assert "1 admitted, 1 refused, 30.0 session minutes" in result.output
     assert f"spent ${ended.cost_micros / 1e6:,.4f} of $5.00" in result.output
-    assert "refused 1x: That access code is not right" in result.output
+    assert "refused 1x: This link is not the repository of" in result.output
     with out.open(newline="") as rows:
         written = list(csv.DictReader(rows))
     assert [r["id"] for r in written] == [finished, written[1]["id"]]
@@ -163,7 +164,7 @@ def test_report_prints_sessions_and_totals_and_writes_csv(
         "True", "spot", "30.0",
     )  # fmt: skip
     assert float(written[0]["cost_usd"]) == ended.cost_micros / 1e6
-    assert (written[1]["admitted"], written[1]["status_code"]) == ("False", "403")
+    assert (written[1]["admitted"], written[1]["status_code"]) == ("False", "400")
 
 
 def test_close_stops_the_event(client: TestClient, tmp_path: Path, world: World) -> None:

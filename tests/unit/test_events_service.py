@@ -7,9 +7,15 @@ from typing import Any
 
 import pytest
 
-from skybinder.domain.errors import BudgetExhaustedError, EventExistsError, ResolveError
+from skybinder.domain.errors import (
+    AccessCodeError,
+    BudgetExhaustedError,
+    EventExistsError,
+    QuotaExceededError,
+    ResolveError,
+)
 from skybinder.domain.event import EventRequest
-from skybinder.domain.model import CapacityPolicy, Session, SessionState, TaskStatus
+from skybinder.domain.model import CapacityPolicy, Limits, Session, SessionState, TaskStatus
 from skybinder.service.events import (
     close_event,
     create_event,
@@ -17,10 +23,11 @@ from skybinder.service.events import (
     event_status,
     request_event_launch,
 )
+from skybinder.service.launch import on_build_finished, request_launch
 from skybinder.service.reap import reap
 from skybinder.service.sessions import check_ready, on_task_state
 from tests.fake_ports import FakeRunner
-from tests.unit.conftest import SHA, World
+from tests.unit.conftest import SHA, World, make_world
 
 S = SessionState
 IMAGE = f"skybinder-gh-u-r:{SHA}"
@@ -107,8 +114,6 @@ def test_a_budget_below_one_session_is_refused_with_the_figures(world: World) ->
     [
         ({"starts_at_in": HOUR}, None, "u/r/main", "has not started yet"),
         ({"starts_at_in": -5 * HOUR, "ends_at_in": -HOUR}, None, "u/r/main", "has ended"),
-        ({"access_code": "tea"}, None, "u/r/main", "needs an access code"),
-        ({"access_code": "tea"}, "coffee", "u/r/main", "access code is not right"),
         ({}, None, "u/other/HEAD", "not the repository of Software Carpentry"),
     ],
 )
@@ -124,6 +129,21 @@ def test_refusals_before_admission(
     assert refused.state == S.FAILED and message in refused.reason
     assert refused.status_code in {400, 403}
     assert world.store.event_usage("swc-2026").seats_in_use == 0
+    assert world.runner.tasks == {}
+
+
+@pytest.mark.parametrize(
+    ("code", "message"), [(None, "needs an access code"), ("coffee", "access code is not right")]
+)
+def test_a_missing_or_wrong_code_is_refused_and_writes_nothing(
+    world: World, code: str | None, message: str
+) -> None:
+    create_event(world.binder, request(world, access_code="tea"))
+    before = world.store.list()
+    with pytest.raises(AccessCodeError, match=message) as caught:
+        attend(world, code=code)
+    assert caught.value.status_code == 403
+    assert world.store.list() == before  # no session record for a refused guess
     assert world.runner.tasks == {}
 
 
@@ -467,3 +487,27 @@ def test_a_warm_session_stalled_in_launching_is_not_handed_out(world: World) -> 
     world.clock.sleep(61)
     assert attend(world).id == starting.id  # the one really starting, not the stalled one
     assert attend(world).id not in {stalled.id, starting.id}  # a fresh session instead
+
+
+def test_attendees_count_toward_the_binders_session_limit() -> None:
+    world = make_world(Limits(max_sessions=2, max_sessions_per_repo=1))
+    create_event(world.binder, request(world, seats=2))
+    built = world.store.list()[0]  # the prebuild: a build-only session, counted while it builds
+    (build_id,) = world.builder.jobs
+    on_build_finished(world.binder, world.builder.succeed(build_id), ok=True)
+    assert world.store.get(built.id).state == S.STOPPED  # type: ignore[union-attr]
+    outsider = request_launch(world.binder, "gh", "u/other/HEAD")
+    assert outsider.state != S.FAILED
+    first = attend(world)  # the per-repository limit (1) does not bound an event's seats
+    assert first.reserved_micros > 0 and first.state != S.FAILED
+    second = attend(world)
+    assert (second.state, second.status_code) == (S.FAILED, 429)
+    assert "Too many users on this BinderHub" in second.reason
+    assert world.store.event_usage("swc-2026").seats_in_use == 1
+
+
+def test_an_event_larger_than_the_binder_is_refused_when_declared() -> None:
+    world = make_world(Limits(max_sessions=2))
+    with pytest.raises(QuotaExceededError, match="event of 3 seats does not fit") as caught:
+        create_event(world.binder, request(world, seats=3))
+    assert caught.value.status_code == 400 and world.store.list_events() == []

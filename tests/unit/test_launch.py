@@ -114,8 +114,21 @@ def test_global_and_per_repo_quota() -> None:
     assert request_launch(w.binder, "gh", "u/other/HEAD").state == S.STARTING
     full = request_launch(w.binder, "gh", "u/other/HEAD")
     assert full.reason == "Too many users on this BinderHub! Try again soon."
-    # build-only requests start no server, so they are not held to the quota.
-    assert request_launch(w.binder, "gh", "u/r/HEAD", build_only=True).state == S.STOPPED
+    # A build-only request takes the machine as a launch does: held to the quota, and counted.
+    refused = request_launch(w.binder, "gh", "u/r/HEAD", build_only=True)
+    assert (refused.state, refused.status_code) == (S.FAILED, 429)
+    assert w.builder.jobs == {}  # nothing built for it
+
+
+def test_build_only_requests_take_a_slot_while_they_build() -> None:
+    w = make_world(Limits(max_sessions=1))
+    building = request_launch(w.binder, "gh", "u/r/HEAD", build_only=True)
+    assert building.state == S.BUILDING
+    full = request_launch(w.binder, "gh", "u/other/HEAD")
+    assert (full.state, full.status_code) == (S.FAILED, 429)
+    (build_id,) = w.builder.jobs
+    on_build_finished(w.binder, w.builder.succeed(build_id), ok=True)
+    assert request_launch(w.binder, "gh", "u/other/HEAD").state != S.FAILED  # the slot is free
 
 
 def test_build_only_ends_stopped_after_the_build(world: World) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from skybinder.adapters.local.repo_env import repo2docker_paths
+from skybinder.adapters.local.clean_env import repo2docker_paths
 from skybinder.adapters.local.session_layer import PTH, make_layer
 
 

@@ -28,8 +28,13 @@ class Clock:
 def test_a_token_is_valid_for_its_spec_and_origin_until_it_expires() -> None:
     clock = Clock()
     tokens = BuildTokens("s" * 32, lifetime=300, now=clock)
-    token = tokens.issue("gh/u/r/HEAD", "binder.example")
-    assert tokens.check(token, "gh/u/r/HEAD", "binder.example") is True
+    token = tokens.issue("gh/u/r/HEAD", "binder.example", client="192.0.2.1")
+    token_id = tokens.check(token, "gh/u/r/HEAD", "binder.example", client="192.0.2.1")
+    assert token_id and len(token_id) > 16
+    assert tokens.check(token, "gh/u/r/HEAD", "binder.example", client="192.0.2.2") is None
+    assert tokens.issue("gh/u/r/HEAD", "binder.example") != tokens.issue(
+        "gh/u/r/HEAD", "binder.example"
+    )  # each token has an id of its own
     clock.t += 299
     tokens.verify(token, "gh/u/r/HEAD", "binder.example")
     clock.t += 1
@@ -63,7 +68,7 @@ def test_tokens_of_another_secret_or_unsigned_are_refused() -> None:
 
 
 def test_no_token_is_not_an_error_but_not_valid_either() -> None:
-    assert BuildTokens().check("", "gh/u/r/HEAD", "o") is False
+    assert BuildTokens().check("", "gh/u/r/HEAD", "o") is None
 
 
 def test_without_a_configured_secret_each_instance_has_its_own() -> None:

@@ -1,9 +1,10 @@
 """Admission counters: DynamoDB cannot count inside a transaction, so counter items do it.
 
-`COUNTER/global` and `COUNTER/repo#<repo_key>` hold the number of active sessions that take a
-slot (not build-only). Creating such a session increments both in the transaction that writes
-it, under the conditions `count < limit`; ending it decrements both in the transaction that
-moves it to `stopped` or `failed`. `repair` recomputes them from the sessions, for the reaper;
+`COUNTER/global` and `COUNTER/repo#<repo_key>` hold the number of active sessions (build-only
+ones too: a build takes capacity as a server does). Creating a session increments both in the
+transaction that writes it, under the conditions `count < limit`; ending it decrements both in
+the transaction that moves it to `stopped` or `failed`. `repair` recomputes them from the
+sessions, for the reaper;
 `repair_events` does the same for the counters an event's item keeps (dynamo_events.py).
 """
 
@@ -47,8 +48,8 @@ GLOBAL = n.COUNTER_GLOBAL
 
 
 def counted(session: Session) -> bool:
-    """True when the session holds a slot: active and not build-only (as the contract says)."""
-    return session.state in ACTIVE and not session.build_only
+    """True when the session holds a slot: every active one (as the contract says)."""
+    return session.state in ACTIVE
 
 
 def deltas(before: Session | None, after: Session) -> dict[str, int]:

@@ -45,6 +45,13 @@ class DynamoRateLimiter:
                 pass  # another attempt opened the next window first: count in it
         raise RuntimeError(f"The rate-limit window of {key!r} kept changing; try again.")
 
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        item = self._table.get(_key(key))  # strongly consistent: a guess counted just now shows
+        if item is None or n.RESET_ATTRIBUTE not in item:
+            return 0, 0
+        reset = int(item[n.RESET_ATTRIBUTE]["N"])
+        return (int(item[n.COUNT_ATTRIBUTE]["N"]), reset) if reset > now else (0, 0)
+
     def _count(self, rate_key: str, now: float, reset: int) -> tuple[int, int]:
         """(count, reset) after counting one attempt in the live window (or a new one)."""
         e = (

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
+from skybinder.adapters.local.clean_env import repository_environment, tool_environment
 from skybinder.adapters.local.containment import View
 from skybinder.adapters.local.processes import Finished, Scope, run_captured, run_streamed
-from skybinder.adapters.local.repo_env import repo2docker_paths
 from skybinder.adapters.local.repo_inputs import RepoInputs
 from skybinder.domain.errors import BuildError
 
@@ -34,19 +33,35 @@ class Interpreter:
     version: str  # "3.11.7"
 
 
-def uv_env() -> dict[str, str]:
+def uv_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """uv's environment: `base` (by default the build tools' clean one, clean_env.py)."""
     # Python downloads would need the internet and would hide a missing local interpreter.
-    return {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
+    env = dict(base) if base is not None else tool_environment()
+    return {**env, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
 
 
-def find_python(uv_bin: str, inputs: RepoInputs, default: str) -> Interpreter:
+def uv_config_args(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """uv's configuration options: never a repository's own uv.toml or [tool.uv] table (they
+    could name indexes on the user's network), only the operator's own configuration file."""
+    if environ.get("UV_CONFIG_FILE") or environ.get("UV_NO_CONFIG"):
+        return []  # the operator chose: uv then reads no configuration it discovers
+    config_home = environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    for candidate in (Path(config_home) / "uv" / "uv.toml", Path("/etc/uv/uv.toml")):
+        if candidate.is_file():
+            return ["--config-file", str(candidate)]  # replaces every discovered file
+    return ["--no-config"]
+
+
+def find_python(
+    uv_bin: str, inputs: RepoInputs, default: str, env: Mapping[str, str] | None = None
+) -> Interpreter:
     """The interpreter to build with: runtime.txt's Python if installed here, else `default`."""
     path = default
     if inputs.python_version is not None and inputs.runtime is not None:
         version = inputs.python_version
         # --system and --no-project: ignore whatever venv or .python-version the server has.
         args = [uv_bin, "python", "find", "--system", "--no-project", version]
-        found = run_captured(args, timeout=QUERY_TIMEOUT, env=uv_env())
+        found = run_captured(args, timeout=QUERY_TIMEOUT, env=uv_env(env))
         lines = found.stdout.strip().splitlines()
         if found.returncode != 0 or not lines:
             raise BuildError(
@@ -83,11 +98,10 @@ class Build:
         return Step(self.scope, View(writable=writable, hidden=(data_dir,), tmp=self.tmp))
 
 
-@cache
-def uv_cache_dir(uv_bin: str) -> Path:
-    """uv's cache directory (made if missing): builds that hide the rest of the file system
-    still share it, so packages are downloaded once."""
-    answer = run_captured([uv_bin, "cache", "dir"], timeout=QUERY_TIMEOUT, env=uv_env())
+def uv_cache_dir(uv_bin: str, env: Mapping[str, str] | None = None) -> Path:
+    """uv's cache directory under `env` (made if missing): builds that hide the rest of the
+    file system still share it, so packages are downloaded once."""
+    answer = run_captured([uv_bin, "cache", "dir"], timeout=QUERY_TIMEOUT, env=uv_env(env))
     lines = answer.stdout.strip().splitlines()
     if answer.returncode != 0 or not lines:
         raise BuildError(f"uv cannot say where its cache is: {answer.stderr.strip()[:200]}")
@@ -96,7 +110,14 @@ def uv_cache_dir(uv_bin: str) -> Path:
     return path
 
 
-def create_venv(uv_bin: str, python: Interpreter, venv: Path, say: Say, step: Step) -> None:
+def create_venv(
+    uv_bin: str,
+    python: Interpreter,
+    venv: Path,
+    say: Say,
+    step: Step,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Create the virtual environment; --seed adds pip, which postBuild scripts often call."""
     say(f"Creating a Python {python.version} environment")
     args = [uv_bin, "venv", "--seed", "--no-project", "--python", python.path, str(venv)]
@@ -105,7 +126,7 @@ def create_venv(uv_bin: str, python: Interpreter, venv: Path, say: Say, step: St
         on_line=say,
         timeout=QUERY_TIMEOUT * 5,
         cwd=venv.parent,
-        env=uv_env(),
+        env=uv_env(env),
         scope=step.scope,
         view=step.view,
     )
@@ -124,6 +145,7 @@ def install_packages(
     base: Sequence[str],
     say: Say,
     step: Step,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     """Install the base packages, requirements.txt and the repository itself, in one resolve."""
     wanted: list[str] = list(base)
@@ -137,14 +159,15 @@ def install_packages(
     if not wanted:
         return
     say(f"Installing {' and '.join(named)}")
-    args = [uv_bin, "pip", "install", "--compile-bytecode", "--python", str(venv / "bin/python")]
+    args = [uv_bin, "pip", "install", *uv_config_args(env or os.environ)]
+    args += ["--compile-bytecode", "--python", str(venv / "bin/python")]
     # From the repository root, as repo2docker does: paths in requirements.txt are relative to it.
     done = run_streamed(
         [*args, *wanted],
         on_line=say,
         timeout=INSTALL_TIMEOUT,
         cwd=repo,
-        env=uv_env(),
+        env=uv_env(env),
         scope=step.scope,
         view=step.view,
     )
@@ -189,12 +212,21 @@ def summarize_uv_error(done: Finished) -> str:
     return summary[:300] or f"uv exited with code {done.returncode}"
 
 
-def run_post_build(source: Path, script: Path, venv: Path, say: Say, step: Step) -> None:
+def run_post_build(
+    source: Path,
+    script: Path,
+    venv: Path,
+    say: Say,
+    step: Step,
+    env: Mapping[str, str] | None = None,
+) -> None:
     """Run the repository's postBuild in `source`, with the environment active and HOME,
     REPO_DIR and PATH as repo2docker sets them (`source` is both HOME and REPO_DIR).
 
     Like repo2docker (`chmod +x postBuild && ./postBuild`), a script with a `#!` line runs as
     a program and anything else goes to bash, which is what a shell does with such a file.
+    `env`: the repository environment (clean_env.py) to run it with; by default the one built
+    from this process's environment.
     """
     path = source / script
     if path.read_bytes()[:2] == b"#!":
@@ -202,17 +234,8 @@ def run_post_build(source: Path, script: Path, venv: Path, say: Say, step: Step)
         args = [str(path)]
     else:
         args = ["bash", str(path)]
-    env = {
-        **os.environ,
-        "VIRTUAL_ENV": str(venv),
-        "NB_PYTHON_PREFIX": str(venv),
-        "KERNEL_PYTHON_PREFIX": str(venv),
-        "UV_PYTHON_DOWNLOADS": "never",
-        **repo2docker_paths(source, [venv / "bin"], os.environ.get("PATH", "")),
-    }
-    # The server's own Python settings must not leak into the repository's environment.
-    for name in ("PYTHONHOME", "PYTHONPATH"):
-        env.pop(name, None)
+    if env is None:
+        env = repository_environment(venv=venv, repo_dir=source)
     say(f"Running {script.as_posix()}")
     done = run_streamed(
         args,

@@ -14,14 +14,14 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from skybinder.adapters.local.bounded_output import CappedLog, lines
+from skybinder.adapters.local.clean_env import repository_environment
 from skybinder.adapters.local.containment import Contained, Containment, View, scope_of
 from skybinder.adapters.local.images import ImageLayout, LocalImage
-from skybinder.adapters.local.repo_env import repo2docker_paths
 from skybinder.adapters.local.session_layer import Layer, make_layer
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
@@ -60,6 +60,8 @@ class ProcessRunner:
         containment: Containment,
         host: str = "127.0.0.1",
         options: JupyterOptions | None = None,
+        pass_env: Sequence[str] = (),
+        environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.images = ImageLayout(root)
         self.root = root
@@ -67,6 +69,8 @@ class ProcessRunner:
         self.on_state = on_state
         self.host = host
         self.options = options or JupyterOptions(allow_root=os.geteuid() == 0)
+        self.pass_env = tuple(pass_env)  # variables of `environ` sessions may see
+        self.environ = environ
         self.containment = containment
         self._scope = scope_of(root)
         self._tasks: dict[str, _Task] = {}
@@ -140,21 +144,26 @@ class ProcessRunner:
     def _environment(
         self, request: LaunchRequest, layer: Layer, home: Path, work: Path
     ) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "BINDER_"))}
-        env.pop("VIRTUAL_ENV", None)
-        env.update(request.env)
-        env.update(layer.env())
-        env.update(repo2docker_paths(work, [layer.bin, layer.shared / "bin"], env.get("PATH", "")))
-        env.update(
-            {
-                "JUPYTER_TOKEN": request.token,
-                # Keep the server's runtime and config files out of the user's own Jupyter.
-                "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-                "JUPYTER_CONFIG_DIR": str(home / "config"),
-                "IPYTHONDIR": str(home / "ipython"),
-            }
+        """What the session's server, its kernels and `start` see (clean_env.py): none of the
+        binder's own variables, only the launch's BINDER_* and the server's settings; its
+        own environment layer first, then the shared environment, on PATH."""
+        extra = {
+            **request.env,
+            **layer.env(),
+            "JUPYTER_TOKEN": request.token,
+            # Keep the server's runtime and config files out of the user's own Jupyter.
+            "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+            "JUPYTER_CONFIG_DIR": str(home / "config"),
+            "IPYTHONDIR": str(home / "ipython"),
+        }
+        return repository_environment(
+            venv=layer.path,
+            repo_dir=work,
+            pass_env=self.pass_env,
+            environ=self.environ,
+            extra=extra,
+            env_bins=[layer.bin, layer.shared / "bin"],
         )
-        return env
 
     def _monitor(
         self, session_id: str, task_id: str, server: Contained, address: str, home: Path

@@ -26,6 +26,8 @@ UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("apt.txt", "installs system packages with apt"),
 )
 BEFORE_R = 5  # the entries of UNSUPPORTED that repo2docker looks at before R
+BUILD_FILES = ("runtime.txt", "requirements.txt", "postBuild", "start")
+PROJECT_FILES = ("setup.py", "pyproject.toml")  # the repository is installed from these
 ADVICE = "use requirements.txt, or deploy skybinder to AWS where repo2docker builds it."
 
 _PYTHON_RUNTIME = re.compile(r"python-(\d+)(?:\.(\d+))?(?:\.\d+)?")
@@ -67,21 +69,37 @@ def detect_inputs(repo_dir: Path) -> RepoInputs:
     """
     config = _config_dir(repo_dir)
     where = repo_dir / config
-    _refuse_unsupported(where, config)
-    runtime = _file(where, config, "runtime.txt")
-    requirements = _file(where, config, "requirements.txt")
+    _refuse_unsupported(repo_dir, config)
+    found = {name: _file(where, config, name) for name in BUILD_FILES}
+    root_config = config == Path(".")
+    setup = [Path(n) for n in PROJECT_FILES if root_config and (repo_dir / n).is_file()]
+    # Before any of them is read, hashed, chmod-ed or handed to uv: a symbolic link out of the
+    # checkout would make the builder read or change a file of the user's.
+    check_inside(repo_dir, [config, *(p for p in found.values() if p), *setup])
+    runtime, requirements = found["runtime.txt"], found["requirements.txt"]
     return RepoInputs(
         config_dir=config,
         requirements=requirements,
         runtime=runtime,
         python_version=parse_runtime(repo_dir / runtime, runtime) if runtime else None,
-        install_repo=config == Path(".")
-        and any((repo_dir / name).is_file() for name in ("setup.py", "pyproject.toml")),
+        install_repo=bool(setup),
         requirements_local=requirements is not None
         and refers_to_repo_files((repo_dir / requirements).read_text(errors="replace")),
-        post_build=_file(where, config, "postBuild"),
-        start=_file(where, config, "start"),
+        post_build=found["postBuild"],
+        start=found["start"],
     )
+
+
+def check_inside(repo_dir: Path, paths: list[Path]) -> None:
+    """BuildError naming the first of `paths` (relative to `repo_dir`) that resolves outside
+    the checkout, through a symbolic link of its own or of a folder on its way."""
+    root = repo_dir.resolve()
+    for path in paths:
+        if not (repo_dir / path).resolve().is_relative_to(root):
+            raise BuildError(
+                f"{path.as_posix()} is a symbolic link that leads outside the repository; the "
+                "builder reads only files inside it. Replace the link with the file itself."
+            )
 
 
 def _config_dir(repo_dir: Path) -> Path:
@@ -98,22 +116,27 @@ def _file(where: Path, config: Path, name: str) -> Path | None:
     return config / name if (where / name).is_file() else None
 
 
-def _refuse_unsupported(where: Path, config: Path) -> None:
+def _refuse_unsupported(repo_dir: Path, config: Path) -> None:
+    where = repo_dir / config
     for index, (name, why) in enumerate(UNSUPPORTED):
         if index == BEFORE_R:
-            _refuse_r(where, config)
+            _refuse_r(repo_dir, config)
         if (where / name).exists():
             _refuse(config / name, why)
 
 
-def _refuse_r(where: Path, config: Path) -> None:
+def _refuse_r(repo_dir: Path, config: Path) -> None:
     """repo2docker's R rule: an `r-<date>` runtime.txt, or (without a binder folder) a
     DESCRIPTION file at the root."""
-    runtime = where / "runtime.txt"
-    if runtime.is_file() and _R_RUNTIME.fullmatch(runtime.read_text(errors="replace").strip()):
-        text = runtime.read_text(errors="replace").strip()
-        _refuse(config / "runtime.txt", f"asks for R ({text[:60]})")
-    if config == Path(".") and (where / "DESCRIPTION").exists():
+    runtime = repo_dir / config / "runtime.txt"
+    # Read only inside the checkout (a link out of it is refused later, for what it is), and
+    # only its first line, as repo2docker does.
+    if runtime.is_file() and runtime.resolve().is_relative_to(repo_dir.resolve()):
+        lines = runtime.read_text(errors="replace").strip().splitlines()
+        text = lines[0].strip() if lines else ""
+        if _R_RUNTIME.fullmatch(text):
+            _refuse(config / "runtime.txt", f"asks for R ({text})")
+    if config == Path(".") and (repo_dir / "DESCRIPTION").exists():
         _refuse(Path("DESCRIPTION"), "makes it an R package (it needs R)")
 
 
@@ -127,9 +150,11 @@ def parse_runtime(path: Path, shown: Path) -> str | None:
 
     Raises BuildError for an R runtime (`r-2024-01-01`), Python 2, or anything unknown.
     """
-    text = path.read_text(errors="replace").strip()
-    if not text:
+    lines = path.read_text(errors="replace").strip().splitlines()
+    if not lines:
         return None
+    # One line is all repo2docker reads; a message quotes at most that line, never the file.
+    text = lines[0].strip()
     if _R_RUNTIME.fullmatch(text):
         raise BuildError(
             f"{shown.as_posix()} asks for R ({text}), which the local builder does not "

@@ -70,6 +70,13 @@ class SqliteRateLimiter:
             self._clean(now)
         return RateLimitResult.of(count, reset, limit=limit, now=now)
 
+    def attempts(self, key: str, now: float) -> tuple[int, int]:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count, reset FROM rate_windows WHERE key = ? AND reset > ?", (key, now)
+            ).fetchone()
+        return (int(row[0]), int(row[1])) if row else (0, 0)
+
     def _clean(self, now: float) -> None:
         # Like BinderHub's clean_seconds: forget ended windows now and then, so that the table
         # holds only the addresses seen within the last window.

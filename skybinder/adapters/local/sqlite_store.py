@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from skybinder.adapters.local import sqlite_events as events
+from skybinder.adapters.local.private_files import private_database, store_key
+from skybinder.adapters.local.token_seal import TokenSeal
 from skybinder.domain.admission import check_changes, check_image_update, check_quota
 from skybinder.domain.event import Event, EventUsage
 from skybinder.domain.event_admission import session_cost
@@ -52,10 +54,18 @@ _ACTIVE = tuple(sorted(state.value for state in ACTIVE))
 
 
 class SqliteSessionStore:
-    """Sessions, image records and events in one SQLite file (WAL journal)."""
+    """Sessions, image records and events in one SQLite file (WAL journal).
 
-    def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
+    The file is its owner's only (0600), and session tokens are sealed in it (token_seal.py)
+    with `token_key`, by default the key in `store-key` beside the file.
+    """
+
+    def __init__(
+        self, path: Path, *, busy_timeout_ms: int = 30_000, token_key: bytes | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._seal = TokenSeal(token_key if token_key is not None else store_key(path.parent))
+        private_database(path)  # before SQLite opens it: new journals take the file's mode
         # One connection behind a lock: the API's thread pool and the builder and runner
         # threads of this process take turns on it, while SQLite's file locks (WAL, BEGIN
         # IMMEDIATE, busy_timeout) arbitrate between processes. isolation_level=None leaves
@@ -93,12 +103,12 @@ class SqliteSessionStore:
                 events.admit(db, session)
             db.execute(
                 f"INSERT INTO sessions (id, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session.id, *_session_columns(session)),
+                (session.id, *_session_columns(session, self._seal)),
             )
 
     def get(self, session_id: str) -> Session | None:
         rows = self._read("SELECT data FROM sessions WHERE id = ?", (session_id,))
-        return Session.model_validate_json(rows[0][0]) if rows else None
+        return _load(rows[0][0], self._seal) if rows else None
 
     def transition(
         self,
@@ -110,7 +120,7 @@ class SqliteSessionStore:
         check_changes(Session, changes, fixed=("id", "state"))
         allowed = frozenset(expected)
         with self._write() as db:
-            current = _get(db, session_id)
+            current = _get(db, session_id, self._seal)
             if current is None or current.state not in allowed:
                 return None
             if not can_move(current.state, new):
@@ -122,7 +132,7 @@ class SqliteSessionStore:
                 # Settling is this write: the event's usage is counted from its sessions, so
                 # the seat, the reservation and the spending move with the state, once.
                 moved.cost_micros = session_cost(moved)
-            _update(db, moved, current.state)
+            _update(db, moved, current.state, self._seal)
             return moved
 
     def list(
@@ -142,7 +152,7 @@ class SqliteSessionStore:
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         # rowid breaks ties in insertion order, as the fake's dict does.
         rows = self._read(f"SELECT data FROM sessions{clause} ORDER BY created_at, rowid", params)
-        return [Session.model_validate_json(row[0]) for row in rows]
+        return [_load(row[0], self._seal) for row in rows]
 
     def find_by_task(self, task_id: str) -> Session | None:
         # Sessions without a task all have task_id "", which identifies none of them.
@@ -152,16 +162,16 @@ class SqliteSessionStore:
             "SELECT data FROM sessions WHERE task_id = ? ORDER BY created_at, rowid LIMIT 1",
             (task_id,),
         )
-        return Session.model_validate_json(rows[0][0]) if rows else None
+        return _load(rows[0][0], self._seal) if rows else None
 
     def claim_warm(self, session_id: str, **changes: object) -> Session | None:
         check_changes(Session, changes, fixed=("id", "state", "warm"))
         with self._write() as db:
-            current = _get(db, session_id)
+            current = _get(db, session_id, self._seal)
             if current is None or current.state not in RUNNING or not current.warm:
                 return None
             claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
-            _update(db, claimed, current.state)
+            _update(db, claimed, current.state, self._seal)
             return claimed
 
     # -- images ---------------------------------------------------------------------------
@@ -266,7 +276,7 @@ class SqliteSessionStore:
 
 def _admit(db: sqlite3.Connection, session: Session, limits: Limits) -> None:
     """Raise QuotaExceededError when `session` would exceed `limits` (inside the write lock)."""
-    active = f"state IN ({_marks(_ACTIVE)}) AND build_only = 0"
+    active = f"state IN ({_marks(_ACTIVE)})"
     (total,) = db.execute(f"SELECT COUNT(*) FROM sessions WHERE {active}", _ACTIVE).fetchone()
     (for_repo,) = db.execute(
         f"SELECT COUNT(*) FROM sessions WHERE {active} AND repo_key = ?",
@@ -275,22 +285,28 @@ def _admit(db: sqlite3.Connection, session: Session, limits: Limits) -> None:
     check_quota(limits, session, total, for_repo)
 
 
-def _get(db: sqlite3.Connection, session_id: str) -> Session | None:
+def _get(db: sqlite3.Connection, session_id: str, seal: TokenSeal) -> Session | None:
     row = db.execute("SELECT data FROM sessions WHERE id = ?", (session_id,)).fetchone()
-    return Session.model_validate_json(row[0]) if row else None
+    return _load(row[0], seal) if row else None
 
 
-def _update(db: sqlite3.Connection, session: Session, current: SessionState) -> None:
+def _load(data: str, seal: TokenSeal) -> Session:
+    return seal.opened(Session.model_validate_json(data))
+
+
+def _update(
+    db: sqlite3.Connection, session: Session, current: SessionState, seal: TokenSeal
+) -> None:
     # Callers hold the write lock, so the state guard cannot miss; it stays so that the
     # statement is correct on its own.
     db.execute(
         "UPDATE sessions SET state = ?, repo_key = ?, image_name = ?, task_id = ?,"
         " build_only = ?, created_at = ?, data = ?, event = ? WHERE id = ? AND state = ?",
-        (*_session_columns(session), session.id, current.value),
+        (*_session_columns(session, seal), session.id, current.value),
     )
 
 
-def _session_columns(session: Session) -> tuple[object, ...]:
+def _session_columns(session: Session, seal: TokenSeal) -> tuple[object, ...]:
     return (
         session.state.value,
         session.repo_key,
@@ -298,7 +314,7 @@ def _session_columns(session: Session) -> tuple[object, ...]:
         session.task_id,
         int(session.build_only),
         session.created_at,
-        session.model_dump_json(),
+        seal.sealed(session).model_dump_json(),
         session.event,
     )
 

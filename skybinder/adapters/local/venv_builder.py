@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -11,12 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import uv
 
 from skybinder.adapters.local.build_log import BUILDING, FAILED, FETCHING, BuildLog, read_lines
+from skybinder.adapters.local.build_slots import BuildSlots
+from skybinder.adapters.local.clean_env import repository_environment, tool_environment
 from skybinder.adapters.local.containment import Containment, scope_of
 from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.env_steps import (
@@ -38,6 +41,8 @@ from skybinder.adapters.local.git_checkout import fetch
 from skybinder.adapters.local.images import ImageLayout, LocalImage, is_launchable
 from skybinder.adapters.local.processes import Scope
 from skybinder.adapters.local.repo_inputs import RepoInputs, detect_inputs
+from skybinder.adapters.local.requirement_refs import check_requirements
+from skybinder.adapters.providers.guard import UrlGuard
 from skybinder.domain.errors import BuildError
 from skybinder.service.ports import BuildJob, LogChunk
 
@@ -56,9 +61,14 @@ class VenvBuilder:
     """Builder for local mode: builds in a daemon thread and reports through `on_finished`.
 
     `on_finished(image_name, ok, reason, build_id)` is called exactly once per build, from the
-    build's thread; `reason` is a message for a person when `ok` is False, empty otherwise. Every
-    step runs in a container of `containment` named after the build, so a cancelled build
-    (or one the binder gave up at shutdown) leaves no process behind.
+    build's thread, after the build has given its builder back; `reason` is a message for a
+    person when `ok` is False, empty otherwise. At most `max_builds` builds run at once (0: no
+    cap); `start` raises BuilderBusyError beyond that, and the service queues the build.
+    Every step runs in a container of `containment` named after the build, so a cancelled
+    build (or one the binder gave up at shutdown) leaves no process behind. Repository code
+    (postBuild) runs in a clean environment (clean_env.py) with the variables `pass_env`
+    names; requirements files may point only inside the checkout and at public hosts
+    (`url_guard`; requirement_refs.py).
     """
 
     def __init__(
@@ -71,8 +81,17 @@ class VenvBuilder:
         python: str | None = None,
         data: DataFetcher | None = None,
         containment: Containment,
+        max_builds: int = 0,
+        pass_env: Sequence[str] = (),
+        environ: Mapping[str, str] = os.environ,
+        url_guard: UrlGuard | None = None,
     ) -> None:
         self.layout = ImageLayout(root)
+        self.slots = BuildSlots(max_builds)
+        self._pass_env = tuple(pass_env)
+        self._environ = environ
+        self._tool_env = tool_environment(pass_env, environ)
+        self._guard = url_guard or UrlGuard(allow_local=False)
         self._data = data  # fetches the records of data providers (Zenodo, ...), not with git
         self._on_finished = on_finished
         self._uv = uv_bin or uv.find_uv_bin()
@@ -85,8 +104,17 @@ class VenvBuilder:
         self._builds: dict[str, tuple[Scope, threading.Thread]] = {}
         self._closed = False
         self._lock = threading.Lock()
+        self._uv_cache_dir: Path | None = None
 
     def start(self, job: BuildJob) -> str:
+        self.slots.take()
+        try:
+            return self._start(job)
+        except BaseException:
+            self.slots.give_back()
+            raise
+
+    def _start(self, job: BuildJob) -> str:
         build_id = secrets.token_hex(8)
         # Created now, so logs() knows the build even before its thread writes a line.
         self.layout.builds_dir.mkdir(parents=True, exist_ok=True)
@@ -127,6 +155,11 @@ class VenvBuilder:
         for _, thread in builds:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def _uv_cache(self) -> Path:
+        if self._uv_cache_dir is None:
+            self._uv_cache_dir = uv_cache_dir(self._uv, self._tool_env)
+        return self._uv_cache_dir
+
     def logs(self, build_id: str, cursor: str | None = None) -> LogChunk:
         if not _BUILD_ID.fullmatch(build_id):  # never let an id become a path
             return LogChunk(lines=[], cursor=cursor)
@@ -154,6 +187,7 @@ class VenvBuilder:
         finally:
             with self._lock:
                 self._builds.pop(build_id, None)
+            self.slots.give_back()  # first: the news of its end may start a queued build at once
             try:
                 self._on_finished(job.image_name, ok, "" if ok else reason, build_id)
             except Exception:
@@ -214,7 +248,9 @@ class VenvBuilder:
     ) -> LocalImage:
         inputs = detect_inputs(checkout)
         say(_describe(inputs))
-        python = find_python(self._uv, inputs, self._python)
+        if inputs.requirements is not None:
+            check_requirements(checkout, inputs.requirements, self._guard)
+        python = find_python(self._uv, inputs, self._python, self._tool_env)
         say(f"Using Python {python.version} ({python.path})")
         key = env_key(
             python=python.real_path,
@@ -275,11 +311,20 @@ class VenvBuilder:
             # Moved before installing: editable installs and postBuild must see the final path.
             checkout.rename(bundle.source)
             repo = bundle.source
-        step = run.step(self.layout.root, writable=(bundle.dir, repo, uv_cache_dir(self._uv)))
-        create_venv(self._uv, python, bundle.venv, say, step)
-        install_packages(self._uv, bundle.venv, repo, inputs, self._base_packages, say, step)
+        step = run.step(self.layout.root, writable=(bundle.dir, repo, self._uv_cache()))
+        create_venv(self._uv, python, bundle.venv, say, step, self._tool_env)
+        install_packages(
+            self._uv, bundle.venv, repo, inputs, self._base_packages, say, step, self._tool_env
+        )
         if inputs.post_build is not None:
-            run_post_build(repo, inputs.post_build, bundle.venv, say, step)
+            env = repository_environment(
+                venv=bundle.venv,
+                repo_dir=repo,
+                pass_env=self._pass_env,
+                environ=self._environ,
+                extra={"UV_PYTHON_DOWNLOADS": "never"},
+            )
+            run_post_build(repo, inputs.post_build, bundle.venv, say, step, env)
 
 
 def _describe(inputs: RepoInputs) -> str:
