@@ -67,10 +67,10 @@ def wait_for(url: str, timeout: float, **kwargs: object) -> float:
     raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
-def launch_once(client: httpx.Client, url: str, spec: str) -> tuple[float, str]:
+def launch_once(client: httpx.Client, url: str, spec: str, token: str) -> tuple[float, str]:
     start = time.perf_counter()
     last: dict[str, object] = {}
-    for event in events(client, url, spec):
+    for event in events(client, url, spec, token=token):
         last = event
     elapsed = time.perf_counter() - start
     if last.get("phase") != "ready":
@@ -178,9 +178,10 @@ def main() -> None:
         proc, url = start_binder(data_dir)
         try:
             with httpx.Client() as client:
-                first, image_name = launch_once(client, url, spec)
+                token = (data_dir / "token").read_text().strip()  # the binder's access token
+                first, image_name = launch_once(client, url, spec, token)
                 print(f"first launch (builds the environment unless cached): {first:.2f} s")
-                launches = [launch_once(client, url, spec)[0] for _ in range(opts.runs)]
+                launches = [launch_once(client, url, spec, token)[0] for _ in range(opts.runs)]
         finally:
             proc.terminate()
             proc.wait(30)
