@@ -81,6 +81,8 @@ def main(argv: list[str]) -> None:
     elif command == "bench":
         bin_dir = sync()
         run(bin_dir / "python", "-m", "bench.launch_cached", *rest)
+        run(bin_dir / "python", "-m", "bench.proxy_latency")
+        run(bin_dir / "python", "-m", "bench.proxy_websockets")
         run(bin_dir / "python", "-m", "bench.workshop", "--quiet")
     else:
         print(__doc__)

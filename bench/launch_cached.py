@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -33,9 +34,10 @@ from tests.e2e.conftest import build_path, free_port, make_repo
 
 GOAL = 1.3
 CONTAINED_GOAL = 0.2  # seconds a contained server, from its own layer, may add to a bare one
+ACCESS_TOKEN = secrets.token_urlsafe(16)  # the benchmark's binder's: launches need it
 
 
-def start_binder(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_binder(data_dir: Path, idle_timeout: int = 600) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
         sys.executable,
@@ -46,6 +48,10 @@ def start_binder(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
         str(port),
         "--data-dir",
         str(data_dir),
+        "--idle-timeout",
+        str(idle_timeout),
+        "--token",
+        ACCESS_TOKEN,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -67,15 +73,20 @@ def wait_for(url: str, timeout: float, **kwargs: object) -> float:
     raise SystemExit(f"{url} did not answer within {timeout} s")
 
 
-def launch_once(client: httpx.Client, url: str, spec: str, token: str) -> tuple[float, str]:
+def launch_once(client: httpx.Client, url: str, spec: str) -> tuple[float, str]:
     start = time.perf_counter()
+    last = launch(client, url, spec)
+    return time.perf_counter() - start, str(last["image"])
+
+
+def launch(client: httpx.Client, url: str, spec: str) -> dict[str, object]:
+    """Launch `spec` on the binder at `url`; its `ready` event."""
     last: dict[str, object] = {}
-    for event in events(client, url, spec, token=token):
+    for event in events(client, url, spec, token=ACCESS_TOKEN):
         last = event
-    elapsed = time.perf_counter() - start
     if last.get("phase") != "ready":
         raise SystemExit(f"launch failed: {last}")
-    return elapsed, str(last["image"])
+    return last
 
 
 def bare_jupyter_once(python: str, env_dir: str, source: str, wrap: Wrap | None = None) -> float:
@@ -178,10 +189,9 @@ def main() -> None:
         proc, url = start_binder(data_dir)
         try:
             with httpx.Client() as client:
-                token = (data_dir / "token").read_text().strip()  # the binder's access token
-                first, image_name = launch_once(client, url, spec, token)
+                first, image_name = launch_once(client, url, spec)
                 print(f"first launch (builds the environment unless cached): {first:.2f} s")
-                launches = [launch_once(client, url, spec, token)[0] for _ in range(opts.runs)]
+                launches = [launch_once(client, url, spec)[0] for _ in range(opts.runs)]
         finally:
             proc.terminate()
             proc.wait(30)

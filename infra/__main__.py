@@ -19,21 +19,28 @@ from infra.network import Network, NetworkArgs
 from infra.observability import Observability, ObservabilityArgs
 from infra.registry import Registry, RegistryArgs
 from infra.runtime import Runtime
+from infra.runtime_settings import RuntimeSettings
 from infra.schedules import Schedules, SchedulesArgs
 from infra.sessions import Sessions, SessionsArgs
 from infra.state import State, StateArgs
 
-settings = config.load(pulumi.Config(), pulumi.get_stack(), aws.get_region().region)
+stack = pulumi.get_stack()
+qualified = f"{pulumi.get_organization() or ''}/{pulumi.get_project()}/{stack}"
+settings = config.load(pulumi.Config(), stack, aws.get_region().region, qualified)
 account = aws.get_caller_identity_output().account_id
 name = settings.prefix
 
 network = Network(name, NetworkArgs(settings.vpc_cidr, settings.private, settings.region))
-registry = Registry(name, RegistryArgs(settings.image_expiry_days))
+registry = Registry(
+    name,
+    RegistryArgs(settings.image_expiry_days, settings.stack_hash, settings.docker_hub_secret),
+)
 state = State(name, StateArgs())
 builder = Builder(
     name,
     BuilderArgs(
         account=account,
+        region=settings.region,
         images_arn=registry.images.arn,
         images_url=registry.images.repository_url,
         cache_arn=registry.cache.arn,
@@ -45,12 +52,13 @@ builder = Builder(
         log_retention_days=settings.log_retention_days,
         soci_version=settings.soci_version,
         soci_sha256=settings.soci_sha256,
+        mirrors=registry.mirrors,
     ),
 )
 sessions = Sessions(
     name,
     SessionsArgs(
-        prefix=settings.prefix,
+        unique=settings.unique,
         region=settings.region,
         account=account,
         images_arn=registry.images.arn,
@@ -80,17 +88,23 @@ runtime = Runtime(
     task_definition_arn=sessions.task_definition.arn,
     task_family=sessions.family_prefix,
     execution_role_arn=sessions.execution_role.arn,
-    session_log_group=sessions.log_group.name,
     vpc_id=network.vpc.id,
     subnet_ids=[subnet.id for subnet in network.session_subnets],
     session_security_group_id=network.session_sg.id,
     assign_public_ip=network.assign_public_ip,
     listener_arns=[listener.arn for listener in sessions.listeners],
 )
-dependencies = packaging.dependencies_layer(settings.lambda_architecture)
+runtime_settings = RuntimeSettings(name, runtime)
+dependencies = packaging.dependencies_layer(settings.lambda_architecture, tracing=settings.tracing)
 api = Api(
     name,
-    ApiArgs(settings, runtime, dependencies, packaging.function_archive("launch")),
+    ApiArgs(
+        settings,
+        runtime,
+        dependencies,
+        packaging.function_archive("launch"),
+        runtime_settings.parameter,
+    ),
 )
 schedules = Schedules(
     name,
@@ -100,15 +114,18 @@ schedules = Schedules(
         layers=[api.dependencies.arn],
         build_code=packaging.function_archive("build"),
         reap_code=packaging.function_archive("reap"),
+        settings_parameter=runtime_settings.parameter,
     ),
 )
 edge = Edge(
     name,
     EdgeArgs(
         prefix=settings.prefix,
+        unique=settings.unique,
         region=settings.region,
         api_domain=api.domain,
         api_stage=STAGE,
+        origin_secret=runtime_settings.origin_secret,
         load_balancer_arns=[balancer.arn for balancer in sessions.load_balancers],
         load_balancer_dns_names=[balancer.dns_name for balancer in sessions.load_balancers],
         price_class=settings.price_class,
@@ -119,6 +136,7 @@ edge = Edge(
 observability = Observability(
     name,
     ObservabilityArgs(
+        unique=settings.unique,
         region=settings.region,
         function_names=[api.launch.name, schedules.build.name, schedules.reap.name],
         alarm_email=settings.alarm_email,

@@ -33,6 +33,7 @@ class ApiArgs:
     runtime: Runtime
     dependencies: Artifact
     launch_code: Artifact
+    settings_parameter: pulumi.Resource  # read by the function at its first start
 
 
 class Api(pulumi.ComponentResource):
@@ -51,10 +52,11 @@ class Api(pulumi.ComponentResource):
                 code=args.launch_code,
                 layers=[self.dependencies.arn, settings.layer_arn],
                 statements=args.runtime.launch_statements(),
-                environment=args.runtime.environment(),
+                environment=args.runtime.environment(github_token=True),
                 extra_environment=ADAPTER_ENVIRONMENT,
                 timeout=900,
                 memory=1024,
+                after=[args.settings_parameter],
             ),
             settings,
             args.runtime.account,
@@ -87,7 +89,7 @@ class Api(pulumi.ComponentResource):
         """skybinder's dependencies, shared by the three functions."""
         return aws.lambda_.LayerVersion(
             f"{name}-dependencies",
-            layer_name=f"{settings.prefix}-dependencies",
+            layer_name=f"{settings.unique}-dependencies",
             code=pulumi.FileArchive(str(code.path)),
             source_code_hash=code.sha256,
             compatible_runtimes=[RUNTIME],

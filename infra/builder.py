@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.names import (
-    BUILD_IMAGE_KEY,
-    BUILD_IMAGE_NAME,
-    BUILD_LOG_STREAM_PREFIX,
-    BUILD_REF,
-    BUILD_REPO_URL,
-)
+from infra.registry import DOCKER_HUB, ECR_PUBLIC
+from skybinder.adapters.aws import names
 
 IMAGES = Path(__file__).resolve().parent.parent / "images"
 BUILDSPEC = IMAGES / "builder" / "buildspec.yml"
@@ -32,12 +27,24 @@ PUSH_ACTIONS = (
     "ecr:CompleteLayerUpload",
     "ecr:PutImage",
 )
+# What a build may do with a pull-through cache: pull, and have ECR fetch what it lacks.
+MIRROR_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchImportUpstreamImage",
+    "ecr:CreateRepository",  # ECR makes a repository per upstream image on its first pull
+)
 CACHE_TAG = "repo2docker"
+# The BuildKit image buildx runs builds in: pulled through the Docker Hub cache, when there is
+# one. (The same tag buildx itself would pull.)
+BUILDKIT = "moby/buildkit:buildx-stable-1"
 
 
 @dataclass
 class BuilderArgs:
     account: pulumi.Input[str]
+    region: str
     images_arn: pulumi.Input[str]
     images_url: pulumi.Input[str]
     cache_arn: pulumi.Input[str]
@@ -49,6 +56,7 @@ class BuilderArgs:
     log_retention_days: int
     soci_version: str = ""
     soci_sha256: str = ""
+    mirrors: dict[str, str] = field(default_factory=dict)  # upstream -> pull-through prefix
 
 
 class Builder(pulumi.ComponentResource):
@@ -67,11 +75,28 @@ class Builder(pulumi.ComponentResource):
             [
                 iam.log_writer(self.log_group.arn),
                 iam.allow(PUSH_ACTIONS, [args.images_arn, args.cache_arn]),
+                iam.allow(MIRROR_ACTIONS, _mirror_arns(args)),
                 # AWS defines no resource for this action: it can only be granted on "*".
                 iam.allow(["ecr:GetAuthorizationToken"], ["*"]),
             ],
             self,
         )
+        environment: aws.codebuild.ProjectEnvironmentArgsDict = {
+            "type": "LINUX_CONTAINER",
+            "compute_type": args.compute_type,
+            "image": args.image,
+            "image_pull_credentials_type": "CODEBUILD",
+            "privileged_mode": True,  # Docker-in-Docker for repo2docker
+            "environment_variables": _environment(args),
+        }
+        logs: aws.codebuild.ProjectLogsConfigArgsDict = {
+            "cloudwatch_logs": {
+                "status": "ENABLED",
+                "group_name": self.log_group.name,
+                "stream_name": names.BUILD_LOG_STREAM_PREFIX,
+            },
+            "s3_logs": {"status": "DISABLED"},
+        }
         self.project = aws.codebuild.Project(
             f"{name}-builder",
             description="repo2docker builds of the repositories skybinder launches",
@@ -81,25 +106,18 @@ class Builder(pulumi.ComponentResource):
             concurrent_build_limit=args.concurrency or None,
             source={"type": "NO_SOURCE", "buildspec": BUILDSPEC.read_text(encoding="utf-8")},
             artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "compute_type": args.compute_type,
-                "image": args.image,
-                "image_pull_credentials_type": "CODEBUILD",
-                "privileged_mode": True,  # Docker-in-Docker for repo2docker
-                "environment_variables": _environment(args),
-            },
-            logs_config={
-                "cloudwatch_logs": {
-                    "status": "ENABLED",
-                    "group_name": self.log_group.name,
-                    "stream_name": BUILD_LOG_STREAM_PREFIX,
-                },
-                "s3_logs": {"status": "DISABLED"},
-            },
+            environment=environment,
+            logs_config=logs,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role]),
         )
         self.register_outputs({"project_name": self.project.name, "log_group": self.log_group.name})
+
+
+def _mirror_arns(args: BuilderArgs) -> list[pulumi.Output[str]]:
+    return [
+        pulumi.Output.concat(f"arn:aws:ecr:{args.region}:", args.account, f":repository/{prefix}/*")
+        for prefix in args.mirrors.values()
+    ]
 
 
 def launcher_b64() -> str:
@@ -116,20 +134,37 @@ def builder_version() -> str:
     return digest.hexdigest()[:16]
 
 
-def _environment(args: BuilderArgs) -> list[dict[str, pulumi.Input[str]]]:
+def _mirror(args: BuilderArgs, upstream: str, image: str = "") -> pulumi.Output[str] | str:
+    """`<registry>/<prefix>[/<image>]` of the pull-through cache of `upstream`, or ""."""
+    prefix = args.mirrors.get(upstream)
+    if prefix is None:
+        return ""
+    registry = pulumi.Output.from_input(args.images_url).apply(lambda url: url.split("/", 1)[0])
+    return pulumi.Output.concat(registry, f"/{prefix}", f"/{image}" if image else "")
+
+
+def _environment(
+    args: BuilderArgs,
+) -> list[aws.codebuild.ProjectEnvironmentEnvironmentVariableArgsDict]:
     return [
         _plain("IMAGE_REPOSITORY", args.images_url),
         _plain("CACHE_REF", pulumi.Output.concat(args.cache_url, f":{CACHE_TAG}")),
+        # Docker's official images (repo2docker's base image) through ECR's cache of ECR Public.
+        _plain(names.BUILD_ECR_PUBLIC_MIRROR, _mirror(args, ECR_PUBLIC)),
+        # BuildKit through ECR's cache of Docker Hub, when the operator gave its credentials.
+        _plain(names.BUILD_BUILDKIT_IMAGE, _mirror(args, DOCKER_HUB, BUILDKIT)),
         _plain("SOCI_VERSION", args.soci_version),
         _plain("SOCI_SHA256", args.soci_sha256),
         _plain("SESSION_LAUNCHER_B64", launcher_b64()),
         # Placeholders; every StartBuild overrides them.
-        _plain(BUILD_REPO_URL, ""),
-        _plain(BUILD_REF, ""),
-        _plain(BUILD_IMAGE_NAME, ""),
-        _plain(BUILD_IMAGE_KEY, ""),
+        _plain(names.BUILD_REPO_URL, ""),
+        _plain(names.BUILD_REF, ""),
+        _plain(names.BUILD_IMAGE_NAME, ""),
+        _plain(names.BUILD_IMAGE_KEY, ""),
     ]
 
 
-def _plain(name: str, value: pulumi.Input[str]) -> dict[str, pulumi.Input[str]]:
+def _plain(
+    name: str, value: pulumi.Input[str]
+) -> aws.codebuild.ProjectEnvironmentEnvironmentVariableArgsDict:
     return {"name": name, "value": value, "type": "PLAINTEXT"}

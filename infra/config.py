@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -9,9 +10,8 @@ from typing import Any
 
 import pulumi
 
-# The AWS-published Lambda Web Adapter layer (v1.1.0); `lambdaAdapterLayerArn` overrides it.
-ADAPTER_ACCOUNT = "753240598075"
-ADAPTER_LAYER_VERSION = 30
+from infra import adapter_layer
+
 # us-east-1 prices (reference/aws-facts.md); the cost model and docs/deploy.md use them. Spot's
 # is conservative (60 % off, where Spot is often 70 % off), so that event budgets hold when
 # Spot prices move; the same defaults as skybinder/domain/pricing.py (a test checks).
@@ -50,8 +50,11 @@ class Domain:
 
 @dataclass(frozen=True)
 class Settings:
-    prefix: str
+    prefix: str  # short and readable: the start of every resource's name
     region: str
+    # A digest of the stack's full name (organization/project/stack): names that must be unique
+    # in the account carry it, so two stacks whose names start alike never share one.
+    stack_hash: str = "0" * 8
     network: str = "public"
     vpc_cidr: str = "10.42.0.0/16"
     alb_count: int = 1
@@ -69,6 +72,8 @@ class Settings:
     container_insights: bool = False
     domain: Domain | None = None
     github_token_secret: str = ""
+    github_token_kms_key: str = ""  # the customer-managed KMS key the token is encrypted with
+    docker_hub_secret: str = ""  # a Secrets Manager secret ecr-pullthroughcache/... (optional)
     builder_compute_type: str = "BUILD_GENERAL1_MEDIUM"
     builder_image: str = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
     builder_timeout: int = 60
@@ -90,19 +95,34 @@ class Settings:
         return self.network == "private"
 
     @property
+    def unique(self) -> str:
+        """The prefix of names that must be unique in the account (and region): SSM
+        parameters, task definition families, the layer, the dashboard, VPC origins."""
+        return f"{self.prefix}-{self.stack_hash[:6]}"
+
+    @property
+    def target_group_prefix(self) -> str:
+        """Unique in the account and short: a target group name is at most 32 characters, and
+        a session id of the largest pool takes 19 of them."""
+        return f"sb-{self.stack_hash[:6]}-"
+
+    @property
     def layer_arn(self) -> str:
         if self.adapter_layer_arn:
             return self.adapter_layer_arn
-        arch = "Arm64" if self.lambda_architecture == "arm64" else "X86"
-        return (
-            f"arn:aws:lambda:{self.region}:{ADAPTER_ACCOUNT}:layer:"
-            f"LambdaAdapterLayer{arch}:{ADAPTER_LAYER_VERSION}"
-        )
+        return adapter_layer.layer_arn(self.region, self.lambda_architecture)
 
 
-def load(config: pulumi.Config, stack: str, region: str) -> Settings:
-    """Settings from the stack's config; SettingsError explains the first bad value."""
-    values: dict[str, Any] = {"prefix": prefix_for(stack), "region": region}
+def load(config: pulumi.Config, stack: str, region: str, qualified: str = "") -> Settings:
+    """Settings from the stack's config; SettingsError explains the first bad value.
+
+    `qualified` is the stack's full name (organization/project/stack), `stack` when not given.
+    """
+    values: dict[str, Any] = {
+        "prefix": prefix_for(stack),
+        "region": region,
+        "stack_hash": stack_hash(qualified or stack),
+    }
     for key, name, reader in _FIELDS:
         value = getattr(config, reader)(key)
         if value is not None:
@@ -119,13 +139,24 @@ def load(config: pulumi.Config, stack: str, region: str) -> Settings:
 
 
 def prefix_for(stack: str) -> str:
-    """A short name for this deployment, used where AWS limits name lengths (target groups)."""
+    """A short, readable name for this deployment: the start of every resource's name. Two
+    stacks may share it (it is cut to 10 characters); `stack_hash` tells them apart."""
     cleaned = re.sub(r"[^a-z0-9-]", "-", stack.lower()).strip("-") or "stack"
     return f"sb-{cleaned[:10]}".rstrip("-")
 
 
+def stack_hash(qualified: str) -> str:
+    """8 hex digits of SHA-256 of the stack's full name."""
+    return hashlib.sha256(qualified.encode("utf-8")).hexdigest()[:8]
+
+
 def validate(settings: Settings) -> None:
     _choice("network", settings.network, NETWORK_MODES)
+    if not settings.adapter_layer_arn:
+        try:
+            adapter_layer.layer_arn(settings.region, settings.lambda_architecture)
+        except adapter_layer.AdapterLayerError as err:
+            raise SettingsError(str(err)) from None
     _choice("capacity", settings.capacity, CAPACITY_POLICIES)
     _choice("lambdaArchitecture", settings.lambda_architecture, ("arm64", "x86_64"))
     if settings.session_cpu not in FARGATE_MEMORY:
@@ -161,6 +192,27 @@ def validate(settings: Settings) -> None:
             "Set sociVersion and sociSha256 together (the checksum of the "
             "soci-snapshotter release archive), or neither."
         )
+    _check_secret_names(settings)
+
+
+def _check_secret_names(settings: Settings) -> None:
+    hub = settings.docker_hub_secret
+    if hub and not re.fullmatch(
+        r"arn:aws:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:ecr-pull"
+        r"throughcache/[A-Za-z0-9/_+=.@-]+",
+        hub,
+    ):
+        raise SettingsError(
+            "dockerHubSecret must be the ARN of a Secrets Manager secret whose name starts "
+            "with ecr-pullthroughcache/ (as ECR's pull-through cache requires), holding "
+            '{"username": ..., "accessToken": ...} of a Docker Hub account.'
+        )
+    key = settings.github_token_kms_key
+    if key and not re.fullmatch(r"arn:aws:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+", key):
+        raise SettingsError(
+            "githubTokenKmsKey must be the ARN of the KMS key (arn:aws:kms:<region>:<account>:"
+            "key/<id>) that encrypts the GitHub token's parameter or secret."
+        )
 
 
 def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -184,6 +236,8 @@ _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("launchRateWindow", "launch_rate_window", "get_int"),
     ("containerInsights", "container_insights", "get_bool"),
     ("githubTokenSecret", "github_token_secret", "get"),
+    ("githubTokenKmsKey", "github_token_kms_key", "get"),
+    ("dockerHubSecret", "docker_hub_secret", "get"),
     ("builderComputeType", "builder_compute_type", "get"),
     ("builderImage", "builder_image", "get"),
     ("builderTimeout", "builder_timeout", "get_int"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from infra.config import Domain
-from infra.names import pool_id_prefix
+from infra.providers import virginia
+from skybinder.adapters.aws.names import ORIGIN_SECRET_HEADER, pool_id_prefix
 
 # AWS managed policies (their ids are the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -20,7 +20,9 @@ ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]
 API_ORIGIN = "api"
 SESSION_PATH = "/s/*"
-Origin = dict[str, Any]  # an origin or cache behavior, as pulumi_aws takes it
+Origin = aws.cloudfront.DistributionOriginArgsDict
+Behavior = aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict
+Certificate = aws.cloudfront.DistributionViewerCertificateArgsDict
 
 
 def session_path_pattern(index: int) -> str:
@@ -31,9 +33,13 @@ def session_path_pattern(index: int) -> str:
 @dataclass
 class EdgeArgs:
     prefix: str
-    region: str  # VPC origin names are unique per account, across regions
+    unique: str  # VPC origin names are unique per account, across regions and stacks
+    region: str
     api_domain: pulumi.Input[str]
     api_stage: str
+    # Sent to the API with every request, so that the app can refuse requests that did not
+    # come through CloudFront (and whose client address headers anyone could have written).
+    origin_secret: pulumi.Input[str]
     load_balancer_arns: Sequence[pulumi.Input[str]]
     load_balancer_dns_names: Sequence[pulumi.Input[str]]
     price_class: str
@@ -79,16 +85,16 @@ class Edge(pulumi.ComponentResource):
         )
         self.register_outputs({"url": self.url})
 
-    def _session_origins(self, args: EdgeArgs) -> tuple[list[Origin], list[Origin]]:
+    def _session_origins(self, args: EdgeArgs) -> tuple[list[Origin], list[Behavior]]:
         """A VPC origin and a cache behavior per load balancer, most specific pattern first."""
         origins: list[Origin] = []
-        behaviors: list[Origin] = []
+        behaviors: list[Behavior] = []
         for index in reversed(range(len(args.load_balancer_arns))):
             origin_id = f"sessions-{index}"
             vpc_origin = aws.cloudfront.VpcOrigin(
                 f"{self._base}-vpc-origin-{index}",
                 vpc_origin_endpoint_config={
-                    "name": f"{args.prefix}-{args.region}-alb-{index}",
+                    "name": f"{args.unique}-{args.region}-alb-{index}",
                     "arn": args.load_balancer_arns[index],
                     "http_port": 80,
                     "https_port": 443,
@@ -112,13 +118,11 @@ class Edge(pulumi.ComponentResource):
             behaviors.append(_session_behavior(session_path_pattern(index), origin_id))
         return origins, behaviors
 
-    def _certificate(self, domain: Domain | None) -> tuple[Origin, list[str]]:
+    def _certificate(self, domain: Domain | None) -> tuple[Certificate, list[str]]:
         if domain is None:
             return {"cloudfront_default_certificate": True}, []
         # CloudFront only takes certificates from us-east-1, whatever the stack's region.
-        virginia = aws.Provider(
-            f"{self._base}-us-east-1", region="us-east-1", opts=pulumi.ResourceOptions(parent=self)
-        )
+        provider = virginia(f"{self._base}-us-east-1", self)
         zone = aws.route53.get_zone_output(
             name=domain.zone, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self)
         )
@@ -127,7 +131,7 @@ class Edge(pulumi.ComponentResource):
             f"{self._base}-certificate",
             domain_name=domain.name,
             validation_method="DNS",
-            opts=pulumi.ResourceOptions(parent=self, provider=virginia),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
         option = cert.domain_validation_options[0]
         record = aws.route53.Record(
@@ -144,9 +148,9 @@ class Edge(pulumi.ComponentResource):
             f"{self._base}-certificate-validated",
             certificate_arn=cert.arn,
             validation_record_fqdns=[record.fqdn],
-            opts=pulumi.ResourceOptions(parent=self, provider=virginia),
+            opts=pulumi.ResourceOptions(parent=self, provider=provider),
         )
-        viewer = {
+        viewer: Certificate = {
             "acm_certificate_arn": validated.certificate_arn,
             "ssl_support_method": "sni-only",
             "minimum_protocol_version": "TLSv1.2_2021",
@@ -176,6 +180,8 @@ def _api_origin(args: EdgeArgs) -> Origin:
         "origin_id": API_ORIGIN,
         "domain_name": args.api_domain,
         "origin_path": f"/{args.api_stage}",
+        # CloudFront replaces a header of this name that a viewer sends.
+        "custom_headers": [{"name": ORIGIN_SECRET_HEADER, "value": args.origin_secret}],
         "custom_origin_config": {
             "http_port": 80,
             "https_port": 443,
@@ -187,8 +193,9 @@ def _api_origin(args: EdgeArgs) -> Origin:
     }
 
 
-def _api_behavior() -> Origin:
-    """The app: nothing cached; every header but Host (API Gateway routes on its own Host)."""
+def _api_behavior() -> aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict:
+    """The app: nothing cached; every header but Host (API Gateway routes on its own Host),
+    plus CloudFront's own, CloudFront-Viewer-Address among them: the client's address."""
     return {
         "target_origin_id": API_ORIGIN,
         "viewer_protocol_policy": "redirect-to-https",
@@ -200,7 +207,7 @@ def _api_behavior() -> Origin:
     }
 
 
-def _session_behavior(pattern: str, origin_id: str) -> Origin:
+def _session_behavior(pattern: str, origin_id: str) -> Behavior:
     """A session: never cached; all headers (Authorization, Upgrade), cookies and queries."""
     return {
         "path_pattern": pattern,

@@ -10,8 +10,8 @@ import pulumi_aws as aws
 
 from infra import iam
 from infra.config import Settings
-from infra.names import METRIC_NAMESPACE
 from infra.packaging import RUNTIME, Artifact
+from skybinder.adapters.aws.names import METRIC_NAMESPACE
 
 
 @dataclass
@@ -25,6 +25,8 @@ class FunctionSpec:
     timeout: int = 60
     memory: int = 512
     extra_environment: Mapping[str, str] = field(default_factory=dict)
+    # What must exist before the function may run (its settings parameter).
+    after: Sequence[pulumi.Resource] = ()
 
 
 def create(
@@ -64,5 +66,5 @@ def create(
         environment={"variables": environment},
         logging_config={"log_format": "Text", "log_group": logs.name},
         tracing_config={"mode": "Active" if settings.tracing else "PassThrough"},
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs, role]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[logs, role, *spec.after]),
     )

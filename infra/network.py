@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.names import SESSION_PORT
+from skybinder.adapters.aws.names import SESSION_PORT
 
 # What a notebook may reach: web (pip, conda, data), git, DNS. Nothing else leaves a session.
 SESSION_EGRESS = (("tcp", 80), ("tcp", 443), ("tcp", 9418), ("tcp", 53), ("udp", 53))
@@ -44,7 +44,9 @@ class Network(pulumi.ComponentResource):
             tags={"Name": name},
             opts=child,
         )
+        # Attached to the VPC by its vpc_id: what depends on the attachment depends on it.
         igw = aws.ec2.InternetGateway(f"{name}-igw", vpc_id=self.vpc.id, opts=child)
+        self.internet_gateway = igw
         public_table = aws.ec2.RouteTable(f"{name}-public-routes", vpc_id=self.vpc.id, opts=child)
         aws.ec2.Route(
             f"{name}-public-default",
@@ -106,8 +108,10 @@ class Network(pulumi.ComponentResource):
         return subnets
 
     def _nat(self, table: aws.ec2.RouteTable) -> None:
-        """One NAT gateway (its hourly price is the private mode's fixed cost)."""
-        child = pulumi.ResourceOptions(parent=self)
+        """One NAT gateway (its hourly price is the private mode's fixed cost). Its address and
+        the gateway itself need the internet gateway attached first, as AWS documents: without
+        the dependency Pulumi may create them in parallel, and the first `pulumi up` fails."""
+        child = pulumi.ResourceOptions(parent=self, depends_on=[self.internet_gateway])
         address = aws.ec2.Eip(f"{self._base}-nat-ip", domain="vpc", opts=child)
         nat = aws.ec2.NatGateway(
             f"{self._base}-nat",
@@ -207,9 +211,11 @@ class Network(pulumi.ComponentResource):
         group: aws.ec2.SecurityGroup,
         protocol: str,
         port: int,
-        **peer: pulumi.Input[str],
+        *,
+        cidr_ipv4: pulumi.Input[str] | None = None,
+        referenced_security_group_id: pulumi.Input[str] | None = None,
     ) -> None:
-        """One rule for one port; `peer` is its cidr_ipv4 or referenced_security_group_id."""
+        """One rule for one port, from or to an address range or another security group."""
         kind = (
             aws.vpc.SecurityGroupIngressRule
             if direction == "in"
@@ -221,6 +227,7 @@ class Network(pulumi.ComponentResource):
             ip_protocol=protocol,
             from_port=port,
             to_port=port,
+            cidr_ipv4=cidr_ipv4,
+            referenced_security_group_id=referenced_security_group_id,
             opts=pulumi.ResourceOptions(parent=self),
-            **peer,
         )

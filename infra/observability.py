@@ -9,13 +9,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra import names
+from skybinder.adapters.aws import names
 
 PERIOD = 300
 
 
 @dataclass
 class ObservabilityArgs:
+    unique: str  # dashboard names are unique per account
     region: str
     function_names: Sequence[pulumi.Input[str]]
     alarm_email: str = ""
@@ -52,15 +53,15 @@ class Observability(pulumi.ComponentResource):
         )
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
-            dashboard_name=f"{name}-{args.region}",  # names are unique per account
+            dashboard_name=f"{args.unique}-{args.region}",
             dashboard_body=functions.apply(lambda fns: json.dumps(dashboard(args.region, fns))),
             opts=child,
         )
         self.register_outputs({"dashboard": self.dashboard.dashboard_name})
 
 
-def _error_queries(functions: Sequence[str]) -> list[dict[str, object]]:
-    queries: list[dict[str, object]] = [
+def _error_queries(functions: Sequence[str]) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgsDict]:
+    queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgsDict] = [
         {
             "id": f"e{index}",
             "return_data": False,

@@ -27,8 +27,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = "3.12"
 RUNTIME = "python3.12"
-# Dependencies of the local mode only (the local builder and the command line).
-LOCAL_ONLY = ("uv", "typer", "rich", "cryptography")  # cryptography: the SQLite store only
+# Dependencies of the local mode and the command line only (the local builder, the SQLite
+# store's cryptography, the CLI and `skybinder check`'s WebSocket client): not in the layer.
+LOCAL_ONLY = ("uv", "typer", "rich", "cryptography", "websockets")
+# The optional dependencies (pyproject.toml) `tracing: true` adds: what powertools' Tracer
+# imports (the X-Ray SDK). Without them the functions' tracer records nothing.
+TRACING_EXTRA = "tracing"
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 SKIPPED_PARTS = frozenset({"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
@@ -65,8 +69,9 @@ def python_platform(arch: str) -> str:
     return {"arm64": "aarch64-manylinux2014", "x86_64": "x86_64-manylinux2014"}[arch]
 
 
-def locked_requirements(root: Path = ROOT) -> str:
-    """The runtime dependencies pinned (with hashes) by uv.lock, without the local-only ones."""
+def locked_requirements(root: Path = ROOT, *, tracing: bool = False) -> str:
+    """The runtime dependencies pinned (with hashes) by uv.lock, without the local-only ones;
+    with `tracing`, also what X-Ray tracing needs."""
     command = [
         _uv(),
         "export",
@@ -82,14 +87,21 @@ def locked_requirements(root: Path = ROOT) -> str:
     ]
     for package in LOCAL_ONLY:
         command += ["--prune", package]
+    if tracing:
+        command += ["--extra", TRACING_EXTRA]
     return _run(command, "export the locked dependencies").stdout
 
 
 def dependencies_layer(
-    arch: str, root: Path = ROOT, cache: Path | None = None, python: str = PYTHON
+    arch: str,
+    root: Path = ROOT,
+    cache: Path | None = None,
+    python: str = PYTHON,
+    *,
+    tracing: bool = False,
 ) -> Artifact:
-    """The layer zip (`python/...`), built once per (lock, architecture, Python)."""
-    requirements = locked_requirements(root)
+    """The layer zip (`python/...`), built once per (lock, architecture, Python, extras)."""
+    requirements = locked_requirements(root, tracing=tracing)
     key = _digest([FORMAT, arch, python, requirements])
     target = (cache or cache_dir()) / f"layer-{arch}-py{python}-{key[:16]}.zip"
     if not target.exists():

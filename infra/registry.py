@@ -1,4 +1,5 @@
-"""ECR: the session images, and the builder's layer cache."""
+"""ECR: the session images, the builder's layer cache, and pull-through caches of the public
+images a build pulls (so no build depends on Docker Hub's anonymous pull quota)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.names import SHARED_IMAGE_TAG_PREFIX
+from skybinder.adapters.aws.names import SHARED_IMAGE_TAG_PREFIX
+
+ECR_PUBLIC = "public.ecr.aws"  # Docker's official images are mirrored under docker/library/
+DOCKER_HUB = "registry-1.docker.io"  # needs credentials: ECR pulls from it as that account
 
 
 @dataclass
 class RegistryArgs:
     image_expiry_days: int
+    stack_hash: str  # pull-through prefixes are unique in the account's registry
+    docker_hub_secret: str = ""  # ARN of an ecr-pullthroughcache/ secret; "" for none
+
+
+def mirror_prefix(stack_hash: str, upstream: str) -> str:
+    """The repository prefix of a pull-through cache (2-30 characters, unique per registry)."""
+    name = {ECR_PUBLIC: "ecr-public", DOCKER_HUB: "docker-hub"}[upstream]
+    return f"sb-{stack_hash[:6]}/{name}"
 
 
 class Registry(pulumi.ComponentResource):
@@ -60,9 +72,28 @@ class Registry(pulumi.ComponentResource):
             policy=json.dumps({"rules": [_untagged(1)]}),
             opts=child,
         )
+        self.mirrors = self._mirrors(name, args)
         self.register_outputs(
             {"images_url": self.images.repository_url, "cache_url": self.cache.repository_url}
         )
+
+    def _mirrors(self, name: str, args: RegistryArgs) -> dict[str, str]:
+        """Upstream registry -> the repository prefix that caches it in this account."""
+        upstreams = {ECR_PUBLIC: ""}
+        if args.docker_hub_secret:
+            upstreams[DOCKER_HUB] = args.docker_hub_secret
+        mirrors = {}
+        for upstream, credential in upstreams.items():
+            prefix = mirror_prefix(args.stack_hash, upstream)
+            aws.ecr.PullThroughCacheRule(
+                f"{name}-mirror-{prefix.rsplit('/', 1)[1]}",
+                ecr_repository_prefix=prefix,
+                upstream_registry_url=upstream,
+                credential_arn=credential or None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            mirrors[upstream] = prefix
+        return mirrors
 
 
 def _expire_unused(priority: int, prefix: str, days: int) -> dict[str, object]:

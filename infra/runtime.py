@@ -1,4 +1,5 @@
-"""What the three functions get: their environment, and each one's least-privilege statements."""
+"""What the three functions get: their environment, their settings parameter, and each one's
+least-privilege statements (tests/aws runs every call the functions make against them)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pulumi
 from infra.builder import builder_version
 from infra.config import Settings
 from infra.iam import Statement, allow
-from infra.names import BUILD_LOG_STREAM_PREFIX, TARGET_GROUPS_PER_ALB, Env
+from skybinder.adapters.aws import names
 
 TABLE_ACTIONS = (
     "dynamodb:GetItem",
@@ -22,29 +23,27 @@ TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",  # the admission transaction checks counters
     "dynamodb:Query",
 )
+# A session's route: its target group (made, tuned, given its task, deleted) and its rule.
 ROUTE_ACTIONS = (
     "elasticloadbalancing:CreateTargetGroup",
     "elasticloadbalancing:DeleteTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes",
     "elasticloadbalancing:RegisterTargets",
-    "elasticloadbalancing:DeregisterTargets",
-    "elasticloadbalancing:AddTags",
 )
-RULE_ACTIONS = (
-    "elasticloadbalancing:CreateRule",
-    "elasticloadbalancing:DeleteRule",
-    "elasticloadbalancing:SetRulePriorities",
-    "elasticloadbalancing:AddTags",
-)
+RULE_ACTIONS = ("elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule")
 # Actions for which AWS defines no resource type: they can only be granted on "*".
 UNSCOPED_READS = (
     "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeTargetGroups",
-    "elasticloadbalancing:DescribeTargetHealth",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeLoadBalancers",
 )
-UNSCOPED_TASK_DEFINITIONS = ("ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition")
+# The settings that grow with the configuration, and the origin secret: in the settings
+# parameter, not in the functions' environment (Lambda allows 4 KB of variables in all).
+PARAMETER_SETTINGS = (
+    names.ENV_LISTENER_ARNS,
+    names.ENV_PRICES,
+    names.ENV_BANNED_SPECS,
+    names.ENV_ORIGIN_SECRET,
+)
 
 
 @dataclass
@@ -66,7 +65,6 @@ class Runtime:
     task_definition_arn: pulumi.Input[str]
     task_family: str
     execution_role_arn: pulumi.Input[str]
-    session_log_group: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     session_security_group_id: pulumi.Input[str]
@@ -75,56 +73,91 @@ class Runtime:
 
     @property
     def public_url_parameter(self) -> str:
-        return f"/{self.settings.prefix}/public-url"
+        return f"/{self.settings.unique}/public-url"
+
+    @property
+    def settings_parameter(self) -> str:
+        return f"/{self.settings.unique}/settings"
 
     @property
     def target_group_prefix(self) -> str:
-        return f"{self.settings.prefix}-"
+        return self.settings.target_group_prefix
 
-    def environment(self) -> dict[str, pulumi.Input[str]]:
+    def environment(self, *, github_token: bool = False) -> dict[str, pulumi.Input[str]]:
+        """The variables of a function; only the launch function resolves specs, so only it
+        is told where the GitHub token is (`github_token`)."""
         s = self.settings
-        return {
-            Env.TABLE_NAME: self.table_name,
-            Env.CLUSTER: self.cluster_name,
-            Env.BUILD_PROJECT: self.project_name,
-            Env.BUILD_LOG_GROUP: self.build_log_group,
-            Env.BUILD_LOG_STREAM_PREFIX: BUILD_LOG_STREAM_PREFIX,
-            Env.IMAGE_REPOSITORY: self.images_url,
-            Env.SESSION_TASK_DEFINITION: self.task_definition_arn,
-            Env.TASK_FAMILY_PREFIX: self.task_family,
-            Env.EXECUTION_ROLE_ARN: self.execution_role_arn,
-            Env.SESSION_LOG_GROUP: self.session_log_group,
-            Env.VPC_ID: self.vpc_id,
-            Env.SUBNETS: pulumi.Output.all(*self.subnet_ids).apply(",".join),
-            Env.SECURITY_GROUPS: self.session_security_group_id,
-            Env.ASSIGN_PUBLIC_IP: "true" if self.assign_public_ip else "false",
-            Env.LISTENER_ARNS: pulumi.Output.all(*self.listener_arns).apply(",".join),
-            Env.TARGET_GROUP_PREFIX: self.target_group_prefix,
-            Env.TARGET_GROUPS_PER_ALB: str(TARGET_GROUPS_PER_ALB),
+        variables: dict[str, pulumi.Input[str]] = {
+            names.ENV_TABLE_NAME: self.table_name,
+            names.ENV_CLUSTER: self.cluster_name,
+            names.ENV_BUILD_PROJECT: self.project_name,
+            names.ENV_BUILD_LOG_GROUP: self.build_log_group,
+            names.ENV_BUILD_LOG_STREAM_PREFIX: names.BUILD_LOG_STREAM_PREFIX,
+            names.ENV_IMAGE_REPOSITORY: self.images_url,
+            names.ENV_SESSION_TASK_DEFINITION: self.task_definition_arn,
+            names.ENV_TASK_FAMILY_PREFIX: self.task_family,
+            names.ENV_VPC_ID: self.vpc_id,
+            names.ENV_SUBNETS: pulumi.Output.all(*self.subnet_ids).apply(",".join),
+            names.ENV_SECURITY_GROUPS: self.session_security_group_id,
+            names.ENV_ASSIGN_PUBLIC_IP: "true" if self.assign_public_ip else "false",
+            names.ENV_TARGET_GROUP_PREFIX: self.target_group_prefix,
+            names.ENV_TARGET_GROUPS_PER_ALB: str(names.TARGET_GROUPS_PER_ALB),
             # Known up front only with a custom domain; otherwise read from the parameter.
-            Env.PUBLIC_URL: f"https://{s.domain.name}" if s.domain else "",
-            Env.PUBLIC_URL_PARAMETER: self.public_url_parameter,
-            Env.GITHUB_TOKEN_SECRET: s.github_token_secret,
-            Env.SESSION_CPU: str(s.session_cpu),
-            Env.SESSION_MEMORY: str(s.session_memory),
-            Env.CAPACITY: s.capacity,
-            Env.MAX_SESSIONS: str(s.max_sessions),
-            Env.MAX_SESSIONS_PER_REPO: str(s.max_sessions_per_repo),
-            Env.IDLE_TIMEOUT: str(s.idle_timeout),
-            Env.MAX_AGE: str(s.max_age),
-            Env.LAUNCH_RATE_LIMIT: str(s.launch_rate_limit),
-            Env.LAUNCH_RATE_WINDOW: str(s.launch_rate_window),
-            Env.PRICES: json.dumps(s.prices, sort_keys=True),
-            Env.BANNED_SPECS: json.dumps(list(s.banned_specs)),
-            Env.BUILDER_VERSION: builder_version(),
+            names.ENV_PUBLIC_URL: f"https://{s.domain.name}" if s.domain else "",
+            names.ENV_PUBLIC_URL_PARAMETER: self.public_url_parameter,
+            names.ENV_SETTINGS_PARAMETER: self.settings_parameter,
+            names.ENV_SESSION_CPU: str(s.session_cpu),
+            names.ENV_SESSION_MEMORY: str(s.session_memory),
+            names.ENV_CAPACITY: s.capacity,
+            names.ENV_MAX_SESSIONS: str(s.max_sessions),
+            names.ENV_MAX_SESSIONS_PER_REPO: str(s.max_sessions_per_repo),
+            names.ENV_IDLE_TIMEOUT: str(s.idle_timeout),
+            names.ENV_MAX_AGE: str(s.max_age),
+            names.ENV_LAUNCH_RATE_LIMIT: str(s.launch_rate_limit),
+            names.ENV_LAUNCH_RATE_WINDOW: str(s.launch_rate_window),
+            # The image recipe's version: part of every environment key (shared images).
+            names.ENV_BUILDER_VERSION: builder_version(),
         }
+        if github_token and s.github_token_secret:
+            variables[names.ENV_GITHUB_TOKEN_SECRET] = s.github_token_secret
+        return variables
+
+    def parameter_value(self, origin_secret: pulumi.Input[str]) -> pulumi.Output[str]:
+        """The settings parameter: a JSON object of the PARAMETER_SETTINGS variables."""
+        s = self.settings
+        return pulumi.Output.all(origin_secret, *self.listener_arns).apply(
+            lambda values: json.dumps(
+                {
+                    names.ENV_LISTENER_ARNS: ",".join(values[1:]),
+                    names.ENV_PRICES: json.dumps(s.prices, sort_keys=True),
+                    names.ENV_BANNED_SPECS: json.dumps(list(s.banned_specs)),
+                    names.ENV_ORIGIN_SECRET: values[0],
+                },
+                sort_keys=True,
+            )
+        )
 
     def launch_statements(self) -> list[Statement]:
-        """The HTTP app: admission, builds and their logs, cached launches, admin stop."""
+        """The HTTP app: admission, builds and their logs, launches, routes, admin stops."""
         return [
             self._table(),
             allow(["ecr:DescribeImages"], [self.images_arn]),
-            allow(["codebuild:StartBuild", "codebuild:BatchGetBuilds"], [self.project_arn]),
+            allow(["codebuild:StartBuild"], [self.project_arn]),
+            self._build_logs(),
+            *self._run_tasks(),
+            self._stop_tasks(),
+            *self._routes(),
+            *self._settings_reads(),
+            *self._github_token(),
+        ]
+
+    def build_statements(self) -> list[Statement]:
+        """Build ended: task definition per image, launch the sessions that waited, start the
+        next queued build, stop a server whose session ended meanwhile."""
+        return [
+            self._table(),
+            allow(["ecr:DescribeImages"], [self.images_arn]),
+            allow(["codebuild:StartBuild"], [self.project_arn]),
             self._build_logs(),
             *self._run_tasks(),
             self._stop_tasks(),
@@ -132,22 +165,15 @@ class Runtime:
             *self._settings_reads(),
         ]
 
-    def build_statements(self) -> list[Statement]:
-        """Build finished: task definition per image, then launch the sessions that waited."""
+    def reap_statements(self) -> list[Statement]:
+        """Task state changes and the sweep: routes in and out, servers started again (a Spot
+        loss before ready, sessions left built, warm pools), queued builds started, and
+        stops of what outlived its session."""
         return [
             self._table(),
             allow(["ecr:DescribeImages"], [self.images_arn]),
-            allow(["codebuild:BatchGetBuilds"], [self.project_arn]),
-            self._build_logs(),
+            allow(["codebuild:StartBuild"], [self.project_arn]),
             *self._run_tasks(),
-            *self._routes(),
-            *self._settings_reads(),
-        ]
-
-    def reap_statements(self) -> list[Statement]:
-        """Task state changes and the sweep: routes in and out, stop what outlived its session."""
-        return [
-            self._table(),
             self._stop_tasks(),
             self._list_tasks(),
             *self._routes(),
@@ -162,24 +188,19 @@ class Runtime:
         )
 
     def _build_logs(self) -> Statement:
-        return allow(
-            ["logs:GetLogEvents", "logs:FilterLogEvents"],
-            [self.build_log_group_arn, pulumi.Output.concat(self.build_log_group_arn, ":*")],
-        )
+        # A build's log stream: <group>:log-stream:<prefix>/<build uuid>.
+        return allow(["logs:GetLogEvents"], [pulumi.Output.concat(self.build_log_group_arn, ":*")])
 
     def _run_tasks(self) -> list[Statement]:
-        # The runtime's per-image copies (<prefix><tag>); the template's family is their stem.
-        stem = self.task_family.rstrip("-")
-        definitions = self._arn("ecs", f"task-definition/{stem}*:*")
+        # The template and the runtime's per-image copies (<prefix><tag>): the template's
+        # family is their stem, unique to this stack.
+        definitions = self._arn("ecs", f"task-definition/{self.task_family.rstrip('-')}*")
         on_cluster = {"ArnEquals": {"ecs:cluster": self.cluster_arn}}
         return [
             allow(["ecs:RunTask"], [definitions], on_cluster),
-            allow(
-                ["ecs:TagResource"],
-                [self._task_arns(), definitions],
-                {"StringEquals": {"ecs:CreateAction": ["RunTask", "RegisterTaskDefinition"]}},
-            ),
-            allow(UNSCOPED_TASK_DEFINITIONS, ["*"]),
+            allow(["ecs:RegisterTaskDefinition"], [definitions]),
+            # AWS defines no resource for this read: it can only be granted on "*".
+            allow(["ecs:DescribeTaskDefinition"], ["*"]),
             allow(
                 ["iam:PassRole"],
                 [self.execution_role_arn],
@@ -188,7 +209,8 @@ class Runtime:
         ]
 
     def _stop_tasks(self) -> Statement:
-        return allow(["ecs:StopTask", "ecs:DescribeTasks"], [self._task_arns()])
+        on_cluster = {"ArnEquals": {"ecs:cluster": self.cluster_arn}}
+        return allow(["ecs:StopTask", "ecs:DescribeTasks"], [self._task_arns()], on_cluster)
 
     def _list_tasks(self) -> Statement:
         # ListTasks names no task; AWS scopes it by the cluster condition only.
@@ -204,17 +226,34 @@ class Runtime:
         ]
 
     def _settings_reads(self) -> list[Statement]:
-        """The public URL's parameter, and the GitHub token where one is configured: an SSM
-        parameter by name, or a Secrets Manager secret by ARN (as the runtime reads it)."""
-        public_url = self._arn("ssm", f"parameter{self.public_url_parameter}")
-        reads = [allow(["ssm:GetParameter"], [public_url])]
+        """The settings parameter (read at cold start) and the public URL's."""
+        parameters = [self.settings_parameter, self.public_url_parameter]
+        return [
+            allow(["ssm:GetParameter"], [self._arn("ssm", f"parameter{p}") for p in parameters])
+        ]
+
+    def _github_token(self) -> list[Statement]:
+        """The GitHub token where one is configured: an SSM parameter by name, or a Secrets
+        Manager secret by ARN (as the runtime reads it), and its customer-managed key."""
         secret = self.settings.github_token_secret
+        if not secret:
+            return []
         if ":secretsmanager:" in secret:
             # A full ARN ends in Secrets Manager's 6-character suffix; a partial one does not.
-            reads.append(allow(["secretsmanager:GetSecretValue"], [secret, f"{secret}-??????"]))
-        elif secret:
+            reads = [allow(["secretsmanager:GetSecretValue"], [secret, f"{secret}-??????"])]
+            service = "secretsmanager"
+        else:
             parameter = self._arn("ssm", f"parameter/{secret.lstrip('/')}")
-            reads.append(allow(["ssm:GetParameter"], [parameter]))
+            reads = [allow(["ssm:GetParameter"], [parameter])]
+            service = "ssm"
+        key = self.settings.github_token_kms_key
+        if key:
+            via = {
+                "StringEquals": {
+                    "kms:ViaService": f"{service}.{self.settings.region}.amazonaws.com"
+                }
+            }
+            reads.append(allow(["kms:Decrypt"], [key], via))
         return reads
 
     def _task_arns(self) -> pulumi.Output[str]:

@@ -43,6 +43,7 @@ class SchedulesArgs:
     layers: Sequence[pulumi.Input[str]]
     build_code: Artifact
     reap_code: Artifact
+    settings_parameter: pulumi.Resource  # read by the functions at their first start
 
 
 class Schedules(pulumi.ComponentResource):
@@ -79,6 +80,7 @@ class Schedules(pulumi.ComponentResource):
                 environment=args.runtime.environment(),
                 timeout=300,
                 memory=512,
+                after=[args.settings_parameter],
             ),
             args.settings,
             args.runtime.account,
@@ -86,10 +88,21 @@ class Schedules(pulumi.ComponentResource):
         )
 
     def _rule(
-        self, role: str, function: aws.lambda_.Function, **source: pulumi.Input[str]
+        self,
+        role: str,
+        function: aws.lambda_.Function,
+        *,
+        event_pattern: pulumi.Input[str] | None = None,
+        schedule_expression: str | None = None,
     ) -> aws.cloudwatch.EventRule:
+        """A rule that invokes `function`: on events matching a pattern, or on a schedule."""
         child = pulumi.ResourceOptions(parent=self)
-        rule = aws.cloudwatch.EventRule(f"{self._base}-{role}", **source, opts=child)
+        rule = aws.cloudwatch.EventRule(
+            f"{self._base}-{role}",
+            event_pattern=event_pattern,
+            schedule_expression=schedule_expression,
+            opts=child,
+        )
         aws.cloudwatch.EventTarget(
             f"{self._base}-{role}-target",
             rule=rule.name,

@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.names import SESSION_CONTAINER, SESSION_PORT
+from skybinder.adapters.aws.names import SESSION_CONTAINER, SESSION_PORT
 
 PULL_ACTIONS = (
     "ecr:BatchCheckLayerAvailability",
@@ -23,7 +23,7 @@ ALB_IDLE_TIMEOUT = 3600
 
 @dataclass
 class SessionsArgs:
-    prefix: str
+    unique: str  # the stack's account-unique prefix: task definition families are account-wide
     region: str
     account: pulumi.Input[str]
     images_arn: pulumi.Input[str]
@@ -78,7 +78,7 @@ class Sessions(pulumi.ComponentResource):
             ],
             self,
         )
-        self.family = f"{args.prefix}-session"
+        self.family = f"{args.unique}-session"
         self.family_prefix = f"{self.family}-"  # the runtime's copies: <family>-<image tag>
         self.task_definition = self._task_definition(args)
         self.load_balancers, self.listeners = self._load_balancers(name, args)

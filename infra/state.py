@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.names import ATTRIBUTE_TYPES, INDEXES, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE
+from skybinder.adapters.aws.names import (
+    ATTRIBUTE_TYPES,
+    INDEXES,
+    PARTITION_KEY,
+    SORT_KEY,
+    TTL_ATTRIBUTE,
+)
 
 
 @dataclass
@@ -35,8 +41,14 @@ class State(pulumi.ComponentResource):
         self.register_outputs({"table_name": self.table.name, "table_arn": self.table.arn})
 
 
-def _index(name: str, partition: str, sort: str | None) -> dict[str, str]:
-    index = {"name": name, "hash_key": partition, "projection_type": "ALL"}
+def _index(
+    name: str, partition: str, sort: str | None
+) -> aws.dynamodb.TableGlobalSecondaryIndexArgsDict:
+    index: aws.dynamodb.TableGlobalSecondaryIndexArgsDict = {
+        "name": name,
+        "hash_key": partition,
+        "projection_type": "ALL",
+    }
     if sort is not None:
         index["range_key"] = sort
     return index

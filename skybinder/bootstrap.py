@@ -11,13 +11,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
 from skybinder.adapters.local.containment import Containment, detect
 from skybinder.adapters.local.data_dir import DataDirLock, remove_leftovers
 from skybinder.adapters.local.data_fetch import DataFetcher
-from skybinder.adapters.local.http import DirectRouter, HttpProber, SystemClock
+from skybinder.adapters.local.http import HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
 from skybinder.adapters.local.private_files import private_dir, store_key
 from skybinder.adapters.local.process_runner import ProcessRunner
@@ -26,6 +27,7 @@ from skybinder.adapters.local.sqlite_store import SqliteSessionStore
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.adapters.providers import ProviderResolver
 from skybinder.adapters.providers.cache import CachingResolver
+from skybinder.adapters.proxy_router import ProxyRouter
 from skybinder.api.limits import LaunchRateLimit
 from skybinder.config import LocalSettings
 from skybinder.domain.addresses import ip_literal
@@ -40,8 +42,9 @@ from skybinder.service.restart import end_previous_run
 from skybinder.service.sessions import on_task_state, stop_session
 
 log = logging.getLogger(__name__)
-SHUTDOWN_GRACE = 3.0  # seconds builds and servers get to end when the binder stops
+SHUTDOWN_GRACE = 2.0  # seconds builds and servers get to end when the binder stops
 REAPER_JOIN = 2.0  # seconds to wait for a reaper pass in progress at shutdown
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -155,11 +158,12 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         allow_root=_is_root(),
         allow_origin=session_origin(settings),
     )
+    # Servers listen on loopback only: users reach them through the session proxy.
     runner = ProcessRunner(
         root,
         events.task_changed,
         containment=containment,
-        host=settings.host,
+        host=LOOPBACK,
         options=jupyter,
         pass_env=settings.pass_env,
     )
@@ -180,7 +184,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         registry=LocalImageRegistry(root),
         builder=builder,
         runner=runner,
-        router=DirectRouter(public_host(settings.host)),
+        router=ProxyRouter(settings.public_url, fallback=local_url(settings.host, settings.port)),
         prober=HttpProber(probe),
         resolver=cached(resolver, settings.providers),
         clock=SystemClock(),
@@ -190,6 +194,7 @@ def build_local(settings: LocalSettings) -> LocalBinder:
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            idle_timeout=settings.idle_timeout,
             poll_interval=settings.poll_interval,
             prices=settings.prices,
         ),
@@ -239,25 +244,40 @@ def cached(resolver: ProviderResolver, settings: ProviderSettings) -> CachingRes
     )
 
 
+def local_url(host: str, port: int) -> str:
+    """The binder's URL on this machine, for sessions started with no request to say how
+    users reach it (a wildcard address means loopback, never the machine's own name)."""
+    if host in {"0.0.0.0", "::", ""}:
+        host = LOOPBACK
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def served_names(settings: LocalSettings) -> set[str]:
     """The names the binder answers to besides IP addresses and `localhost`: the machine's
     own name, the name it listens on, and those the operator lists (`--allow-host`)."""
     names = {socket.gethostname(), *settings.allow_hosts}
     if not ip_literal(settings.host.strip("[]")) and settings.host not in {"", "0.0.0.0", "::"}:
         names.add(settings.host)
+    if settings.public_url:
+        names.add(urlsplit(settings.public_url).hostname or "")
     return {name.lower() for name in names if name}
 
 
 def session_origin(settings: LocalSettings) -> str:
     """The origin whose pages, besides its own, a local session's Jupyter server accepts: the
-    binder's. Until sessions are served on the binder's own port their origin is their own
-    address, which Jupyter always accepts; once they are, it is this one. Decided here only."""
+    binder's. Sessions are served on the binder's own port, through the session proxy, which
+    keeps the request's Host: pages of the address a user reached the binder by are the
+    session's own origin too. Decided here only."""
+    if settings.public_url:
+        parts = urlsplit(settings.public_url)
+        return f"{parts.scheme}://{parts.netloc}"
     host = public_host(settings.host) or settings.host
     return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
 
 
 def public_host(host: str) -> str | None:
-    """The host in session URLs: the listening address, unless that is a wildcard."""
+    """The binder's own name when it listens on every address (for the origin above only:
+    session URLs never name the machine, see local_url)."""
     return socket.gethostname() if host in {"0.0.0.0", "::", ""} else None
 
 

@@ -26,9 +26,11 @@ from skybinder.adapters.aws.ecr_registry import EcrRegistry
 from skybinder.adapters.aws.ecs_runner import EcsRunner, EcsSettings
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
 from skybinder.adapters.aws.lazy import LazyProber, LazyResolver, public_url_reader
-from skybinder.adapters.aws.settings import AwsSettings, load_settings
+from skybinder.adapters.aws.names import ENV_SETTINGS_PARAMETER
+from skybinder.adapters.aws.settings import AwsSettings, load_settings, read_parameter
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import Limits
+from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
 from skybinder.service.ports import Clock, Prober, RateLimiter, Resolver
 
@@ -78,11 +80,15 @@ def build_aws(
     botocore rather than boto3, and the HTTP client only when first used: a function that
     never probes or resolves never imports httpx, and none imports boto3 (a cold start saved).
     """
-    settings = load_settings(environ)
     aws: Any = session or botocore.session.get_session()
 
     def client(name: str) -> Any:
         return aws.create_client(name, config=CLIENT_CONFIG)
+
+    # The settings parameter: one read per cold start (this runs once per process).
+    parameter_name = environ.get(ENV_SETTINGS_PARAMETER, "").strip()
+    parameter = read_parameter(client("ssm"), parameter_name) if parameter_name else None
+    settings = load_settings(environ, parameter)
 
     prober: Prober = LazyProber()
     if http is not None:
@@ -105,7 +111,10 @@ def build_aws(
         prober=prober,
         resolver=resolver
         or LazyResolver(
-            settings.github_token_secret, client, environments=bool(settings.builder_version)
+            settings.github_token_secret,
+            client,
+            ProviderSettings(banned_specs=list(settings.banned_specs)),
+            environments=bool(settings.builder_version),
         ),
         clock=clock,
         config=ServiceConfig(

@@ -14,8 +14,10 @@ from fastapi import FastAPI
 from rich.console import Console
 from rich.text import Text
 
+from skybinder.cli_check import check
 from skybinder.cli_events import app as events_app
 from skybinder.cli_images import app as images_app
+from skybinder.cli_proxy import proxy_command
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, local_token, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
@@ -32,6 +34,8 @@ console = Console()
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(images_app, name="images")
 app.add_typer(events_app, name="events")
+app.command()(check)
+app.command(name="proxy")(proxy_command)
 
 
 @app.command()
@@ -56,11 +60,14 @@ def serve(
         [], help="An environment variable repository code may see (repeatable)."
     ),
     max_builds: int = typer.Option(2, help="Builds running at once (0: no cap)."),
+    public_url: str = typer.Option(
+        "", help="The binder's URL as users reach it, for session URLs (default: as asked)."
+    ),
     containment: str = typer.Option(
         "auto", help="How builds and sessions are contained: auto, bwrap, unshare or group."
     ),
 ) -> None:
-    """Run the local binder: the BinderHub API and launch pages on HOST:PORT."""
+    """Run the local binder: the BinderHub API, launch pages and sessions on HOST:PORT."""
     from skybinder.bootstrap import build_local
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -78,6 +85,7 @@ def serve(
             allow_origins=allow_origin,
             allow_hosts=allow_host,
             pass_env=pass_env,
+            public_url=public_url,
             containment=containment,
         )
         local = build_local(settings)
@@ -89,12 +97,12 @@ def serve(
 
 
 def _serve_app(local: LocalBinder, token: str | None) -> None:
-    """Serve a built local binder's app until Ctrl-C (or SIGTERM); then close the binder,
-    however the server stopped (local_serve.py)."""
+    """Serve a built local binder until Ctrl-C (or SIGTERM), then close it, however the
+    servers stopped (local_server.py)."""
     from skybinder.adapters.local.private_files import access_token
     from skybinder.api.app import create_app
     from skybinder.example import materialize_example
-    from skybinder.local_serve import serve_local
+    from skybinder.local_server import serve_local
 
     settings = local.settings
     example = materialize_example(settings.data_dir)
@@ -106,11 +114,17 @@ def _serve_app(local: LocalBinder, token: str | None) -> None:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         local.start_reaper()
-        _banner(local, example, secret)
         yield
 
     web.router.lifespan_context = lifespan
-    serve_local(web, settings.host, settings.port, options.closing, local.close)
+    serve_local(
+        web,
+        local.store,
+        settings,
+        lambda: _banner(local, example, secret),
+        closing=options.closing,
+        cleanup=local.close,
+    )
 
 
 def _banner(local: LocalBinder, example: Path, secret: str | None) -> None:
@@ -118,7 +132,7 @@ def _banner(local: LocalBinder, example: Path, secret: str | None) -> None:
     from skybinder.example import launch_path
 
     settings = local.settings
-    base = f"http://{settings.host}:{settings.port}"
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
     with_token = f"?token={secret}" if secret else ""
     console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
     console.print(f"Builds and sessions are contained by {local.containment.name}.")

@@ -29,6 +29,9 @@ def default_data_dir() -> Path:
 class LocalSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8585
+    # The binder's URL as users reach it (e.g. https://binder.example.org/ behind a TLS
+    # proxy); "": the URL each request came in on.
+    public_url: str = ""
     data_dir: Path = Field(default_factory=default_data_dir)
     max_sessions: int = 20  # BinderHub's pod quota, for one machine
     max_sessions_per_repo: int = 10

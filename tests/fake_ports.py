@@ -8,7 +8,7 @@ import itertools
 import threading
 
 from skybinder.domain.errors import LaunchError, ResolveError, SpecError, UnknownProviderError
-from skybinder.domain.model import Progress
+from skybinder.domain.model import Progress, Session
 from skybinder.service.ports import BuildJob, LaunchRequest, LogChunk, ResolvedRepo
 
 
@@ -153,6 +153,8 @@ class FakeRunner:
 
 
 class FakeRouter:
+    """A router that provisions a route per session (as the ALB router does)."""
+
     def __init__(self) -> None:
         self.routes: dict[str, str] = {}
         self.reserved: set[str] = set()
@@ -174,6 +176,12 @@ class FakeRouter:
         self.handles.append(("remove", session_id, route))
         self.routes.pop(session_id, None)
         self.reserved.discard(session_id)
+
+    def url(self, session: Session) -> str:
+        return f"https://binder.test/s/{session.id}/"
+
+    def probe_url(self, session: Session) -> str:
+        return session.url
 
 
 class FakeProber:

@@ -17,6 +17,7 @@ from skybinder.domain.model import (
     ImageState,
     Limits,
     Session,
+    SessionRoute,
     SessionState,
     can_move,
 )
@@ -206,6 +207,21 @@ class FakeSessionStore(SessionStore):
                 usage.spent_micros += s.cost_micros
                 usage.interruptions += s.interruptions
         return usage
+
+    def route(self, session_id: str) -> SessionRoute | None:
+        with self._lock:
+            found = self.sessions.get(session_id)
+            return None if found is None else SessionRoute.of(found)
+
+    def record_activity(self, session_id: str, at: float) -> bool:
+        with self._lock:
+            current = self.sessions.get(session_id)
+            if current is None or current.state.terminal:
+                return False
+            if current.last_activity is not None and current.last_activity >= at:
+                return False
+            current.last_activity = at
+            return True
 
     def _admit(self, session: Session, limits: Limits) -> None:
         active = [s for s in self.sessions.values() if s.state in ACTIVE]

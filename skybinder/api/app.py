@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -14,7 +15,8 @@ from skybinder import __version__
 from skybinder.api import admin, admin_events, badges, build, event_page, events, legacy, ui
 from skybinder.api.access import AccessGuard, AccessPolicy
 from skybinder.api.admin import AdminAuth
-from skybinder.api.limits import LaunchRateLimit
+from skybinder.api.limits import LaunchRateLimit, client_ip
+from skybinder.api.origin import OriginCheck
 from skybinder.api.tokens import DEFAULT_LIFETIME, BuildTokens
 from skybinder.service.binder import Binder
 from skybinder.service.ports import RateLimiter
@@ -25,6 +27,9 @@ HealthCheck = Callable[[], bool]
 @dataclass
 class AppOptions:
     keepalive: float = 25.0  # seconds of silence on /build before a keepalive comment
+    # Seconds a /build (or resumed) stream may last before it ends with a "goes on" event:
+    # under API Gateway's 15 minutes in AWS; 0, no limit, locally.
+    stream_limit: float = 0.0
     health_checks: dict[str, HealthCheck] = field(default_factory=dict)
     # Signs the /v2 pages' build tokens; None: a random one per process (one instance only).
     build_token_secret: str | bytes | Callable[[], str] | None = None
@@ -35,6 +40,11 @@ class AppOptions:
     limiter: RateLimiter | None = None
     trusted_proxies: int = 0  # proxies in front that append to X-Forwarded-For
     admin_auth: AdminAuth | None = None  # None: the admin API refuses everyone
+    # Behind CloudFront: the request header holding the origin secret, the secret (None: no
+    # check, as locally), and how to read the client's address (None: from trusted_proxies).
+    origin_header: str = ""
+    origin_secret: Callable[[], str] | None = None
+    client_address: Callable[[Request], str] | None = None
     # Who may call: open (BinderHub's CORS `*`, no token) unless the composition root guards
     # a local binder (access.py).
     access: AccessPolicy = field(default_factory=AccessPolicy.open)
@@ -50,10 +60,14 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
     app = FastAPI(title="skybinder", version=__version__, docs_url=None, redoc_url=None)
     app.state.binder = binder
     app.state.keepalive = options.keepalive
+    app.state.stream_limit = options.stream_limit
     app.state.build_tokens = BuildTokens(options.build_token_secret, options.build_token_lifetime)
     app.state.rate_limit = options.rate_limit
     app.state.limiter = options.limiter
     app.state.trusted_proxies = options.trusted_proxies
+    app.state.client_address = options.client_address or partial(
+        client_ip, trusted_proxies=options.trusted_proxies
+    )
     app.state.admin_auth = options.admin_auth
     app.state.closing = options.closing
     app.state.access = options.access
@@ -70,6 +84,8 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
             allow_methods=["GET"],
             allow_headers=["Authorization"],
         )
+    if options.origin_secret is not None:  # outermost: nothing runs for a refused request
+        app.add_middleware(OriginCheck, header=options.origin_header, secret=options.origin_secret)
     app.include_router(build.router)
     app.include_router(legacy.router)
     for router in (ui.router, badges.router, events.router, admin.router):

@@ -14,13 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.convertors import PathConvertor, register_url_convertor
 
-from skybinder.api.limits import (
-    LaunchRateLimit,
-    check_launch_rate,
-    client_ip,
-    rate_limit_message,
-)
-from skybinder.api.stream import Closing, failed_event, with_keepalive
+from skybinder.api.limits import LaunchRateLimit, check_launch_rate, rate_limit_message
+from skybinder.api.stream import Closing, failed_event, with_keepalive, within
 from skybinder.api.tokens import BuildTokens, first_use, token_origin
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import Session
@@ -81,8 +76,9 @@ def accepts_event_stream(request: Request) -> bool:
 def build(request: Request) -> StreamingResponse:
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive
+    limit: float = request.app.state.stream_limit
     provider, spec = raw_spec(request, "/build/")
-    ip = client_ip(request, request.app.state.trusted_proxies)
+    ip = request.app.state.client_address(request)
     headers = dict(SSE_HEADERS)
     refusal, exempt = _admit(request, binder, provider, spec, ip, headers)
     launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=exempt)
@@ -103,7 +99,8 @@ def build(request: Request) -> StreamingResponse:
                 lambda: attach_resume(binder, session.id), limiter=limiter
             )
             steps = in_thread(with_resume(watch(binder, session.id), session.id, resume), limiter)
-            async for frame in with_keepalive(closing.items(steps), keepalive):
+            bounded = within(steps, limit, lambda: session.id)
+            async for frame in with_keepalive(closing.items(bounded), keepalive):
                 yield frame
             for frame in closing.last():
                 yield frame

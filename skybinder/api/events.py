@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from skybinder.api.build import SSE_HEADERS, in_thread
-from skybinder.api.stream import Closing, failed_event, with_keepalive
+from skybinder.api.stream import Closing, failed_event, with_keepalive, within
 from skybinder.service.binder import Binder
 from skybinder.service.resume import may_resume
 from skybinder.service.watch import watch
@@ -30,6 +30,7 @@ router = APIRouter()
 def session_events(session_id: str, request: Request, resume: str = "") -> StreamingResponse:
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive
+    limit: float = request.app.state.stream_limit
     closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
@@ -48,8 +49,8 @@ def session_events(session_id: str, request: Request, resume: str = "") -> Strea
                     403,
                 )
                 return
-            steps = closing.items(in_thread(watch(binder, session_id), limiter))
-            async for frame in with_keepalive(steps, keepalive):
+            steps = within(in_thread(watch(binder, session_id), limiter), limit, lambda: session_id)
+            async for frame in with_keepalive(closing.items(steps), keepalive):
                 yield frame
             for frame in closing.last():
                 yield frame

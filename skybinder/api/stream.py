@@ -13,6 +13,12 @@ from skybinder.domain.model import Progress
 KEEPALIVE = ":keepalive\n\n"
 T = TypeVar("T")
 SHUTTING_DOWN = "The binder is shutting down; launch again when it is back."
+# The last event of a stream that reached its time limit with the launch still going on.
+LIMIT_MESSAGE = (
+    "This connection ends here: connections to this binder last at most {minutes} minutes. "
+    "Your launch goes on. The launch page follows it again by itself; to follow it from "
+    "elsewhere, open the same link again (a running build is joined, not started again).\n"
+)
 
 
 def sse(progress: Progress) -> str:
@@ -23,6 +29,30 @@ def sse(progress: Progress) -> str:
 def failed_event(message: str, status_code: int) -> str:
     extra: dict[str, object] = {"status_code": status_code}
     return sse(Progress(phase="failed", message=message.rstrip("\n") + "\n", extra=extra))
+
+
+async def within(
+    events: AsyncIterator[Progress | None],
+    limit: float,
+    session_id: Callable[[], str] = str,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> AsyncIterator[Progress | None]:
+    """`events` for at most `limit` seconds (0: no limit), then one last event in the phase
+    of the last one sent (never `failed`: nothing failed), saying the launch goes on, and the
+    end of the stream. API Gateway cuts a streamed response at 15 minutes; this ends it first,
+    cleanly, so that a client never mistakes the cut for a failed launch."""
+    deadline = monotonic() + limit if limit > 0 else None
+    phase = "waiting"
+    async for item in events:
+        if item is not None:
+            phase = item.phase
+        if deadline is not None and monotonic() >= deadline and item is None:
+            minutes = round(limit / 60)
+            extra: dict[str, object] = {"session_id": session_id(), "reconnect": True}
+            message = LIMIT_MESSAGE.format(minutes=minutes)
+            yield Progress(phase=phase, message=message, extra=extra)
+            return
+        yield item
 
 
 async def with_keepalive(

@@ -20,7 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 from skybinder import __version__
 from skybinder.api.access import AccessPolicy, url_without_token
 from skybinder.api.build import raw_spec
-from skybinder.api.limits import LaunchRateLimit, check_page_rate, client_ip
+from skybinder.api.limits import LaunchRateLimit, check_page_rate
 from skybinder.api.tokens import BuildTokens, token_origin
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.spec_rules import FORMS
@@ -119,7 +119,7 @@ def page_token(request: Request, binder: Binder, provider_spec: str) -> str:
     the client has had its launches' worth of tokens (its /build then counts as any)."""
     tokens: BuildTokens = request.app.state.build_tokens
     rate_limit: LaunchRateLimit | None = request.app.state.rate_limit
-    ip = client_ip(request, request.app.state.trusted_proxies)
+    ip = request.app.state.client_address(request)  # as /build reads it (CloudFront's in AWS)
     if rate_limit is not None and not check_page_rate(rate_limit, ip, binder.clock.now()).allowed:
         return ""
     return tokens.issue(provider_spec, token_origin(request), client=ip)

@@ -19,6 +19,7 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  ├── BuildError                the builder could not build the image (500)
  ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
  └── LaunchError               the runner could not start or keep the session (500)
+      └── RunnerBusyError       the platform refuses more starts for now: start it again (503)
 
 Messages are written for a person: what happened, why, and what to do next.
 """
@@ -82,6 +83,13 @@ class BuilderBusyError(SkybinderError):
 
 class LaunchError(SkybinderError):
     status_code = 500
+
+
+class RunnerBusyError(LaunchError):
+    """Not a failure: the platform throttles server starts (AWS's RunTask rate); the server
+    is started again a little later."""
+
+    status_code = 503
 
 
 class EventFullError(QuotaExceededError):

@@ -34,6 +34,9 @@ def jupyter_args(base_url: str, ip: str, port: int, options: JupyterOptions) -> 
         "--ServerApp.open_browser=False",
         f"--ServerApp.allow_origin={options.allow_origin}",
         "--ServerApp.trust_xheaders=True",
+        # Requests arrive through the session proxy with the binder's public Host, which a
+        # server on loopback would otherwise refuse as "non-local"; the token guards it.
+        "--ServerApp.allow_remote_access=True",
         f"--ServerApp.shutdown_no_activity_timeout={idle}",
         f"--MappingKernelManager.cull_idle_timeout={idle}",
         f"--MappingKernelManager.cull_interval={min(60, idle)}",

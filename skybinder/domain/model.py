@@ -27,6 +27,9 @@ TERMINAL = frozenset({SessionState.STOPPED, SessionState.FAILED})
 ACTIVE = frozenset(SessionState) - TERMINAL
 # States in which a session holds (or is about to hold) a running server.
 RUNNING = frozenset({SessionState.LAUNCHING, SessionState.STARTING, SessionState.READY})
+# States in which the session proxy forwards to the session's recorded address: a stopping
+# session keeps its route until its server has stopped, so that its user may save their work.
+ROUTABLE = frozenset({SessionState.STARTING, SessionState.READY, SessionState.STOPPING})
 
 S = SessionState
 # The allowed moves. `failed` is reachable from every non-terminal state; a state may be
@@ -102,6 +105,9 @@ class Session(BaseModel):
     updated_at: float = 0.0
     ready_at: float | None = None
     ended_at: float | None = None
+    # The last request or WebSocket message the session proxy relayed to the session, written
+    # at most once a minute: the reaper ends a session whose traffic stopped (DESIGN.md §2).
+    last_activity: float | None = None
 
     @property
     def refused_attempt(self) -> bool:
@@ -183,3 +189,33 @@ class Progress(BaseModel):
 
     def payload(self) -> dict[str, object]:
         return {"phase": self.phase, "message": self.message, **self.extra}
+
+
+class SessionRoute(BaseModel):
+    """What the session proxy reads of a session to route `/s/<id>/`: a narrow read, never the
+    token. `address` is the route ("host:port" of its server) while the session is routable."""
+
+    id: str
+    state: SessionState
+    address: str = ""
+    provider: str = ""
+    spec: str = ""
+    event: str = ""  # the event's slug: relaunching goes through its page
+    reason: str = ""
+
+    @property
+    def routable(self) -> bool:
+        return self.state in ROUTABLE and bool(self.address)
+
+    def launch_path(self) -> str:
+        """Where the session can be launched again, on the binder's own site ("" when not
+        known): the event's page for an event session, else its /v2 link."""
+        if self.event:
+            return f"/e/{self.event}"
+        if self.provider and self.spec:
+            return f"/v2/{self.provider}/{self.spec}"
+        return ""
+
+    @classmethod
+    def of(cls, session: Session) -> SessionRoute:
+        return cls.model_validate(session.model_dump(include=set(cls.model_fields)))

@@ -31,6 +31,9 @@ class ServiceConfig:
     start_timeout: float = 300.0  # a server that does not answer by then fails
     max_age: float = 6 * 3600.0  # sessions are stopped at this age (0: never)
     stop_timeout: float = 120.0  # a stop not confirmed by then is asked again
+    # A ready session with no traffic through the session proxy for this long is stopped,
+    # even when its kernel is busy (0: only Jupyter's own culling ends idle sessions).
+    idle_timeout: float = 0.0
     poll_interval: float = 0.5  # how often `watch` looks at the session
     # Where sessions outside events run (in AWS): a Spot interruption before `ready` is
     # relaunched on-demand only when this allows it.

@@ -9,6 +9,7 @@ from skybinder.domain.model import ACTIVE, Session, SessionState
 from skybinder.service.binder import Binder
 from skybinder.service.build_control import cancel_unwanted_build
 from skybinder.service.launch_events import emit_launch_event
+from skybinder.service.routes import close_route
 
 S = SessionState
 log = logging.getLogger(__name__)
@@ -56,6 +57,6 @@ def check_overrun(session: Session | None) -> None:
 
 
 def release(binder: Binder, session: Session) -> None:
-    binder.router.remove(session.id, session.route)
+    close_route(binder, session)
     if session.task_id:
         binder.runner.stop(session.task_id)

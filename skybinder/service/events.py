@@ -312,8 +312,12 @@ def claim_warm_session(
                 continue
             if state == S.LAUNCHING and now - candidate.updated_at > STALLED:
                 continue  # its start may have died with its caller: the reaper will tell
+            attendee = candidate.model_copy(update={"launch_host": launch_host})
+            # A warm session was routed with no request to name the binder's URL: now there is.
+            url = {"url": binder.router.url(attendee)} if candidate.url else {}
+            # Its idle time counts from the hand-over, not from when it became ready.
             claimed = binder.store.claim_warm(
-                candidate.id, client_ip=client_ip, launch_host=launch_host
+                candidate.id, client_ip=client_ip, launch_host=launch_host, last_activity=now, **url
             )
             if claimed is not None:
                 return claimed

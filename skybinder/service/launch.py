@@ -16,6 +16,7 @@ from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
+from skybinder.service.routes import id_prefix
 from skybinder.service.servers import launch, start_server
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def routed_id(binder: Binder) -> str:
     pool of load balancers); when the router cannot say, the first part, which always works
     when it has room."""
     try:
-        prefix = binder.router.id_prefix()
+        prefix = id_prefix(binder)
     except Exception:  # a throttled look at the pool must not cost the attendee the launch
         log.exception("choosing a load balancer for a new session failed")
         prefix = ""

@@ -1,8 +1,8 @@
 """The ports: what the service layer needs from the world, as Protocols.
 
-Adapters implement them by technology (SqliteSessionStore, VenvBuilder, ProcessRunner; later
-DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory fakes that
-keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
+Adapters implement them by technology (SqliteSessionStore, VenvBuilder, ProcessRunner,
+ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory
+fakes that keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from skybinder.domain.model import (
     ImageState,
     Limits,
     Session,
+    SessionRoute,
     SessionState,
 )
 
@@ -169,6 +170,20 @@ class SessionStore(Protocol):
         was in); otherwise None. Atomic: of concurrent claims of one session, one wins."""
         ...
 
+    # -- the session proxy ---------------------------------------------------------------
+
+    def route(self, session_id: str) -> SessionRoute | None:
+        """What the session proxy needs to route the session (SessionRoute), read narrowly
+        and strongly consistent; None when there is no such session."""
+        ...
+
+    def record_activity(self, session_id: str, at: float) -> bool:
+        """Note traffic to a session at `at` (epoch seconds): set its `last_activity` to `at`
+        unless that is earlier than what is stored. Only active sessions are written; False
+        when the session is unknown or ended, or already has a later activity. Changes no
+        other field, and never makes a concurrent `transition` fail or lose its write."""
+        ...
+
 
 class ImageRegistry(Protocol):
     def has(self, image_name: str) -> bool:
@@ -272,6 +287,26 @@ class Runner(Protocol):
 
 
 class Router(Protocol):
+    """Where users reach sessions. A session's route is its address in the store: the session
+    proxy reads it and forwards `/s/<session id>/` there, so a router only names URLs."""
+
+    def url(self, session: Session) -> str:
+        """The session's public URL (absolute, ending with "/"): the binder's public URL, or
+        the one its launch request came in on (`session.launch_host`), plus `s/<id>/`."""
+        ...
+
+    def probe_url(self, session: Session) -> str:
+        """Where the binder itself checks that the session's server answers (its `api`
+        endpoint below this URL): the public URL, or a shorter way to the same server."""
+        ...
+
+
+@runtime_checkable
+class RouteProvisioner(Protocol):
+    """A Router that builds a route per session (the ALB router: a target group and a rule
+    each) instead of leaving routing to the session proxy. The service then claims routing
+    capacity before a server starts and builds and removes each session's route."""
+
     def id_prefix(self) -> str:
         """The prefix a new session's id must start with so that its requests reach the part
         of the router that will serve it (e.g. "p1-" for the second load balancer of a pool);
@@ -281,9 +316,8 @@ class Router(Protocol):
     def reserve(self, session_id: str) -> str:
         """Claim routing capacity for a session before its server starts, so a full router
         refuses before anything runs: QuotaExceededError says so. Idempotent; `remove`
-        releases it. Returns the route's handle (in AWS its target group's ARN; "" when the
-        router needs none), which the session keeps and passes back to `add` and `remove` so
-        that they need not look the route up."""
+        releases it. Returns the route's handle (in AWS its target group's ARN), which the
+        session keeps and passes back to `add` and `remove`."""
         ...
 
     def add(self, session_id: str, address: str, route: str = "") -> str:

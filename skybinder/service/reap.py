@@ -149,6 +149,11 @@ def _reap_running(binder: Binder, session: Session, now: float, age: float) -> s
         hours = round(cfg.max_age / 3600, 1)
         stop_session(binder, session.id, f"max-age: sessions end after {hours:g} hours")
         return "max-age"
+    # A warm session waits for its attendee (its server keeps a longer idle timeout too).
+    idle = cfg.idle_timeout and not session.warm and idle_for(session, now) > cfg.idle_timeout
+    if session.state == S.READY and idle:
+        stop_session(binder, session.id, f"idle: no activity for {_duration(cfg.idle_timeout)}")
+        return "idle"
     if session.state == S.STOPPING and idle_in_state > cfg.stop_timeout:
         if session.task_id:
             binder.runner.stop(session.task_id)
@@ -157,3 +162,16 @@ def _reap_running(binder: Binder, session: Session, now: float, age: float) -> s
         binder.store.transition(session.id, {S.STOPPING}, S.STOPPED, ended_at=now, updated_at=now)
         return "stopped"
     return ""
+
+
+def idle_for(session: Session, now: float) -> float:
+    """Seconds since the session's last traffic through the proxy (since it became ready,
+    when it has had none). The record is written at most once a minute, so it lags."""
+    since = max(session.last_activity or 0.0, session.ready_at or session.updated_at)
+    return now - since
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} seconds"
+    return f"{round(seconds / 60, 1):g} minutes"

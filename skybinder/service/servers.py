@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import QuotaExceededError, SkybinderError
+from skybinder.domain.errors import QuotaExceededError, RunnerBusyError, SkybinderError
 from skybinder.domain.event import Event
 from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, SessionState
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail
 from skybinder.service.ports import LaunchRequest
+from skybinder.service.routes import reserve
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -40,8 +41,11 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
     session_id = session.id
     try:
         # Routing capacity first: a full binder refuses before a server is paid for.
-        route = binder.router.reserve(session.id)
+        route = reserve(binder, session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
+    except RunnerBusyError as err:  # throttled: started again by the reaper, not failed
+        log.warning("launch of %s throttled: %s", session_id, err.message)
+        return _later(binder, session, err.message)
     except Exception as err:  # a runner or router fault fails this session, never the caller
         reason, status = _start_failure(err)
         if isinstance(err, QuotaExceededError):
@@ -56,6 +60,15 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
         # Stopped or failed while we were starting it: do not leave the task behind.
         binder.runner.stop(task_id)
     return started
+
+
+def _later(binder: Binder, session: Session, notice: str) -> Session | None:
+    """Back to `built`, told why: the reaper starts a session left built after a minute (its
+    first launch's time is kept, as for a relaunch: its deadline still holds)."""
+    notices = session.notices if notice in session.notices else [*session.notices, notice]
+    return binder.store.transition(
+        session.id, {S.LAUNCHING}, S.BUILT, notices=notices, updated_at=binder.clock.now()
+    )
 
 
 def relaunch(binder: Binder, session: Session, task_id: str, reason: str) -> bool:

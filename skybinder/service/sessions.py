@@ -10,6 +10,7 @@ from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
 from skybinder.service.ending import check_overrun, fail
 from skybinder.service.launch_events import emit_launch_event
+from skybinder.service.routes import close_route, open_route, probe_url
 from skybinder.service.servers import BEFORE_READY, relaunch
 
 __all__ = ["check_ready", "fail", "on_task_state", "stop_session"]
@@ -56,7 +57,7 @@ def _on_running(
         binder.runner.stop(task_id)  # a late event: no route for a session that has ended
         return
     try:
-        url = binder.router.add(session.id, address, session.route)
+        url = open_route(binder, session, address)
     except SkybinderError as err:  # no route can be made (the router is full): end it here
         fail(binder, session.id, err.message, status_code=err.status_code)
         binder.runner.stop(task_id)
@@ -72,7 +73,7 @@ def _on_running(
     )
     if moved is None and binder.store.transition(session.id, {S.READY}, S.READY) is None:
         # The session ended (or is stopping) before its task came up.
-        binder.router.remove(session.id, session.route)
+        close_route(binder, session)
         binder.runner.stop(task_id)
 
 
@@ -114,7 +115,7 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     if not session.task_id and session.interruptions and session.state in {S.BUILT, S.LAUNCHING}:
         return None  # news of the server Spot took: its relaunch is under way (a duplicate)
     now = binder.clock.now()
-    binder.router.remove(session.id, session.route)
+    close_route(binder, session)
     if session.state in BEFORE_READY:
         if is_spot_interruption(reason) and relaunch(binder, session, task_id, reason):
             return None
@@ -151,7 +152,7 @@ def check_ready(binder: Binder, session_id: str, session: Session | None = None)
     session = session or binder.store.get(session_id)
     if session is None or session.state != S.STARTING or not session.url:
         return session
-    if not binder.prober.ready(session.url):
+    if not binder.prober.ready(probe_url(binder, session)):
         return session
     now = binder.clock.now()
     ready = binder.store.transition(session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now)

@@ -1,11 +1,18 @@
-"""The compute side of the AWS tests: a deployment on moto, wired through bootstrap_aws.
+"""The compute side of the AWS tests: a deployment on moto, wired through bootstrap_aws, with
+each function's calls made as its own role.
 
-`Cloud` is the binder that bootstrap_aws builds from a deployment's environment
-(compute_deploy.py), plus what AWS does around it: push an image, write a build's log, and
-send the EventBridge events (tests/events/*.json, filled in with the ids of real moto
-resources) to the real build and reap handlers. Traps handled here (aws-facts.md): ELBv2 has
-no quotas (the router counts); CodeBuild keeps no overrides (StartBuild's are recorded to fill
-the events); RunTask never lacks capacity in moto (`spot_unavailable` answers as AWS does).
+`Cloud` holds one binder per function, as AWS runs them: `launch` (the HTTP app: `cloud.binder`,
+`launch()`, `stream()`), `build` and `reap` (their handlers, through `send_build` and
+`send_reap`). Each binder has its own botocore session, and an IamGuard checks every call of a
+session against the policy the Pulumi program renders for that function's role: a call AWS
+would refuse fails as AWS fails it, and fails the test (every Cloud made during a test is
+checked when it ends). Use `cloud.as_role("reap")` to call the service layer as a function does.
+
+Also here, what AWS does around the functions: push an image, write a build's log, and send the
+EventBridge events (tests/events/*.json, filled in with the ids of real moto resources) to the
+real build and reap handlers. Traps handled (aws-facts.md): ELBv2 has no quotas (the router
+counts); CodeBuild keeps no overrides (StartBuild's are recorded to fill the events); RunTask
+never lacks capacity in moto (`spot_unavailable` answers as AWS does).
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import botocore.session
 import httpx
 from botocore.awsrequest import AWSResponse
 
@@ -33,26 +40,36 @@ from tests.aws.compute_deploy import (
     ACCOUNT,
     BUILD_LOGS,
     CLUSTER,
+    FAMILY_PREFIX,
     PROJECT,
     PUBLIC_URL,
     REPOSITORY,
     STREAM_PREFIX,
+    TABLE,
+    TARGET_GROUP_PREFIX,
     TEMPLATE,
     Deployment,
     JupyterBehindAlb,
+    botocore_session,
     deploy,
 )
 from tests.aws.compute_events import LambdaContext, build_event, load_event, task_event
 from tests.aws.conftest import REGION
+from tests.aws.iam.guard import AccountLookup, IamGuard
+from tests.aws.quotas import BuilderLimit, SharedFailures, Throttle
 from tests.fake_ports import FakeClock, FakeResolver
 
 __all__ = [  # what the tests take from here, some of it from compute_deploy
     "ACCOUNT",
     "CLUSTER",
+    "FAMILY_PREFIX",
     "IMAGE",
     "PROJECT",
     "PUBLIC_URL",
+    "REPOSITORY",
     "SPEC",
+    "TABLE",
+    "TARGET_GROUP_PREFIX",
     "TEMPLATE",
     "Cloud",
     "deploy",
@@ -62,6 +79,9 @@ __all__ = [  # what the tests take from here, some of it from compute_deploy
     "stream",
     "take",
 ]
+FUNCTIONS = ("launch", "build", "reap")
+# Every Cloud made since the last check: conftest checks their guards after each test.
+made: list[Cloud] = []
 
 SHA = "b8259dac9eb4aa5f2d65d8881f2da94a4952a195"
 OTHER_SHA = "c" * 40
@@ -75,11 +95,12 @@ NO_CAPACITY = (  # RunTask's failure reason when Fargate (Spot) has no capacity
 
 @dataclass
 class Cloud:
-    """A deployment on moto, its binder from bootstrap_aws, and AWS's side of the events."""
+    """A deployment on moto, a binder per function, and AWS's side of the events."""
 
-    aws: AwsBinder
+    functions: dict[str, AwsBinder]  # launch, build, reap: each with its own role
     deployment: Deployment
-    boto: Any  # the botocore session every client of the binder comes from
+    sessions: dict[str, Any]  # role -> the botocore session of its binder
+    guard: IamGuard
     internet: JupyterBehindAlb
     clock: FakeClock
     starts: list[dict[str, Any]] = field(default_factory=list)  # StartBuild parameters
@@ -89,10 +110,51 @@ class Cloud:
     ecr: Any = None
     logs: Any = None
     last_log_ms: int = 0
+    builders: BuilderLimit | None = None  # CodeBuild's concurrency, once `builder_limit` set
+
+    @property
+    def aws(self) -> AwsBinder:
+        """The launch function's binder and settings."""
+        return self.functions["launch"]
 
     @property
     def binder(self) -> Any:
-        return self.aws.binder
+        """The launch function's binder: the HTTP app's, what `launch` and `stream` use."""
+        return self.functions["launch"].binder
+
+    def function(self, role: str) -> Any:
+        """The binder of function `role` (launch, build or reap)."""
+        return self.functions[role].binder
+
+    @contextmanager
+    def as_role(self, role: str) -> Iterator[Any]:
+        """Run the block as function `role` does: its binder is bootstrap_aws' current one
+        (what the handlers use), and it is given to the block to call the service with."""
+        bootstrap_aws.use(self.functions[role])
+        try:
+            yield self.functions[role].binder
+        finally:
+            bootstrap_aws.use(self.functions["launch"])
+
+    # -- AWS's limits, which moto lacks (tests/aws/quotas.py) --------------------------------
+
+    def clients(self, service: str) -> list[Any]:
+        """The `service` clients of every function (an account's limit binds them all)."""
+        attribute = {"ecs": ("runner", "client"), "codebuild": ("builder", "client")}[service]
+        return [getattr(getattr(self.function(r), attribute[0]), attribute[1]) for r in FUNCTIONS]
+
+    def builder_limit(self, concurrent: int) -> BuilderLimit:
+        """CodeBuild refuses StartBuild while `concurrent` builds run (until send_build)."""
+        self.builders = BuilderLimit(concurrent).install(self.clients("codebuild"))
+        return self.builders
+
+    def throttle(self, service: str, operation: str, rate: float, burst: int) -> Throttle:
+        """`operation` throttled as AWS throttles it: a token bucket on the cloud's clock."""
+        return Throttle(self.clock.now, rate, burst).install(self.clients(service), operation)
+
+    def fail(self, service: str, operation: str, code: str, times: int = 1, **extra: Any) -> None:
+        """The next `times` calls of `operation`, by any function, fail with `code`."""
+        SharedFailures(code, times, **extra).install(self.clients(service), operation)
 
     # -- what AWS does around the functions ----------------------------------------------
 
@@ -159,19 +221,27 @@ class Cloud:
             response = AWSResponse("https://ecs.invalid", status_code=200, headers={}, raw=None)
             return response, {**body, "ResponseMetadata": {}}
 
-        self.binder.runner.client.meta.events.register("before-call.ecs.RunTask", no_spot)
+        for role in FUNCTIONS:  # whichever function starts the server
+            self.function(role).runner.client.meta.events.register(
+                "before-call.ecs.RunTask", no_spot
+            )
 
     # -- the functions ---------------------------------------------------------------------
 
     def send_build(self, event: dict[str, Any]) -> Any:
         from functions.build import handler
 
-        return handler.handler(copy.deepcopy(event), LambdaContext("skybinder-build"))
+        detail = event.get("detail", {})
+        if self.builders and detail.get("build-status") != "IN_PROGRESS":
+            self.builders.ended(str(detail.get("build-id", "")).rsplit("/", 1)[-1])
+        with self.as_role("build"):
+            return handler.handler(copy.deepcopy(event), LambdaContext("skybinder-build"))
 
     def send_reap(self, event: dict[str, Any]) -> Any:
         from functions.reap import handler
 
-        return handler.handler(copy.deepcopy(event), LambdaContext("skybinder-reap"))
+        with self.as_role("reap"):
+            return handler.handler(copy.deepcopy(event), LambdaContext("skybinder-reap"))
 
     # -- looking at the state ----------------------------------------------------------------
 
@@ -198,7 +268,8 @@ class Cloud:
         return rules
 
     def targets(self, session_id: str) -> list[str]:
-        arn = self.elbv2.describe_target_groups(Names=[f"sb-{session_id}"])["TargetGroups"][0]
+        name = f"{TARGET_GROUP_PREFIX}{session_id}"
+        arn = self.elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]
         health = self.elbv2.describe_target_health(TargetGroupArn=arn["TargetGroupArn"])
         return [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]]
 
@@ -242,31 +313,44 @@ def make_cloud(
     hooks: list[tuple[str, Callable[..., Any]]] | None = None,
     resolver: Any = None,
 ) -> Cloud:
-    """The binder bootstrap_aws builds from the deployment's environment, made current.
+    """The binders bootstrap_aws builds from the deployment's environment, one per function,
+    each making its calls as its role; the launch function's is made current.
 
-    `hooks` are (event, handler) pairs for the binder's botocore session (e.g. to count calls);
-    `resolver` replaces the fake one (a ProviderResolver on recorded answers).
+    `hooks` are (event, handler) pairs for every function's botocore session (e.g. to count
+    calls); `resolver` replaces the fake one (a ProviderResolver on recorded answers).
     """
-    session = botocore.session.get_session()
-    session.set_config_variable("region", REGION)
-    starts, run_tasks = _recorded(session)
-    for event, handler in hooks or []:
-        session.register(event, handler)
+    guard = IamGuard(
+        deployment.policies(), AccountLookup(deployment.client, REGION, ACCOUNT), ACCOUNT
+    )
+    starts: list[dict[str, Any]] = []
+    run_tasks: list[dict[str, Any]] = []
     internet = JupyterBehindAlb(deployment.client("elbv2"), deployment.listener_arns)
     clock = FakeClock()
-    aws = build_aws(
-        deployment.env,
-        session=session,
-        http=httpx.Client(transport=httpx.MockTransport(internet)),
-        resolver=resolver
-        or FakeResolver(refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA}),
-        clock=clock,
+    http = httpx.Client(transport=httpx.MockTransport(internet))
+    resolver = resolver or FakeResolver(
+        refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA}
     )
-    bootstrap_aws.use(aws)
-    return Cloud(
-        aws=aws,
+    functions: dict[str, AwsBinder] = {}
+    sessions: dict[str, Any] = {}
+    for role in FUNCTIONS:
+        session = botocore_session()
+        guard.attach(session, role, REGION)  # before any client: they inherit the check
+        _recorded(session, starts, run_tasks)
+        for event, handler in hooks or []:
+            session.register(event, handler)
+        environment = {k: v for k, v in deployment.env.items()}
+        if role != "launch":  # only the launch function is told where a GitHub token is
+            environment.pop("SKYBINDER_GITHUB_TOKEN_SECRET", None)
+        functions[role] = build_aws(
+            environment, session=session, http=http, resolver=resolver, clock=clock
+        )
+        sessions[role] = session
+    bootstrap_aws.use(functions["launch"])
+    cloud = Cloud(
+        functions=functions,
         deployment=deployment,
-        boto=session,
+        sessions=sessions,
+        guard=guard,
         internet=internet,
         clock=clock,
         starts=starts,
@@ -276,12 +360,20 @@ def make_cloud(
         ecr=deployment.client("ecr"),
         logs=deployment.client("logs"),
     )
+    made.append(cloud)
+    return cloud
 
 
-def _recorded(session: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def check_clouds() -> None:
+    """Fail when a Cloud made since the last check saw a call its role may not make."""
+    clouds = list(made)
+    made.clear()
+    for cloud in clouds:
+        cloud.guard.assert_clean()
+
+
+def _recorded(session: Any, starts: list[dict[str, Any]], run_tasks: list[dict[str, Any]]) -> None:
     """The parameters of every StartBuild (with the build id it got) and every RunTask."""
-    starts: list[dict[str, Any]] = []
-    run_tasks: list[dict[str, Any]] = []
 
     def record_start(params: dict[str, Any], **_: Any) -> None:
         starts.append(copy.deepcopy(params))
@@ -296,4 +388,3 @@ def _recorded(session: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]
     session.register("before-parameter-build.codebuild.StartBuild", record_start)
     session.register("after-call.codebuild.StartBuild", record_id)
     session.register("before-parameter-build.ecs.RunTask", record_run)
-    return starts, run_tasks

@@ -1,4 +1,5 @@
-"""moto for every AWS test, with the traps of shared/reference/aws-facts.md handled here once.
+"""moto for every AWS test, with the traps of shared/reference/aws-facts.md handled here once,
+and IAM enforced the way AWS enforces it.
 
 Use the `aws` fixture (or `mocked_aws()` outside fixtures, e.g. in a parametrised contract
 suite) and make clients with `client(service)`; never reach real AWS. What is handled:
@@ -11,6 +12,35 @@ suite) and make clients with `client(service)`; never reach real AWS. What is ha
   race tests exercise our conditions, not moto's missing locking;
 - DynamoDB TTL never deletes in moto: `sweep_expired` deletes what TTL would have deleted;
 - ECS tasks advance one state per `describe_tasks` in moto: they are set to manual progression.
+
+IAM, enforced (tests/aws/iam/). moto allows every call; AWS allows what the caller's role
+allows. The `cloud` fixture (compute_fixtures.py) deploys on moto what the Pulumi program
+declares, under the names the program gives it, and builds one binder per function (launch,
+build, reap), each calling AWS through its own botocore session. Every call is evaluated, before
+it is sent, against the policy the program renders for that function's role (rendered once per
+configuration under Pulumi mocks, tests/infra/render.py), for the ARN the call really targets
+and with the condition keys AWS sets (ecs:cluster, iam:PassedToService, ...). A call the role
+may not make fails as in AWS (AccessDenied...), and the test fails when it ends, naming the
+role, the action and the resource. So, in a test:
+
+    def test_something(cloud: Cloud) -> None:
+        session = launch(cloud)                  # as the launch function (cloud.binder)
+        cloud.send_reap(event)                   # the reap handler, as the reap role
+        with cloud.as_role("reap") as binder:    # the service layer, as the reap function
+            reap(binder)                         # (or the `as_role` fixture: as_role("reap"))
+        cloud.guard.allowed("reap", "ecs:RunTask")   # what a role was allowed to do
+
+For a client of your own (a new adapter, a new function), check it as a role with
+`iam_client(cloud, service, role)`; a new role needs its policy in infra/ and its name in
+tests/aws/iam/roles.py. A call the harness cannot map to an ARN (tests/aws/iam/requests.py)
+fails too: add its operation there. The CodeBuild project's role (`builder`) and the task
+execution role (`execution`) are checked with `cloud.guard.check(role, Call(...))` for the
+calls they make outside Python (tests/aws/test_iam_roles.py).
+
+Quotas and throttles AWS has and moto lacks, as doubles that answer as AWS does: `fail_calls`
+(any error, a number of times), `Throttle` (a token bucket raising ThrottlingException, e.g.
+RunTask's 20/s with a burst of 100), `cloud.builder_limit(n)` (CodeBuild's concurrent builds),
+and the Lambda 4 KB environment limit (checked on the rendered program in tests/infra).
 
 Helpers for any service: `ApiCalls` records a client's operations (call budgets, "never
 Scans"); `before_call` runs another writer between a read and a write; `fail_calls` makes a
@@ -51,6 +81,9 @@ _FAKE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    # moto's EC2 loads thousands of AMIs into every new account: seconds per test for images
+    # no test uses (the deployments need a VPC, never an AMI).
+    "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
 }
 _DROPPED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE")
 
@@ -204,13 +237,38 @@ def _ecs_tasks_advance_manually() -> Iterator[None]:
 
 @pytest.fixture
 def cloud() -> Iterator[Any]:
-    """One ALB, the default capacity policy (Spot, falling back to on-demand)."""
+    """One ALB, the default capacity policy (Spot, falling back to on-demand); IAM enforced."""
     from skybinder import bootstrap_aws
     from tests.aws.compute_fixtures import deploy, make_cloud
 
     with mocked_aws():
         yield make_cloud(deploy())
         bootstrap_aws.use(None)
+
+
+@pytest.fixture(autouse=True)
+def _iam_enforced() -> Iterator[None]:
+    """After each test: every Cloud it made saw only calls its roles may make."""
+    yield
+    import sys
+
+    fixtures = sys.modules.get("tests.aws.compute_fixtures")
+    if fixtures is not None:
+        fixtures.check_clouds()
+
+
+@pytest.fixture
+def as_role(cloud: Any) -> Any:
+    """`with as_role("reap") as binder:` runs the block as that function (Cloud.as_role)."""
+    return cloud.as_role
+
+
+def iam_client(cloud: Any, service: str, role: str) -> Any:
+    """A client of `service` whose calls are checked as `role` (launch, build, reap, builder,
+    execution), like the functions' own."""
+    made = client(service)
+    cloud.guard.attach(made, role, REGION)
+    return made
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from skybinder.adapters.aws.alb_router import AlbRouter
 from skybinder.domain.errors import QuotaExceededError
 from skybinder.domain.model import SessionState
 from skybinder.domain.naming import new_session_id
-from tests.aws.compute_fixtures import IMAGE, Cloud, deploy, launch, make_cloud
+from tests.aws.compute_fixtures import IMAGE, TARGET_GROUP_PREFIX, Cloud, deploy, launch, make_cloud
 from tests.aws.conftest import ApiCalls, mocked_aws
 
 
@@ -94,7 +94,9 @@ def test_a_full_alb_refuses_its_sessions_though_another_has_room(pool: Cloud) ->
     alb.reserve(first)
     with pytest.raises(QuotaExceededError, match=f"This binder is at capacity: all {n} session"):
         alb.reserve(second)
-    assert pool.target_groups() == [f"sb-{first}"]  # the refused one's target group is gone
+    assert pool.target_groups() == [
+        f"{TARGET_GROUP_PREFIX}{first}"
+    ]  # the refused one's target group is gone
     assert placed_on(pool, first) == [n - 1]
     assert alb.id_prefix() != prefix  # the next session is given an ALB with room
     third = new_session_id(alb.id_prefix())

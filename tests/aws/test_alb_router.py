@@ -11,8 +11,10 @@ import pytest
 from skybinder.adapters.aws.alb_listeners import load_balancer_of, target_group_name
 from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
 from skybinder.domain.errors import QuotaExceededError
-from tests.aws.compute_fixtures import PUBLIC_URL, Cloud
+from tests.aws.compute_fixtures import PUBLIC_URL, TARGET_GROUP_PREFIX, Cloud
 from tests.aws.conftest import ApiCalls, fail_calls
+
+TG = TARGET_GROUP_PREFIX
 
 SESSION = "5e1f0c9a7b3d2468"
 
@@ -24,6 +26,7 @@ def router(cloud: Cloud, **settings: Any) -> AlbRouter:
         "listener_arns": base.listener_arns,
         "vpc_id": base.vpc_id,
         "public_url": lambda: PUBLIC_URL,
+        "name_prefix": base.name_prefix,
         **settings,
     }
     return AlbRouter(cloud.binder.router.client, AlbSettings(**values), random.Random(7))
@@ -47,7 +50,7 @@ def test_a_reservation_is_a_target_group_checked_on_jupyters_api_and_a_path_rule
 ) -> None:
     alb = router(cloud)
     alb.reserve(SESSION)
-    (group,) = cloud.elbv2.describe_target_groups(Names=[f"sb-{SESSION}"])["TargetGroups"]
+    (group,) = cloud.elbv2.describe_target_groups(Names=[f"{TG}{SESSION}"])["TargetGroups"]
     assert (group["TargetType"], group["Port"], group["VpcId"]) == (
         "ip",
         8888,
@@ -73,7 +76,7 @@ def test_reserving_again_changes_nothing(cloud: Cloud) -> None:
     alb = router(cloud)
     alb.reserve(SESSION)
     alb.reserve(SESSION)
-    assert cloud.target_groups() == [f"sb-{SESSION}"] and len(cloud.session_rules()) == 1
+    assert cloud.target_groups() == [f"{TG}{SESSION}"] and len(cloud.session_rules()) == 1
 
 
 def test_a_priority_taken_between_read_and_write_is_chosen_again(cloud: Cloud) -> None:
@@ -100,7 +103,7 @@ def test_a_priority_taken_between_read_and_write_is_chosen_again(cloud: Cloud) -
     alb.reserve(SESSION)
     priorities = {r["Priority"]: r["Actions"][0]["TargetGroupArn"] for r in cloud.session_rules()}
     assert priorities[str(taken[0])] == other  # the competitor kept its priority
-    ours = [p for p, arn in priorities.items() if target_group_name(arn) == f"sb-{SESSION}"]
+    ours = [p for p, arn in priorities.items() if target_group_name(arn) == f"{TG}{SESSION}"]
     assert len(ours) == 1 and ours[0] != str(taken[0])
 
 
@@ -110,7 +113,7 @@ def test_the_router_counts_target_groups_and_refuses_when_every_alb_is_full(clou
     alb.reserve("b" * 16)
     with pytest.raises(QuotaExceededError, match="This binder is at capacity: all 2 session"):
         alb.reserve("c" * 16)
-    assert cloud.target_groups() == ["sb-" + "a" * 16, "sb-" + "b" * 16]
+    assert cloud.target_groups() == [TG + "a" * 16, TG + "b" * 16]
     alb.remove("a" * 16)
     alb.reserve("c" * 16)  # a slot freed by an ended session is used again
 
@@ -186,7 +189,7 @@ def test_a_prefix_too_long_for_the_pools_session_ids_is_refused() -> None:
 def test_the_route_handle_spares_the_look_ups(cloud: Cloud) -> None:
     alb = router(cloud)
     route = alb.reserve(SESSION)
-    (group,) = cloud.elbv2.describe_target_groups(Names=[f"sb-{SESSION}"])["TargetGroups"]
+    (group,) = cloud.elbv2.describe_target_groups(Names=[f"{TG}{SESSION}"])["TargetGroups"]
     assert route == group["TargetGroupArn"]
     assert alb.reserve(SESSION) == route  # found again, not made twice
     calls = ApiCalls(alb.client)
@@ -199,7 +202,7 @@ def test_the_route_handle_spares_the_look_ups(cloud: Cloud) -> None:
         "IsDefault"
     ]
     assert not [g for g in cloud.elbv2.describe_target_groups()["TargetGroups"]
-                if g["TargetGroupName"].startswith("sb-")]  # fmt: skip
+                if g["TargetGroupName"].startswith(TG)]  # fmt: skip
 
 
 def test_a_stale_route_handle_makes_the_route_again(cloud: Cloud) -> None:
@@ -208,7 +211,7 @@ def test_a_stale_route_handle_makes_the_route_again(cloud: Cloud) -> None:
     alb.remove(SESSION, route)  # lost, e.g. swept as an orphan after a crash
     url = alb.add(SESSION, "10.0.0.5:8888", route)
     assert url.endswith(f"/s/{SESSION}/")
-    (group,) = cloud.elbv2.describe_target_groups(Names=[f"sb-{SESSION}"])["TargetGroups"]
+    (group,) = cloud.elbv2.describe_target_groups(Names=[f"{TG}{SESSION}"])["TargetGroups"]
     assert group["TargetGroupArn"] != route
     health = cloud.elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
     assert [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]] == ["10.0.0.5"]

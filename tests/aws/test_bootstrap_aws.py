@@ -21,6 +21,7 @@ from skybinder.adapters.aws.lazy import LazyResolver, public_url_reader
 from skybinder.adapters.aws.settings import REQUIRED, AwsSettingsError, load_settings
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.model import CapacityPolicy
+from tests.aws.compute_deploy import botocore_session
 from tests.aws.compute_fixtures import PUBLIC_URL, deploy
 from tests.aws.conftest import ApiCalls, client, mocked_aws
 
@@ -131,3 +132,41 @@ def test_the_public_url_comes_from_its_value_or_once_from_ssm() -> None:
         assert calls.names == ["GetParameter"]
     with pytest.raises(LaunchError, match="does not know its public URL"):
         public_url_reader("", "", lambda: None)()
+
+
+def test_what_grows_is_read_once_from_the_settings_parameter() -> None:
+    with mocked_aws():
+        deployment = deploy(config={"bannedSpecs": ["^gh/evil/.*"]})
+        environment = dict(deployment.env)
+        assert n.ENV_LISTENER_ARNS not in environment  # not a variable: in the parameter
+        session = botocore_session()
+        calls: list[str] = []
+        session.register("before-call.ssm.*", lambda model, **_: calls.append(model.name))
+        built = bootstrap_aws.build_aws(environment, session=session)
+        assert calls == ["GetParameter"]  # the cold start's one read
+        settings = built.settings
+        assert settings.listener_arns == tuple(deployment.listener_arns)
+        assert settings.banned_specs == ("^gh/evil/.*",)
+        assert settings.origin_secret == deployment.origin_secret
+        # A variable set in the environment wins over the parameter.
+        again = bootstrap_aws.build_aws(
+            {**environment, n.ENV_BANNED_SPECS: "[]"}, session=botocore_session()
+        )
+        assert again.settings.banned_specs == ()
+
+
+def test_banned_specs_are_refused_by_the_functions_resolver() -> None:
+    from skybinder.domain.errors import SpecBannedError
+
+    with mocked_aws():
+        deployment = deploy(config={"bannedSpecs": ["^gh/evil/.*"]})
+        built = bootstrap_aws.build_aws(deployment.env, session=botocore_session())
+        with pytest.raises(SpecBannedError):
+            built.binder.resolver.resolve("gh", "evil/repo/HEAD")
+
+
+def test_a_missing_settings_parameter_is_named() -> None:
+    with mocked_aws():
+        environment = {**ENV, n.ENV_SETTINGS_PARAMETER: "/sb-x/settings"}
+        with pytest.raises(AwsSettingsError, match="settings parameter /sb-x/settings"):
+            bootstrap_aws.build_aws(environment, session=botocore_session())

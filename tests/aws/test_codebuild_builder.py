@@ -34,7 +34,11 @@ def job(**fields: str) -> BuildJob:
     "fields",
     [
         {"repo_url": "file:///etc/passwd"},
-        {"repo_url": "ssh://git@github.com/a/b"},
+        {"repo_url": "ssh://-oProxyCommand=touch%20x@github.com/a/b"},
+        {"repo_url": "ssh://git@-oProxyCommand=x/a/b"},
+        {"repo_url": "git://-evil.example.org/a"},
+        {"repo_url": "10.5281/zenodo.1 --help"},
+        {"repo_url": "10.5281/$(id)"},
         {"repo_url": "https://github.com/a/b x"},
         {"repo_url": "https://github.com/a/b\n--config=x"},
         {"repo_url": "-https://github.com/a/b"},
@@ -65,6 +69,8 @@ def test_inputs_that_do_not_have_the_expected_shape_are_refused(fields: dict[str
         {"repo_url": "10.5281/zenodo.3242074", "ref": "3242074"},
         {"repo_url": "10.7910/DVN/TJCLKP", "ref": "3035124.v3.0"},
         {"repo_url": "https://www.hydroshare.org/resource/b8f6eae9d", "ref": "b8f6eae9d.v1695"},
+        {"repo_url": "ssh://git@github.com/a/b"},
+        {"repo_url": "git://git.example.org:9418/a/b.git"},
     ],
 )
 def test_what_the_providers_resolve_to_is_accepted(fields: dict[str, str]) -> None:
@@ -92,7 +98,7 @@ def refuse_builds(
     cloud: Cloud, times: int = 1, code: str = "AccountLimitExceededException"
 ) -> None:
     error = {"Code": code, "Message": ACCOUNT_LIMIT}
-    fail_calls(cloud.binder.builder.client, "StartBuild", code, times=times, Error=error)
+    cloud.fail("codebuild", "StartBuild", code, times=times, Error=error)
 
 
 def scheduled(cloud: Cloud) -> dict[str, int]:

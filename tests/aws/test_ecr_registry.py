@@ -7,7 +7,7 @@ import re
 import pytest
 
 from skybinder.adapters.aws.ecr_registry import EcrRegistry, image_tag
-from tests.aws.compute_fixtures import IMAGE, Cloud
+from tests.aws.compute_fixtures import IMAGE, REPOSITORY, Cloud
 
 
 def test_tags_are_valid_ecr_tags_and_keep_names_apart() -> None:
@@ -36,7 +36,7 @@ def test_an_image_is_there_once_pushed(cloud: Cloud) -> None:
 
 
 def test_a_missing_repository_is_an_error_not_a_missing_image(cloud: Cloud) -> None:
-    uri = cloud.deployment.repository_uri.replace("skybinder-images", "deleted")
+    uri = cloud.deployment.repository_uri.replace(REPOSITORY, "deleted")
     registry = EcrRegistry(cloud.ecr, uri)
     with pytest.raises(Exception, match="RepositoryNotFound"):
         registry.has(IMAGE)

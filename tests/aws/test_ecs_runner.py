@@ -13,7 +13,7 @@ from skybinder.adapters.aws.ecr_registry import image_tag
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions, family_name
 from skybinder.domain.errors import LaunchError
 from skybinder.service.ports import LaunchRequest
-from tests.aws.compute_fixtures import ACCOUNT, CLUSTER, IMAGE, TEMPLATE, Cloud
+from tests.aws.compute_fixtures import ACCOUNT, CLUSTER, FAMILY_PREFIX, IMAGE, TEMPLATE, Cloud
 from tests.aws.conftest import ApiCalls, fail_calls
 
 SESSION = "9a8b7c6d5e4f3a2b"
@@ -48,7 +48,7 @@ def test_an_image_gets_a_copy_of_the_session_template_with_its_image(cloud: Clou
     arn = cloud.binder.runner.prepare(IMAGE)
     definition = cloud.ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
     template = cloud.ecs.describe_task_definition(taskDefinition=TEMPLATE)["taskDefinition"]
-    assert definition["family"] == family_name("skybinder-session-", IMAGE)
+    assert definition["family"] == family_name(FAMILY_PREFIX, IMAGE)
     (container,) = definition["containerDefinitions"]
     assert container["image"] == f"{cloud.deployment.repository_uri}:{image_tag(IMAGE)}"
     assert container["portMappings"] == template["containerDefinitions"][0]["portMappings"]
@@ -124,7 +124,7 @@ def test_stopping_is_idempotent_and_ends_what_is_alive(cloud: Cloud) -> None:
 
 
 def test_held_lists_this_binders_tasks_only(cloud: Cloud) -> None:
-    runner = cloud.binder.runner
+    runner = cloud.function("reap").runner  # the orphan sweep's: only the reaper lists tasks
     ours = runner.start(request())
     template = cloud.ecs.describe_task_definition(taskDefinition=TEMPLATE)["taskDefinition"]
     network = cloud.run_tasks[0]["networkConfiguration"]

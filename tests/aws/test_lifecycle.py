@@ -12,6 +12,7 @@ from tests.aws.compute_fixtures import (
     CLUSTER,
     IMAGE,
     PUBLIC_URL,
+    TARGET_GROUP_PREFIX,
     Cloud,
     deploy,
     launch,
@@ -39,12 +40,13 @@ def test_cached_launch_runs_on_spot_and_is_ready_only_once_jupyter_answers(cloud
     cloud.push_image(IMAGE)
     session = launch(cloud)
     assert session.state == S.STARTING and session.task_id
-    # RunTask: Spot by strategy (no launch type), awsvpc without a public IP, the session id
-    # on the task, and the command overridden (never the entrypoint).
+    # RunTask: Spot by strategy (no launch type), awsvpc with a public IP (the default public
+    # network: no NAT gateway), the session id on the task, and the command overridden (never
+    # the entrypoint).
     (run,) = cloud.run_tasks
     assert run["capacityProviderStrategy"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
     assert "launchType" not in run
-    assert run["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
+    assert run["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
     assert (run["startedBy"], run["group"]) == (session.id, f"skybinder:{session.id}")
     (override,) = run["overrides"]["containerOverrides"]
     assert set(override) == {"name", "command", "environment"}
@@ -55,7 +57,7 @@ def test_cached_launch_runs_on_spot_and_is_ready_only_once_jupyter_answers(cloud
     assert env["JUPYTER_TOKEN"] == session.token
     assert env["BINDER_REPO_URL"] == "https://github.com/binder-examples/requirements"
     # The route was reserved before the task started, but nothing answers yet.
-    assert cloud.target_groups() == [f"sb-{session.id}"]
+    assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{session.id}"]
     assert check_ready(cloud.binder, session.id).state == S.STARTING  # type: ignore[union-attr]
 
     running = cloud.task_event("ecs-task-running", session.task_id)
@@ -189,7 +191,9 @@ def test_a_full_pool_of_load_balancers_refuses_before_anything_starts() -> None:
         failed = stream(cloud.binder, third.id)[-1]
         assert failed.phase == "failed" and "at capacity" in failed.message
         assert len(cloud.run_tasks) == 2  # no server was started for the refused session
-        assert sorted(cloud.target_groups()) == sorted([f"sb-{first.id}", f"sb-{second.id}"])
+        assert sorted(cloud.target_groups()) == sorted(
+            [f"{TARGET_GROUP_PREFIX}{first.id}", f"{TARGET_GROUP_PREFIX}{second.id}"]
+        )
 
         cloud.task_stops(first.task_id)
         cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", first.task_id))

@@ -58,7 +58,7 @@ def test_a_running_event_after_the_end_makes_no_route_and_stops_the_task(cloud: 
     session = launch(cloud)
     running = cloud.task_event("ecs-task-running", session.task_id)
     stopped = cloud.task_event("ecs-task-stopped-exited", session.task_id)
-    calls = ApiCalls(cloud.binder.runner.client)
+    calls = ApiCalls(cloud.function("reap").runner.client)
     cloud.send_reap(stopped)  # delivered first, though it happened last
     assert cloud.session(session.id).state == S.FAILED
     cloud.send_reap(running)
@@ -71,7 +71,7 @@ def test_a_build_event_twice_prepares_and_launches_once(cloud: Cloud) -> None:
     first, second = launch(cloud), launch(cloud)
     build_id = cloud.build_id(IMAGE)
     cloud.push_image(IMAGE)
-    calls = ApiCalls(cloud.binder.runner.client)
+    calls = ApiCalls(cloud.function("build").runner.client)
     succeeded = cloud.build_event("codebuild-succeeded", build_id)
     cloud.send_build(succeeded)
     cloud.send_build(succeeded)

@@ -52,9 +52,10 @@ def test_a_launch_its_time_its_cost_and_the_active_count(
     cloud.task_stops(session.task_id)
     cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", session.task_id))
     ended = cloud.session(session.id)
-    # Priced from the deployment's session size (1 vCPU, 2 GB) on Spot, where it ran.
-    assert ended.capacity == "spot" and ended.hourly_micros == 19_760
-    assert ended.cost_micros > 19_760
+    # Priced from the deployment's session size (1 vCPU, 2 GB) on Spot, where it ran, and its
+    # public IPv4 address (the default network gives sessions one: no NAT gateway).
+    assert ended.capacity == "spot" and ended.hourly_micros == 19_760 + 5_000
+    assert ended.cost_micros > 24_760
     assert emitted(capsys)[n.METRIC_COST] == [usd(ended.cost_micros)]
 
 

@@ -6,8 +6,17 @@ from __future__ import annotations
 from skybinder.adapters.aws import names as n
 from skybinder.domain.model import Image, ImageState, SessionState
 from skybinder.service.ports import LaunchRequest
-from tests.aws.compute_fixtures import CLUSTER, IMAGE, Cloud, launch, load_event, stream
-from tests.aws.conftest import TABLE, client
+from tests.aws.compute_fixtures import (
+    CLUSTER,
+    IMAGE,
+    TABLE,
+    TARGET_GROUP_PREFIX,
+    Cloud,
+    launch,
+    load_event,
+    stream,
+)
+from tests.aws.conftest import client
 
 S = SessionState
 LOST = "0123456789abcdef"  # a session id no store has
@@ -69,7 +78,7 @@ def test_routes_and_tasks_no_live_session_owns_are_released(cloud: Cloud) -> Non
     assert len(cloud.target_groups()) == 3
 
     assert scheduled(cloud) == {"orphan-route": 2, "orphan-task": 1}
-    assert cloud.target_groups() == [f"sb-{live}"]
+    assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{live}"]
     assert cloud.running_tasks() == [cloud.session(live).task_id]
     assert stray not in cloud.running_tasks()
     assert cloud.session(live).state == S.READY
@@ -116,4 +125,4 @@ def test_task_events_that_are_not_ours_change_nothing(cloud: Cloud) -> None:
     not_ours["detail"]["group"] = "family:someone-elses-service"
     assert cloud.send_reap(not_ours) == {"ignored": "STOPPED"}
     assert cloud.session(session.id).state == S.STARTING
-    assert cloud.target_groups() == [f"sb-{session.id}"]
+    assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{session.id}"]

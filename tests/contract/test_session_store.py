@@ -53,7 +53,7 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
         # An event's session joins its event (test_event_store.py); its figures do not need one.
         event="", warm=True, hourly_micros=7, reserved_micros=8, cost_micros=9,
         capacity="spot", interruptions=2, launched_at=3.5, env_key="k1",
-        reused_from="https://github.com/a/c@abc",
+        reused_from="https://github.com/a/c@abc", last_activity=3.875,
     )  # fmt: skip
     assert full.model_fields_set == set(Session.model_fields), "set every field"
     store.create(full)

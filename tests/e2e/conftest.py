@@ -16,7 +16,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-IDLE_TIMEOUT = 3  # seconds; Jupyter checks for server inactivity once a minute
+IDLE_TIMEOUT = 10  # seconds; Jupyter checks for server inactivity once a minute, the reaper
+# for sessions without traffic through the proxy every 10 s
 # What `serve` holds in its environment, that repository code must never see; and a variable
 # the operator passes on by name (--pass-env).
 SERVE_SECRETS = {

@@ -1,18 +1,16 @@
-"""Runs the Pulumi program under mocks once per configuration, in parallel subprocesses."""
+"""Runs the Pulumi program under mocks once per configuration (tests/infra/render.py)."""
 
 from __future__ import annotations
-
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tests.infra.deployment import Deployment
+from tests.infra.render import render_all
 
-ROOT = Path(__file__).resolve().parents[2]
+KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+DOCKER_HUB = (
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf"
+)
 # The program as a user runs it with no settings, and with every non-default option.
 SCENARIOS: dict[str, dict[str, object]] = {
     "default": {},
@@ -21,6 +19,8 @@ SCENARIOS: dict[str, dict[str, object]] = {
         "domain": {"name": "binder.example.org", "zone": "example.org"},
         "albCount": 2,
         "githubTokenSecret": "skybinder/github-token",
+        "githubTokenKmsKey": KMS_KEY,
+        "dockerHubSecret": DOCKER_HUB,
         "tracing": True,
         "alarmEmail": "ops@example.org",
         "containerInsights": True,
@@ -32,34 +32,15 @@ SCENARIOS: dict[str, dict[str, object]] = {
         "capacity": "on-demand",
         "builderTimeout": 90,
         "bannedSpecs": ["^gh/evil/.*"],
+        "aws:profile": "operations",
+        "aws:assumeRoles": [{"roleArn": "arn:aws:iam::123456789012:role/deployer"}],
     },
 }
 
 
 @pytest.fixture(scope="session")
-def deployments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Deployment]:
-    out = tmp_path_factory.mktemp("deployments")
-    running = {}
-    for scenario, config in SCENARIOS.items():
-        target = out / f"{scenario}.json"
-        command = [sys.executable, "-m", "tests.infra.program", json.dumps(config), str(target)]
-        running[scenario] = (
-            subprocess.Popen(
-                command,
-                cwd=ROOT,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                env=_environment(),
-            ),
-            target,
-        )
-    results = {}
-    for scenario, (process, target) in running.items():
-        output, _ = process.communicate(timeout=600)
-        assert process.returncode == 0, f"the program failed with {scenario} config:\n{output}"
-        results[scenario] = Deployment(json.loads(target.read_text(encoding="utf-8")))
-    return results
+def deployments() -> dict[str, Deployment]:
+    return render_all({name: (config, "dev") for name, config in SCENARIOS.items()})
 
 
 @pytest.fixture(params=sorted(SCENARIOS))
@@ -75,8 +56,3 @@ def default(deployments: dict[str, Deployment]) -> Deployment:
 @pytest.fixture
 def options(deployments: dict[str, Deployment]) -> Deployment:
     return deployments["options"]
-
-
-def _environment() -> dict[str, str]:
-    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "PYTHONPATH": path}

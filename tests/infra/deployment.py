@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 COMPONENT_PREFIX = "skybinder:infra:"
@@ -19,6 +19,7 @@ class Resource:
     urn: str
     parent: str
     inputs: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)  # URNs it was told to wait for
 
     @property
     def id(self) -> str:
@@ -68,6 +69,17 @@ class Deployment:
         return next(
             r for r in self.of_type("lambda/function:Function") if r.name.endswith(f"-{role}")
         )
+
+    def variables(self, role: str) -> dict[str, str]:
+        """The environment variables of function `role` (launch, build or reap)."""
+        return dict(self.function(role).inputs["environment"]["variables"])
+
+    def by_urn(self, urn: str) -> Resource:
+        return next(r for r in self.resources if r.urn == urn)
+
+    def parameter(self, name: str) -> Resource:
+        """The SSM parameter called `name`."""
+        return next(r for r in self.of_type("ssm/parameter:Parameter") if r.inputs["name"] == name)
 
 
 def as_list(value: Any) -> list[Any]:

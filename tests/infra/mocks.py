@@ -1,7 +1,13 @@
-"""Pulumi mocks that answer like AWS would and record every resource with its parent."""
+"""Pulumi mocks that answer like AWS would and record every resource with its parent.
+
+Physical names are made as Pulumi's autonaming makes them (the logical name, a hyphen, seven
+characters), and ARNs have the shapes AWS gives them: the IAM checks of tests/aws evaluate
+the rendered policies against the ARNs each call targets, so the shapes must be AWS's.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pulumi
@@ -18,10 +24,12 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: AwsMocks):
         super().__init__(mocks)
         self.parents: dict[str, str] = {}
+        self.dependencies: dict[str, list[str]] = {}
 
-    def RegisterResource(self, request):
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         self.parents[response.urn] = request.parent
+        self.dependencies[response.urn] = list(request.dependencies)
         return response
 
 
@@ -68,7 +76,15 @@ def _identifiers(typ: str, name: str, physical: str, inputs: dict[str, Any]) -> 
 def _compute(physical: str, inputs: dict[str, Any]) -> dict[str, dict[str, Any]]:
     base = f"{REGION}:{ACCOUNT}"
     lb = f"app/{physical}/50dc6c495c0c9188"
+    secret = hashlib.sha256(physical.encode()).hexdigest()
     return {
+        "random:index/randomPassword:RandomPassword": {
+            "result": secret[: int(inputs.get("length", 32))],
+        },
+        "aws:dynamodb/table:Table": {"arn": f"arn:aws:dynamodb:{base}:table/{physical}"},
+        "aws:codebuild/project:Project": {"arn": f"arn:aws:codebuild:{base}:project/{physical}"},
+        "aws:ssm/parameter:Parameter": {"arn": f"arn:aws:ssm:{base}:parameter{physical}"},
+        "aws:sns/topic:Topic": {"arn": f"arn:aws:sns:{base}:{physical}"},
         "aws:ecr/repository:Repository": {
             "arn": f"arn:aws:ecr:{base}:repository/{physical}",
             "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{physical}",

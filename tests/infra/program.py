@@ -1,6 +1,9 @@
 """Runs the Pulumi program under mocks, as `pulumi up` would, and writes what it declared.
 
-python -m tests.infra.program CONFIG_JSON OUT_JSON  (config keys without the project prefix)
+python -m tests.infra.program CONFIG_JSON OUT_JSON [STACK]
+
+CONFIG_JSON holds config keys without the project prefix (`network`), or with another
+namespace (`aws:profile`). tests/infra/render.py runs it and caches what it wrote.
 """
 
 from __future__ import annotations
@@ -17,17 +20,24 @@ from pulumi.runtime.sync_await import _sync_await
 from tests.infra.mocks import AwsMocks, RecordingMonitor
 
 ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "skybinder"
+ORGANIZATION = "skybinder-tests"
 
 
 def run(config: dict[str, object], stack: str = "dev") -> dict[str, object]:
     mocks = AwsMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(
-        mocks, project="skybinder", stack=stack, preview=False, monitor=monitor
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=monitor,
+        organization=ORGANIZATION,
     )
     pulumi.runtime.set_all_config(
         {
-            f"skybinder:{key}": v if isinstance(v, str) else json.dumps(v)
+            (key if ":" in key else f"{PROJECT}:{key}"): v if isinstance(v, str) else json.dumps(v)
             for key, v in config.items()
         }
     )
@@ -44,10 +54,18 @@ def run(config: dict[str, object], stack: str = "dev") -> dict[str, object]:
             for u in registered
             if u.endswith(f"::{entry['name']}") and u.split("::")[2].split("$")[-1] == entry["type"]
         )
-        resources.append({**entry, "urn": urn, "parent": monitor.parents.get(urn, "")})
+        resources.append(
+            {
+                **entry,
+                "urn": urn,
+                "parent": monitor.parents.get(urn, ""),
+                "dependencies": monitor.dependencies.get(urn, []),
+            }
+        )
     return {"resources": resources, "outputs": outputs}
 
 
 if __name__ == "__main__":
-    result = run(json.loads(sys.argv[1]))
+    stack_name = sys.argv[3] if len(sys.argv) > 3 else "dev"
+    result = run(json.loads(sys.argv[1]), stack_name)
     Path(sys.argv[2]).write_text(json.dumps(result, default=str), encoding="utf-8")

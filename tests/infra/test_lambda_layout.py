@@ -21,24 +21,25 @@ import pytest
 
 from infra import packaging
 from infra.api import ADAPTER_ENVIRONMENT
-from infra.names import Env
+from skybinder.adapters.aws import names
 
 ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
 # What the deployment sets, with placeholder resources (nothing is called at start-up).
 ENVIRONMENT = {
-    Env.TABLE_NAME: "sb-test-table",
-    Env.CLUSTER: "sb-test-cluster",
-    Env.BUILD_PROJECT: "sb-test-builder",
-    Env.BUILD_LOG_GROUP: "sb-test-builder-logs",
-    Env.BUILD_LOG_STREAM_PREFIX: "repo2docker",
-    Env.IMAGE_REPOSITORY: "123456789012.dkr.ecr.us-east-1.amazonaws.com/sb-test-images",
-    Env.SESSION_TASK_DEFINITION: "sb-test-session",
-    Env.TASK_FAMILY_PREFIX: "sb-test-session-",
-    Env.SUBNETS: "subnet-1,subnet-2",
-    Env.SECURITY_GROUPS: "sg-1",
-    Env.VPC_ID: "vpc-1",
-    Env.LISTENER_ARNS: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/a/1/2",
-    Env.PUBLIC_URL: "https://binder.example.org",
+    names.ENV_TABLE_NAME: "sb-test-table",
+    names.ENV_CLUSTER: "sb-test-cluster",
+    names.ENV_BUILD_PROJECT: "sb-test-builder",
+    names.ENV_BUILD_LOG_GROUP: "sb-test-builder-logs",
+    names.ENV_BUILD_LOG_STREAM_PREFIX: "repo2docker",
+    names.ENV_IMAGE_REPOSITORY: "123456789012.dkr.ecr.us-east-1.amazonaws.com/sb-test-images",
+    names.ENV_SESSION_TASK_DEFINITION: "sb-test-session",
+    names.ENV_TASK_FAMILY_PREFIX: "sb-test-session-",
+    names.ENV_SUBNETS: "subnet-1,subnet-2",
+    names.ENV_SECURITY_GROUPS: "sg-1",
+    names.ENV_VPC_ID: "vpc-1",
+    names.ENV_LISTENER_ARNS: "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2",
+    names.ENV_PUBLIC_URL: "https://binder.example.org",
+    names.ENV_ORIGIN_SECRET: "from-cloudfront",  # in the settings parameter when deployed
     "AWS_REGION": "us-east-1",  # Lambda sets both
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "testing",
@@ -93,7 +94,8 @@ def test_run_sh_serves_the_app_from_the_zip_and_the_layer(tmp_path: Path) -> Non
         ["./run.sh"], cwd=task, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        answer = _wait_for(f"http://127.0.0.1:{env['PORT']}/versions", server)
+        url = f"http://127.0.0.1:{env['PORT']}/versions"
+        answer = _wait_for(url, server, {names.ORIGIN_SECRET_HEADER: "from-cloudfront"})
         assert answer.status_code == 200
         assert "skybinder" in answer.json()
     finally:
@@ -102,14 +104,48 @@ def test_run_sh_serves_the_app_from_the_zip_and_the_layer(tmp_path: Path) -> Non
     assert "Traceback" not in output, output
 
 
-def _wait_for(url: str, server: subprocess.Popen[str]) -> httpx.Response:
+def _wait_for(url: str, server: subprocess.Popen[str], headers: dict[str, str]) -> httpx.Response:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if server.poll() is not None:
             output = server.stdout.read() if server.stdout else ""
             pytest.fail(f"run.sh exited with {server.returncode}:\n{output}")
         try:
-            return httpx.get(url, timeout=2)
+            return httpx.get(url, timeout=2, headers=headers)
         except httpx.TransportError:
             time.sleep(0.2)
     pytest.fail(f"nothing answered on {url} within 30 s")
+
+
+@pytest.mark.skipif(ARCH is None, reason=f"no Lambda architecture like {platform.machine()}")
+def test_the_tracing_layer_has_what_the_tracer_imports(tmp_path: Path) -> None:
+    """`tracing: true` builds the layer with the `tracing` extra: powertools' Tracer then
+    finds the X-Ray SDK and records, instead of the stand-in that records nothing."""
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    plain = packaging.locked_requirements()
+    traced = packaging.locked_requirements(tracing=True)
+    assert "aws-xray-sdk==" not in plain and "aws-xray-sdk==" in traced
+    layer = packaging.dependencies_layer(str(ARCH), python=python, tracing=True)
+    opt, bin_dir = tmp_path / "opt", tmp_path / "bin"
+    _unzip(layer.path, opt)
+    _base_python(bin_dir)
+    code = (
+        "from skybinder.adapters.aws import telemetry\n"
+        "tracer = telemetry.tracer('check')\n"
+        "assert tracer._is_xray_provider(), type(tracer.provider)\n"
+        "print('traced')\n"
+    )
+    checked = subprocess.run(
+        ["python", "-c", code],
+        env={
+            "PATH": f"{bin_dir}{os.pathsep}/usr/bin:/bin",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONPATH": f"{opt / 'python'}{os.pathsep}{Path(__file__).resolve().parents[2]}",
+            "AWS_REGION": "us-east-1",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.strip() == "traced"

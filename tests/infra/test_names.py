@@ -1,84 +1,102 @@
-"""The names infra/ and the runtime must agree on, compared side by side."""
+"""One source of truth for the names both sides use: infra/ imports the runtime's names module
+(and nothing else of the package), and the runtime reads every variable the functions get."""
 
 from __future__ import annotations
 
-from infra import names as infra
-from skybinder.adapters.aws import dynamo_schema
-from skybinder.adapters.aws import names as runtime
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
 
-# Variables the infrastructure sets that the runtime does not read yet; each one is a
-# setting the runtime is meant to take (see infra/names.py). Shrinks as the runtime grows.
-NOT_YET_READ = {
-    "EXECUTION_ROLE_ARN",  # the template task definition carries it too
-    "SESSION_LOG_GROUP",  # likewise
-    "BANNED_SPECS",  # specs that may not launch
-}
+from skybinder.adapters.aws import names
+from tests.infra.deployment import Deployment
+
+ROOT = Path(__file__).resolve().parents[2]
+NAMES_MODULE = "skybinder.adapters.aws.names"
+# Variables the functions get that are not skybinder's own settings.
+PLATFORM = re.compile(r"(AWS_|POWERTOOLS_|PYTHONPATH$)")
 
 
-def _runtime_variables() -> dict[str, str]:
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            base = node.module
+            found |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_infra_imports_only_the_names_module_from_the_package() -> None:
+    for path in sorted((ROOT / "infra").glob("*.py")):
+        ours = {m for m in _imports(path) if m.split(".")[0] == "skybinder"}
+        allowed = {"skybinder.adapters.aws", NAMES_MODULE} | {
+            f"{NAMES_MODULE}.{name}" for name in dir(names)
+        }
+        assert ours <= allowed, f"{path.name} imports {sorted(ours - allowed)}"
+
+
+def test_the_names_module_needs_nothing_but_the_standard_library() -> None:
+    """So that the Pulumi program loads no boto3, pydantic or service code with it."""
+    code = (
+        "import sys; import skybinder.adapters.aws.names; "
+        "heavy = {'boto3', 'botocore', 'pydantic', 'fastapi', 'httpx'} & set(sys.modules); "
+        "print(sorted(heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
+def test_every_variable_the_functions_get_is_a_name_the_runtime_reads(
+    deployment: Deployment,
+) -> None:
+    runtime_reads = _read_by_the_runtime()
+    for role in ("launch", "build", "reap"):
+        ours = {key for key in deployment.variables(role) if not PLATFORM.match(key)}
+        assert ours <= runtime_reads, f"{role} gets {sorted(ours - runtime_reads)}, never read"
+
+
+def test_every_setting_in_the_parameter_is_a_name_the_runtime_reads(
+    deployment: Deployment,
+) -> None:
+    import json
+
+    launch = deployment.variables("launch")
+    parameter = deployment.parameter(launch[names.ENV_SETTINGS_PARAMETER])
+    keys = set(json.loads(parameter.inputs["value"]))
+    assert keys and keys <= _read_by_the_runtime()
+
+
+def _read_by_the_runtime() -> set[str]:
+    """Variable names (ENV_* of names.py) that code outside names.py refers to."""
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in (ROOT / "skybinder").rglob("*.py")
+        if path.name != "names.py"
+    )
     return {
-        key.removeprefix("ENV_"): value
-        for key, value in vars(runtime).items()
-        if key.startswith("ENV_") and isinstance(value, str)
+        value
+        for key, value in vars(names).items()
+        if key.startswith("ENV_") and re.search(rf"\b{key}\b", code)
     }
 
 
-def test_table_keys_and_ttl_match() -> None:
-    assert (infra.PARTITION_KEY, infra.SORT_KEY) == (runtime.PARTITION_KEY, runtime.SORT_KEY)
-    assert infra.TTL_ATTRIBUTE == runtime.TTL_ATTRIBUTE
-
-
-def test_indexes_match() -> None:
-    assert infra.INDEXES == dynamo_schema.INDEXES
-    assert (infra.STATUS_INDEX, infra.IMAGE_INDEX, infra.TASK_INDEX) == (
-        runtime.STATUS_INDEX,
-        runtime.IMAGE_INDEX,
-        runtime.TASK_INDEX,
-    )
-    assert infra.INDEXES[runtime.STATUS_INDEX] == (
-        runtime.STATUS_INDEX_PARTITION_KEY,
-        runtime.STATUS_INDEX_SORT_KEY,
-    )
-    assert infra.INDEXES[runtime.TASK_INDEX][0] == runtime.TASK_INDEX_PARTITION_KEY
-
-
-def test_attribute_types_match() -> None:
-    assert infra.ATTRIBUTE_TYPES == dynamo_schema.ATTRIBUTE_TYPES
-
-
-def test_build_inputs_and_session_conventions_match() -> None:
-    for name in (
-        "BUILD_REPO_URL",
-        "BUILD_REF",
-        "BUILD_IMAGE_NAME",
-        "BUILD_IMAGE_KEY",
-        "SESSION_CONTAINER",
-        "SESSION_PORT",
-        "TASK_GROUP_PREFIX",
-    ):
-        assert getattr(infra, name) == getattr(runtime, name), name
-
-
-def test_every_variable_the_runtime_reads_is_set_with_the_same_name() -> None:
-    ours = infra.Env.all()
-    for key, value in _runtime_variables().items():
-        assert ours.get(key) == value, f"runtime ENV_{key} = {value!r}, infra has {ours.get(key)!r}"
-
-
-def test_every_variable_infra_sets_is_read_or_listed_as_pending() -> None:
-    unread = set(infra.Env.all()) - set(_runtime_variables())
-    assert unread <= NOT_YET_READ, f"set but not read by the runtime: {unread - NOT_YET_READ}"
-    assert not NOT_YET_READ & set(_runtime_variables()), "now read: drop them from NOT_YET_READ"
-
-
 def test_the_metrics_the_dashboard_shows_are_the_ones_the_functions_emit() -> None:
-    assert infra.METRIC_NAMESPACE == runtime.METRIC_NAMESPACE
-    shown = (
-        "METRIC_LAUNCHES", "METRIC_BUILDS", "METRIC_LAUNCH_TIME", "METRIC_ACTIVE_SESSIONS",
-        "METRIC_FAILURES", "METRIC_COST",
-    )  # fmt: skip
-    for name in shown:
-        assert getattr(infra, name) == getattr(runtime, name), name
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in [*(ROOT / "functions").rglob("*.py"), *(ROOT / "skybinder").rglob("*.py")]
+        if path.name != "names.py"
+    )
+    dashboard = (ROOT / "infra" / "observability.py").read_text(encoding="utf-8")
+    shown = set(re.findall(r"names\.(METRIC_[A-Z_]+)", dashboard)) - {"METRIC_NAMESPACE"}
+    assert shown
+    for metric in shown:
+        assert re.search(rf"\b{metric}\b", code), f"{metric} is shown but never emitted"
 
 
 def test_the_deployment_prices_are_the_cost_models_defaults() -> None:
@@ -95,7 +113,6 @@ def test_shared_image_tags_start_with_the_prefix_the_lifecycle_policy_keeps() ->
     from skybinder.adapters.aws.ecr_registry import image_tag
     from skybinder.domain.naming import env_image_name
 
-    assert infra.SHARED_IMAGE_TAG_PREFIX == runtime.SHARED_IMAGE_TAG_PREFIX
     tag = image_tag(env_image_name("skybinder-", "0123456789abcdef" * 2 + "01234567"))
-    assert tag.startswith(runtime.SHARED_IMAGE_TAG_PREFIX)
-    assert not image_tag("skybinder-gh-u-r:" + "a" * 40).startswith(infra.SHARED_IMAGE_TAG_PREFIX)
+    assert tag.startswith(names.SHARED_IMAGE_TAG_PREFIX)
+    assert not image_tag("skybinder-gh-u-r:" + "a" * 40).startswith(names.SHARED_IMAGE_TAG_PREFIX)

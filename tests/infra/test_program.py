@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-from infra import names
-from infra.config import ADAPTER_ACCOUNT
+from infra import adapter_layer
+from skybinder.adapters.aws import names
 from tests.infra.deployment import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,6 +16,7 @@ HOME = {
     "ec2/subnet:Subnet": "Network",
     "ec2/securityGroup:SecurityGroup": "Network",
     "ecr/repository:Repository": "Registry",
+    "ecr/pullThroughCacheRule:PullThroughCacheRule": "Registry",
     "codebuild/project:Project": "Builder",
     "ecs/cluster:Cluster": "Sessions",
     "ecs/taskDefinition:TaskDefinition": "Sessions",
@@ -26,6 +28,7 @@ HOME = {
     "cloudwatch/eventRule:EventRule": "Schedules",
     "cloudwatch/dashboard:Dashboard": "Observability",
     "cloudwatch/metricAlarm:MetricAlarm": "Observability",
+    "random/randomPassword:RandomPassword": "RuntimeSettings",
 }
 COMPONENTS = {
     "Network",
@@ -37,6 +40,7 @@ COMPONENTS = {
     "State",
     "Schedules",
     "Observability",
+    "RuntimeSettings",
 }
 
 
@@ -113,8 +117,6 @@ def test_a_pool_of_two_load_balancers(default: Deployment, options: Deployment) 
     assert len(default.of_type("lb/listener:Listener")) == 1
     listeners = options.of_type("lb/listener:Listener")
     assert len(listeners) == 2
-    variables = options.function("build").inputs["environment"]["variables"]
-    assert len(variables["SKYBINDER_LISTENER_ARNS"].split(",")) == 2
 
 
 def test_the_cluster_runs_fargate_and_spot(deployment: Deployment) -> None:
@@ -141,7 +143,7 @@ def test_the_builder_runs_the_buildspec_privileged(
     assert logs["status"] == "ENABLED"
     assert logs["streamName"] == names.BUILD_LOG_STREAM_PREFIX
     variables = default.function("launch").inputs["environment"]["variables"]
-    assert variables[names.Env.BUILD_LOG_STREAM_PREFIX] == names.BUILD_LOG_STREAM_PREFIX
+    assert variables[names.ENV_BUILD_LOG_STREAM_PREFIX] == names.BUILD_LOG_STREAM_PREFIX
     variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
     assert variables["CACHE_REF"].endswith("sb-dev-cache-1a2b3c4:repo2docker")
     assert {names.BUILD_REPO_URL, names.BUILD_REF, names.BUILD_IMAGE_NAME} <= set(variables)
@@ -164,11 +166,7 @@ def test_the_launch_function_runs_behind_the_web_adapter(deployment: Deployment)
     variables = launch["environment"]["variables"]
     assert variables["AWS_LAMBDA_EXEC_WRAPPER"] == "/opt/bootstrap"
     assert variables["AWS_LWA_INVOKE_MODE"] == "response_stream"
-    layer = "Arm64" if arch == "arm64" else "X86"
-    assert (
-        f"arn:aws:lambda:us-east-1:{ADAPTER_ACCOUNT}:layer:LambdaAdapterLayer{layer}:30"
-        in (launch["layers"])
-    )
+    assert adapter_layer.layer_arn("us-east-1", arch) in launch["layers"]
 
 
 def test_build_and_reap_are_plain_handlers(deployment: Deployment) -> None:
@@ -179,11 +177,17 @@ def test_build_and_reap_are_plain_handlers(deployment: Deployment) -> None:
         assert "AWS_LAMBDA_EXEC_WRAPPER" not in function["environment"]["variables"]
 
 
-def test_every_function_gets_every_shared_variable(deployment: Deployment) -> None:
-    expected = set(names.Env.all().values())
-    for role in ("launch", "build", "reap"):
-        variables = deployment.function(role).inputs["environment"]["variables"]
-        assert expected <= set(variables), role
+def test_every_function_gets_the_same_settings_and_only_launch_the_github_token(
+    deployment: Deployment,
+) -> None:
+    def ours(role: str) -> dict[str, str]:
+        variables = deployment.variables(role)
+        return {k: v for k, v in variables.items() if k.startswith("SKYBINDER_")}
+
+    launch = ours("launch")
+    launch.pop(names.ENV_GITHUB_TOKEN_SECRET, None)  # only launch resolves specs
+    assert ours("build") == ours("reap") == launch
+    assert names.ENV_SETTINGS_PARAMETER in launch
 
 
 def test_environments_fit_lambdas_4_kb_limit(deployment: Deployment) -> None:
@@ -200,9 +204,15 @@ def test_settings_reach_the_functions(default: Deployment, options: Deployment) 
         "spot-fallback",
         "on-demand",
     )
-    assert changed["SKYBINDER_BANNED_SPECS"] == '["^gh/evil/.*"]'
     assert changed["SKYBINDER_GITHUB_TOKEN_SECRET"] == "skybinder/github-token"
-    assert '"fargate_vcpu_hour": 0.04048' in base["SKYBINDER_PRICES"]
+
+    def parameter(deployment: Deployment) -> dict[str, str]:
+        name = deployment.variables("reap")[names.ENV_SETTINGS_PARAMETER]
+        return dict(json.loads(deployment.parameter(name).inputs["value"]))
+
+    assert parameter(options)[names.ENV_BANNED_SPECS] == '["^gh/evil/.*"]'
+    assert '"fargate_vcpu_hour": 0.04048' in parameter(default)[names.ENV_PRICES]
+    assert len(parameter(options)[names.ENV_LISTENER_ARNS].split(",")) == 2
 
 
 def test_function_errors_raise_an_alarm(deployment: Deployment) -> None:

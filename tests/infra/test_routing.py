@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from infra.names import pool_id_prefix
+from skybinder.adapters.aws.names import pool_id_prefix
 from tests.infra.deployment import Deployment, Resource
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -125,7 +125,8 @@ def test_a_custom_domain_gets_a_certificate_and_records(options: Deployment) -> 
 
 
 def test_the_public_url_is_published_for_the_functions(deployment: Deployment) -> None:
-    parameter = deployment.one("ssm/parameter:Parameter").inputs
+    name = deployment.variables("launch")["SKYBINDER_PUBLIC_URL_PARAMETER"]
+    parameter = deployment.parameter(name).inputs
     assert parameter["value"] == deployment.outputs["binder_url"]
     for role in ("launch", "build", "reap"):
         variables = deployment.function(role).inputs["environment"]["variables"]

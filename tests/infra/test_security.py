@@ -12,18 +12,33 @@ from tests.infra.deployment import Deployment, as_list
 UNSCOPED_ACTIONS = frozenset(
     {
         "ecr:GetAuthorizationToken",
-        "ecs:RegisterTaskDefinition",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTasks",  # scoped by the ecs:cluster condition instead
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetGroups",
-        "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeLoadBalancers",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
 )
+# Every action each function's role is granted: what its code calls (the IAM-checked moto
+# suites in tests/aws show each one is needed, and is enough), and nothing more.
+SHARED = {
+    "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem", "dynamodb:Query",
+    "ecr:DescribeImages", "codebuild:StartBuild",
+    "ecs:RunTask", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "iam:PassRole",
+    "ecs:StopTask", "ecs:DescribeTasks",
+    "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+    "ssm:GetParameter", "logs:CreateLogStream", "logs:PutLogEvents",
+}  # fmt: skip
+GRANTED = {
+    "launch": SHARED | {"logs:GetLogEvents"},
+    "build": SHARED | {"logs:GetLogEvents"},  # the end of a failed build's log
+    "reap": SHARED | {"ecs:ListTasks"},  # the orphan sweep
+}
 SESSION_EGRESS = {("tcp", 80), ("tcp", 443), ("tcp", 9418), ("tcp", 53), ("udp", 53)}
 
 
@@ -237,10 +252,39 @@ def test_the_github_token_is_readable_only_where_configured(
         }
 
     base = "arn:aws:ssm:us-east-1:123456789012:parameter"
-    assert parameters(default) == {f"{base}/sb-dev/public-url"}
-    assert parameters(options) == {f"{base}/sb-dev/public-url", f"{base}/skybinder/github-token"}
+    unique = default.variables("launch")["SKYBINDER_SETTINGS_PARAMETER"].split("/")[1]
+    own = {f"{base}/{unique}/public-url", f"{base}/{unique}/settings"}
+    assert parameters(default) == own
+    assert parameters(options) == {*own, f"{base}/skybinder/github-token"}
     for deployment in (default, options):
         assert not any(
             "secretsmanager:GetSecretValue" in as_list(s.get("Action", []))
             for _, s in deployment.statements()
         )
+
+
+def _granted(deployment: Deployment, role: str) -> set[str]:
+    function = deployment.function(role)
+    role_id = next(
+        r.id
+        for r in deployment.of_type("iam/role:Role")
+        if function.inputs["role"].endswith(f"/{r.name}-1a2b3c4")
+    )
+    policies = [
+        json.loads(p.inputs["policy"])
+        for p in deployment.of_type("iam/rolePolicy:RolePolicy")
+        if p.inputs["role"] == role_id
+    ]
+    return {action for doc in policies for s in doc["Statement"] for action in as_list(s["Action"])}
+
+
+def test_each_function_is_granted_what_it_calls_and_nothing_more(
+    default: Deployment, options: Deployment
+) -> None:
+    for role, expected in GRANTED.items():
+        assert _granted(default, role) == expected, role
+    # Tracing adds X-Ray; a configured GitHub token (and its key) is the launch function's.
+    xray = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    assert _granted(options, "launch") == GRANTED["launch"] | xray | {"kms:Decrypt"}
+    assert _granted(options, "build") == GRANTED["build"] | xray
+    assert _granted(options, "reap") == GRANTED["reap"] | xray

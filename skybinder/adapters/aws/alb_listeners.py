@@ -7,21 +7,14 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from skybinder.adapters.aws.names import pool_id_prefix as pool_id_prefix  # re-exported
+
 if TYPE_CHECKING:
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
 
 PRIORITIES = range(1, 50_001)  # what ALB allows for a listener's rules
 # The most load balancers a deployment has (infra/config.py allows 1 to 10).
 MAX_POOL = 10
-
-
-def pool_id_prefix(index: int) -> str:
-    """The session id prefix that makes CloudFront send `/s/<id>/...` to load balancer `index`.
-
-    The same grammar as infra/names.py's (tests/infra checks that they agree): the first load
-    balancer takes every id that no other one claims.
-    """
-    return "" if index == 0 else f"p{index}-"
 
 
 def pool_member(session_id: str, pool_size: int) -> int:

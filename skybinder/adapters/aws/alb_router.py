@@ -1,4 +1,5 @@
-"""Router on Application Load Balancers: per session an ip target group and a path rule.
+"""Router on Application Load Balancers: per session an ip target group and a path rule
+(a RouteProvisioner), until AWS sessions are served by the session proxy too.
 
 An ALB holds at most 100 target groups (a hard AWS limit that moto does not enforce), so the
 router counts them itself, over a pool of listeners (one per ALB). CloudFront picks the ALB
@@ -25,6 +26,7 @@ from skybinder.adapters.aws.alb_listeners import (
 )
 from skybinder.adapters.aws.client_errors import error_code
 from skybinder.domain.errors import LaunchError, QuotaExceededError
+from skybinder.domain.model import Session
 from skybinder.domain.naming import session_id_length
 
 if TYPE_CHECKING:
@@ -85,6 +87,13 @@ class AlbRouter:
 
     def name(self, session_id: str) -> str:
         return f"{self.settings.name_prefix}{session_id}"[:MAX_NAME]
+
+    def url(self, session: Session) -> str:
+        return self._url(session.id)
+
+    def probe_url(self, session: Session) -> str:
+        """Through the load balancer: a new target answers only once its checks pass."""
+        return session.url or self._url(session.id)
 
     def id_prefix(self) -> str:
         """The prefix of the listener with the most free slots (ties: a random one of them)."""

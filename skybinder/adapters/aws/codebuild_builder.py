@@ -21,10 +21,16 @@ if TYPE_CHECKING:
     from mypy_boto3_codebuild import CodeBuildClient
 
 MAX_URL = 2048
-_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s\x00-\x1f\x7f]*)?")
-_DOI = re.compile(r"10\.[0-9]{4,9}/[^\s\x00-\x1f\x7f]+")  # data providers: repo2docker follows it
+# What the nine providers give the builder (ResolvedRepo.repo_url), in the shapes the
+# buildspec accepts: http(s) and git URLs (gh, gist, gl, git, a HydroShare or CKAN record's
+# page), ssh URLs (git, normalised from user@host:path), and bare DOIs (Zenodo, Figshare,
+# Dataverse), which repo2docker follows itself. A host never starts with "-".
+_HOST = r"[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?"
+_URL = re.compile(rf"(https?|git)://{_HOST}(/[A-Za-z0-9._~%+@:=?&/-]*)?")
+_SSH = re.compile(rf"ssh://[A-Za-z0-9_][A-Za-z0-9._-]*@{_HOST}/[A-Za-z0-9._~%+@:=/-]+")
+_DOI = re.compile(r"10\.[0-9]{4,9}/[A-Za-z0-9._;()/:-]{1,200}")
 # Commit shas, branch and tag names, provider record versions: never an option, never blank.
-_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+=:/-]{0,254}")
+_REF = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@+=/-]{0,254}")  # as the buildspec's ref_re
 _IMAGE = re.compile(r"[a-z0-9][a-z0-9_./-]{0,254}:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 # StartBuild refuses, rather than queues, a build over the account's limit of concurrent builds
 # ("Cannot have more than N builds in queue for the account") and over the project's
@@ -36,9 +42,11 @@ _BUSY = {"AccountLimitExceededException", "ThrottlingException"}
 def check_job(job: BuildJob) -> None:
     """BuildError unless the job's values have the shape the buildspec expects."""
     url = job.repo_url
-    if len(url) > MAX_URL or not (_URL.fullmatch(url) or _DOI.fullmatch(url)):
+    shapes = (_URL, _SSH, _DOI)
+    if len(url) > MAX_URL or not any(shape.fullmatch(url) for shape in shapes):
         raise BuildError(
-            f"Cannot build {url[:200]!r}: the builder fetches http(s) URLs and DOIs only."
+            f"Cannot build {url[:200]!r}: the builder fetches http(s), git and ssh URLs and "
+            "DOIs only."
         )
     if not _REF.fullmatch(job.ref) or ".." in job.ref:
         raise BuildError(f"Cannot build ref {job.ref[:100]!r}: it is not a plain git ref.")

@@ -1,6 +1,6 @@
 """The one DynamoDB table of a deployment: its layout, and `create_table` for tests and tools.
 
-infra/ creates the real table and must mirror this exactly (names from names.py):
+infra/ creates the real table from the same names (names.py):
 
     table         pk (S, partition key), sk (S, sort key); billing PAY_PER_REQUEST;
                   TTL on `expires_at` (N, epoch seconds)
@@ -44,23 +44,9 @@ from skybinder.adapters.aws import names as n
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
-# key attribute -> DynamoDB type (S: string, N: number)
-ATTRIBUTE_TYPES = {
-    n.PARTITION_KEY: "S",
-    n.SORT_KEY: "S",
-    n.STATUS_INDEX_PARTITION_KEY: "S",
-    n.STATUS_INDEX_SORT_KEY: "N",
-    n.IMAGE_INDEX_PARTITION_KEY: "S",
-    n.IMAGE_INDEX_SORT_KEY: "S",
-    n.TASK_INDEX_PARTITION_KEY: "S",
-}
-
-# index name -> (partition key, sort key or None)
-INDEXES: dict[str, tuple[str, str | None]] = {
-    n.STATUS_INDEX: (n.STATUS_INDEX_PARTITION_KEY, n.STATUS_INDEX_SORT_KEY),
-    n.IMAGE_INDEX: (n.IMAGE_INDEX_PARTITION_KEY, n.IMAGE_INDEX_SORT_KEY),
-    n.TASK_INDEX: (n.TASK_INDEX_PARTITION_KEY, None),
-}
+# The key attributes and indexes, as names.py defines them for both sides (infra/state.py).
+ATTRIBUTE_TYPES = n.ATTRIBUTE_TYPES
+INDEXES = n.INDEXES
 
 
 def _key_schema(partition: str, sort: str | None) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from skybinder.adapters.aws import dynamo_counters as counters
 from skybinder.adapters.aws import dynamo_events as events
+from skybinder.adapters.aws import dynamo_routes as routes
 from skybinder.adapters.aws import names as n
 from skybinder.adapters.aws.dynamo_events import DynamoEventStore
 from skybinder.adapters.aws.dynamo_items import (
@@ -42,6 +43,7 @@ from skybinder.domain.model import (
     ImageState,
     Limits,
     Session,
+    SessionRoute,
     SessionState,
     can_move,
 )
@@ -167,6 +169,14 @@ class DynamoSessionStore(DynamoEventStore):
             if session is not None and session.task_id == task_id:
                 return session
         return None
+
+    # -- the session proxy (dynamo_routes.py) ---------------------------------------------
+
+    def route(self, session_id: str) -> SessionRoute | None:
+        return routes.route(self._table, session_id)
+
+    def record_activity(self, session_id: str, at: float) -> bool:
+        return routes.record_activity(self._table, session_id, at)
 
     # -- images ---------------------------------------------------------------------------
 

@@ -77,14 +77,17 @@ class DynamoTable:
         """PutItem on `condition`; ConditionFailed if it does not hold."""
         self._write(self.client.put_item, Item=item, **e.condition(condition))
 
-    def update(self, key: Item, e: Expression, condition: str, *, old: bool = False) -> Item:
-        """UpdateItem on `condition`, returning the item as written; ConditionFailed if it
-        does not hold (carrying the item as it was when `old`)."""
+    def update(
+        self, key: Item, e: Expression, condition: str, *, old: bool = False, new: bool = True
+    ) -> Item:
+        """UpdateItem on `condition`, returning the item as written (nothing when not `new`);
+        ConditionFailed if it does not hold (carrying the item as it was when `old`)."""
         extra = {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"} if old else {}
+        returns = "ALL_NEW" if new else "NONE"
         out = self._write(
-            self.client.update_item, Key=key, ReturnValues="ALL_NEW", **extra, **e.update(condition)
+            self.client.update_item, Key=key, ReturnValues=returns, **extra, **e.update(condition)
         )
-        attributes: Item = out["Attributes"]
+        attributes: Item = out.get("Attributes", {})
         return attributes
 
     def delete(self, key: Item, e: Expression, condition: str) -> None:

@@ -14,7 +14,7 @@ from skybinder.adapters.aws import names
 from skybinder.adapters.aws.client_errors import error_code, error_message
 from skybinder.adapters.aws.ecs_stops import stop_reason
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
-from skybinder.domain.errors import LaunchError
+from skybinder.domain.errors import LaunchError, RunnerBusyError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
 from skybinder.domain.model import CapacityPolicy
 from skybinder.service.ports import LaunchRequest
@@ -31,6 +31,9 @@ PLAN = {
     CapacityPolicy.ON_DEMAND: (ON_DEMAND,),
 }
 STOP_REASON = "Stopped by skybinder"
+# What ECS answers when RunTask's rate (20 a second, a burst of 100) is exceeded, once
+# botocore's own retries are spent.
+_THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
 _GONE = {"InvalidParameterException", "ResourceNotFoundException"}  # ECS's "no such task"
 
 
@@ -64,7 +67,7 @@ class EcsRunner:
         definition = request.task_definition or self.prepare(request.image_name)
         plan = PLAN[request.capacity or self.settings.capacity]
         for provider in plan:
-            answer = self.client.run_task(**self._run_args(request, definition, provider))
+            answer = self._run(self._run_args(request, definition, provider))
             tasks = answer.get("tasks") or []
             if tasks:
                 log.info("session %s runs on %s", request.session_id, provider)
@@ -82,6 +85,16 @@ class EcsRunner:
         raise LaunchError(
             f"{kind} has no capacity for a new server right now. Please try again in a few minutes."
         )
+
+    def _run(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(self.client.run_task(**args))
+        except Exception as err:
+            if error_code(err) in _THROTTLED:
+                raise RunnerBusyError(
+                    "AWS is starting many servers at once right now; yours starts in a minute."
+                ) from err
+            raise
 
     def _run_args(self, request: LaunchRequest, definition: str, provider: str) -> dict[str, Any]:
         s = self.settings

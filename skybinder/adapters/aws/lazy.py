@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from skybinder.domain.errors import LaunchError
+from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.ports import Prober, ResolvedRepo, Resolver
 
 PROBE_TIMEOUT = 5.0  # seconds; a probe that takes longer is a "not yet"
@@ -21,10 +22,16 @@ class LazyResolver:
     """The providers, built on the first resolve, with the GitHub token read then."""
 
     def __init__(
-        self, token_name: str, client: Callable[[str], Any], *, environments: bool = False
+        self,
+        token_name: str,
+        client: Callable[[str], Any],
+        settings: ProviderSettings | None = None,
+        *,
+        environments: bool = False,
     ) -> None:
         self._token_name = token_name
         self._client = client
+        self._settings = settings  # the operator's controls: banned specs
         self._environments = environments  # read environment digests (images are shared)
         self._lock = threading.Lock()
         self._inner: Resolver | None = None
@@ -49,7 +56,11 @@ class LazyResolver:
         http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
         # allow_local=False: in the cloud a local address is a request forgery hole.
         resolver = ProviderResolver(
-            http, allow_local=False, github_token=token, environments=self._environments
+            http,
+            allow_local=False,
+            github_token=token,
+            settings=self._settings,
+            environments=self._environments,
         )
         return CachingResolver(resolver)
 

@@ -1,8 +1,8 @@
 """Names the runtime and the infrastructure must agree on: the table's keys, indexes and variables.
 
-infra/ mirrors these constants (it may not import skybinder), and a test checks both sides
-match, so keep them plain module-level string constants. The table layout that uses them is
-described in skybinder/adapters/aws/dynamo_schema.py.
+The one source of truth for both sides: infra/ imports this module (and nothing else of the
+package), so it imports nothing but the standard library. The table layout that uses these
+names is described in skybinder/adapters/aws/dynamo_schema.py.
 """
 
 from __future__ import annotations
@@ -25,6 +25,23 @@ IMAGE_INDEX_SORT_KEY = "image_sk"  # S: the session's state
 # The session of an ECS task (sparse: only sessions with a task carry the attribute).
 TASK_INDEX = "by-task"
 TASK_INDEX_PARTITION_KEY = "task_pk"  # S: the task id (its ARN in AWS)
+
+# Key attribute -> DynamoDB type (S: string, N: number), for the table and its indexes.
+ATTRIBUTE_TYPES: dict[str, str] = {
+    PARTITION_KEY: "S",
+    SORT_KEY: "S",
+    STATUS_INDEX_PARTITION_KEY: "S",
+    STATUS_INDEX_SORT_KEY: "N",
+    IMAGE_INDEX_PARTITION_KEY: "S",
+    IMAGE_INDEX_SORT_KEY: "S",
+    TASK_INDEX_PARTITION_KEY: "S",
+}
+# Every GSI the store queries: index name -> (partition key, sort key or None).
+INDEXES: dict[str, tuple[str, str | None]] = {
+    STATUS_INDEX: (STATUS_INDEX_PARTITION_KEY, STATUS_INDEX_SORT_KEY),
+    IMAGE_INDEX: (IMAGE_INDEX_PARTITION_KEY, IMAGE_INDEX_SORT_KEY),
+    TASK_INDEX: (TASK_INDEX_PARTITION_KEY, None),
+}
 
 # -- item types: the prefixes of partition keys, and sort keys -------------------------------
 SESSION_PREFIX = "SESSION#"
@@ -63,7 +80,6 @@ ENV_LAUNCH_RATE_LIMIT = "SKYBINDER_LAUNCH_RATE_LIMIT"  # launch: launches per wi
 ENV_LAUNCH_RATE_WINDOW = "SKYBINDER_LAUNCH_RATE_WINDOW"  # launch: the window, in seconds
 
 # == compute: CodeBuild, ECR, ECS, ALB (read by skybinder/bootstrap_aws.py) =================
-# The same names as infra/names.py `Env`, where both sides know a setting.
 ENV_CLUSTER = "SKYBINDER_CLUSTER"  # the ECS cluster sessions run in
 ENV_BUILD_PROJECT = "SKYBINDER_BUILD_PROJECT"  # the CodeBuild project that runs repo2docker
 ENV_BUILD_LOG_GROUP = "SKYBINDER_BUILD_LOG_GROUP"  # where the project writes build logs
@@ -82,7 +98,7 @@ ENV_SESSION_CPU = "SKYBINDER_SESSION_CPU"  # a session's CPU units (1024 = 1 vCP
 ENV_SESSION_MEMORY = "SKYBINDER_SESSION_MEMORY"  # a session's memory in MiB, for its cost
 ENV_VPC_ID = "SKYBINDER_VPC_ID"  # the VPC of the session target groups
 ENV_LISTENER_ARNS = "SKYBINDER_LISTENER_ARNS"  # comma-separated: one listener per ALB
-ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 15 chars
+ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 13 chars
 ENV_TARGET_GROUPS_PER_ALB = "SKYBINDER_TARGET_GROUPS_PER_ALB"  # AWS's hard limit is 100
 ENV_PUBLIC_URL = (
     "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
@@ -96,6 +112,18 @@ ENV_MAX_SESSIONS = "SKYBINDER_MAX_SESSIONS"
 ENV_MAX_SESSIONS_PER_REPO = "SKYBINDER_MAX_SESSIONS_PER_REPO"
 ENV_IDLE_TIMEOUT = "SKYBINDER_IDLE_TIMEOUT"  # seconds without activity before Jupyter exits
 ENV_MAX_AGE = "SKYBINDER_MAX_AGE"  # seconds a session may live
+ENV_BANNED_SPECS = "SKYBINDER_BANNED_SPECS"  # JSON list of regexes of specs that may not launch
+# The secret CloudFront adds to every request it sends to the API (ORIGIN_SECRET_HEADER): the
+# launch function refuses requests without it, so only traffic through CloudFront reaches it.
+ENV_ORIGIN_SECRET = "SKYBINDER_ORIGIN_SECRET"
+# Settings that grow with the configuration (listener ARNs, prices, banned specs) and secrets
+# live in one SSM parameter, read once per cold start: a JSON object whose keys are the ENV_*
+# names above. A variable set in the environment wins over the same key in the parameter.
+ENV_SETTINGS_PARAMETER = "SKYBINDER_SETTINGS_PARAMETER"
+
+# The origin secret's header, and the header CloudFront sets to the viewer's "address:port".
+ORIGIN_SECRET_HEADER = "x-skybinder-origin"
+VIEWER_ADDRESS_HEADER = "cloudfront-viewer-address"
 
 # The CodeBuild build's inputs, set per build by StartBuild's environment overrides and read
 # by the buildspec as quoted variables (never pasted into a command line).
@@ -103,6 +131,12 @@ BUILD_REPO_URL = "REPO_URL"  # what repo2docker fetches
 BUILD_REF = "REF"  # the resolved ref to check out
 BUILD_IMAGE_NAME = "IMAGE_NAME"  # the full reference to push: <repository URI>:<tag>
 BUILD_IMAGE_KEY = "IMAGE_KEY"  # the image's name in the store; the build function reads it back
+# Set per project by the infrastructure: where the build pulls public images from.
+BUILD_ECR_PUBLIC_MIRROR = "ECR_PUBLIC_MIRROR"  # <registry>/<prefix>: ECR's cache of ECR Public
+BUILD_BUILDKIT_IMAGE = "BUILDKIT_IMAGE"  # BuildKit through ECR's cache of Docker Hub, or ""
+
+# CodeBuild names each build's log stream "<prefix>/<build uuid>".
+BUILD_LOG_STREAM_PREFIX = "repo2docker"
 
 # ECS: the session container of the task definition, its port, and the prefix of the task
 # group that carries the session id (so task events and the orphan sweep map back to it).
@@ -118,7 +152,17 @@ FETCH_FAILED_EXIT = 86
 SHARED_IMAGE_TAG_PREFIX = "skybinder-env--"
 TASK_GROUP_PREFIX = "skybinder:"
 
-# CloudWatch metrics the functions emit (embedded metric format); as infra/names.py names them.
+# ALB: AWS's hard limit of target groups per load balancer (one per session).
+TARGET_GROUPS_PER_ALB = 100
+
+
+def pool_id_prefix(index: int) -> str:
+    """The session id prefix that makes CloudFront send `/s/<id>/...` to load balancer `index`
+    of the pool (infra/edge.py routes on it); the first one takes every id no other claims."""
+    return "" if index == 0 else f"p{index}-"
+
+
+# CloudWatch metrics the functions emit (embedded metric format); the dashboard shows them.
 METRIC_NAMESPACE = "skybinder"
 METRIC_BUILDS = "Builds"
 METRIC_LAUNCHES = "Launches"  # launches that reached `ready`

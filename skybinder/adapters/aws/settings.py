@@ -1,17 +1,26 @@
-"""Settings of the AWS functions, read from their environment (variable names in names.py)."""
+"""Settings of the AWS functions: their environment, and the deployment's settings parameter.
+
+Variable names are in names.py. What grows with the configuration (listener ARNs, prices,
+banned specs) and the origin secret are kept in one SSM parameter (a JSON object with the same
+names as keys), read once per cold start by `read_parameter`; `load_settings` takes both.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from skybinder.adapters.aws import names as n
 from skybinder.domain.model import CapacityPolicy
 from skybinder.domain.pricing import Prices
+
+if TYPE_CHECKING:
+    from mypy_boto3_ssm import SSMClient
 
 T = TypeVar("T")
 REQUIRED = (
@@ -63,11 +72,39 @@ class AwsSettings:
     prices: Prices = field(default_factory=Prices)
     session_cpu: int = 1024  # Fargate CPU units of the session task definition
     session_memory: int = 2048  # MiB
+    banned_specs: tuple[str, ...] = ()  # regexes of `<provider>/<spec>` that may not launch
+    origin_secret: str = ""  # requests without it did not come through CloudFront
 
 
-def load_settings(environ: Mapping[str, str]) -> AwsSettings:
-    """AwsSettings from `environ`; AwsSettingsError names every variable that is wrong."""
-    env = {key: value.strip() for key, value in environ.items()}
+def read_parameter(client: SSMClient, name: str) -> dict[str, str]:
+    """The settings parameter `name` (a JSON object of variable names to values, decrypted).
+
+    AwsSettingsError when it is missing, unreadable or not such an object.
+    """
+    try:
+        answer = client.get_parameter(Name=name, WithDecryption=True)
+    except Exception as err:
+        code = getattr(err, "response", {}).get("Error", {}).get("Code", type(err).__name__)
+        raise AwsSettingsError(
+            f"Could not read the settings parameter {name} ({code}). The deployment (infra/) "
+            "creates it; check that it exists and that the function's role may read it."
+        ) from err
+    try:
+        values = json.loads(answer["Parameter"]["Value"])
+    except ValueError:
+        values = None
+    if not isinstance(values, dict) or not all(isinstance(v, str) for v in values.values()):
+        raise AwsSettingsError(f"The settings parameter {name} is not a JSON object of strings.")
+    return {str(key): value for key, value in values.items()}
+
+
+def load_settings(
+    environ: Mapping[str, str], parameter: Mapping[str, str] | None = None
+) -> AwsSettings:
+    """AwsSettings from `environ`, and from the settings `parameter` for what the environment
+    does not set; AwsSettingsError names every variable that is wrong."""
+    merged = {**(parameter or {}), **environ}
+    env = {key: value.strip() for key, value in merged.items()}
     missing = [name for name in REQUIRED if not env.get(name)]
     if missing:
         raise AwsSettingsError(
@@ -116,6 +153,8 @@ def load_settings(environ: Mapping[str, str]) -> AwsSettings:
         session_cpu=read(n.ENV_SESSION_CPU, _count(256, 16384), 1024),
         session_memory=read(n.ENV_SESSION_MEMORY, _count(512, 122880), 2048),
         prices=read(n.ENV_PRICES, _prices(public_ip), Prices(public_ip=public_ip)),
+        banned_specs=read(n.ENV_BANNED_SPECS, _patterns, ()),
+        origin_secret=env.get(n.ENV_ORIGIN_SECRET, ""),
     )
     if problems:
         raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
@@ -149,6 +188,22 @@ def _prices(public_ip: bool) -> Callable[[str], Prices]:
             raise ValueError(str(err.errors()[0]["msg"])) from None
 
     return parse
+
+
+def _patterns(value: str) -> tuple[str, ...]:
+    """A JSON list of regular expressions, each one checked."""
+    try:
+        given = json.loads(value)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not JSON: {err.msg}") from None
+    if not isinstance(given, list) or not all(isinstance(p, str) for p in given):
+        raise ValueError("expected a JSON list of regular expressions")
+    for pattern in given:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"{pattern!r} is not a regular expression: {err}") from None
+    return tuple(given)
 
 
 def _list(value: str) -> tuple[str, ...]:

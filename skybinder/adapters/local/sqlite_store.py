@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from skybinder.adapters.local import sqlite_events as events
+from skybinder.adapters.local import sqlite_routes as routes
 from skybinder.adapters.local.private_files import private_database, store_key
 from skybinder.adapters.local.token_seal import TokenSeal
 from skybinder.domain.admission import check_changes, check_image_update, check_quota
@@ -23,6 +24,7 @@ from skybinder.domain.model import (
     ImageState,
     Limits,
     Session,
+    SessionRoute,
     SessionState,
     can_move,
 )
@@ -173,6 +175,16 @@ class SqliteSessionStore:
             claimed = Session.model_validate({**current.model_dump(), **changes, "warm": False})
             _update(db, claimed, current.state, self._seal)
             return claimed
+
+    # -- the session proxy (sqlite_routes.py) ---------------------------------------------
+
+    def route(self, session_id: str) -> SessionRoute | None:
+        with self._lock:
+            return routes.route(self._db, session_id)
+
+    def record_activity(self, session_id: str, at: float) -> bool:
+        with self._write() as db:
+            return routes.record_activity(db, session_id, at)
 
     # -- images ---------------------------------------------------------------------------
 

@@ -1,0 +1,341 @@
+"""What AWS authorizes for each call: the action, the ARN the call really targets, and the
+condition keys AWS puts in the request's context (the Service Authorization Reference).
+
+`authorizations(call)` answers for every operation the functions make. An operation it does not
+know raises UnknownCallError, which fails the test: a new call needs its line here before it
+can pass, so nothing reaches AWS unchecked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tests.aws.iam.policy import Request
+
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+
+
+class UnknownCallError(AssertionError):
+    """The harness cannot tell what a call targets; add the operation to OPERATIONS."""
+
+
+class Lookup(Protocol):
+    """What a mapping may need to read from the account (as an administrator would)."""
+
+    def task_definition(self, reference: str) -> dict[str, Any]:
+        """DescribeTaskDefinition's `taskDefinition` for a family, family:revision or ARN."""
+        ...
+
+    def secret_arn(self, secret_id: str) -> str:
+        """The full ARN of a Secrets Manager secret given by name or (partial) ARN."""
+        ...
+
+    def customer_key(self, service: str, name: str) -> str:
+        """The ARN of the customer-managed KMS key that encrypts SSM parameter or secret
+        `name` ("" when it has none, or uses the account's AWS-managed key)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str  # botocore's service name: "ecs", "elbv2", "dynamodb", ...
+    operation: str  # "RunTask"
+    params: dict[str, Any]  # as the caller passed them
+    region: str
+    account: str
+    lookup: Lookup
+
+    def arn(self, service: str, resource: str, *, region: bool = True) -> str:
+        return f"arn:aws:{service}:{self.region if region else ''}:{self.account}:{resource}"
+
+
+Mapping = Callable[[Call], list[Request]]
+
+
+def authorizations(call: Call) -> list[Request]:
+    """The requests AWS authorizes for `call`; [] for calls that need no permission."""
+    mapping = OPERATIONS.get(call.service, {}).get(call.operation)
+    if mapping is None:
+        raise UnknownCallError(
+            f"the IAM harness does not know what {call.service}:{call.operation} targets: add "
+            "it to OPERATIONS in tests/aws/iam/requests.py (see the Service Authorization "
+            "Reference for its resource type and condition keys)"
+        )
+    return mapping(call)
+
+
+def _simple(action: str, resource: Callable[[Call], str]) -> Mapping:
+    return lambda call: [Request(action, resource(call))]
+
+
+def _everything(action: str) -> Mapping:
+    """An action AWS defines no resource type for: it is authorized on "*"."""
+    return lambda call: [Request(action, "*")]
+
+
+# -- DynamoDB ----------------------------------------------------------------------------------
+
+
+def _table(call: Call, name: str, index: str | None = None) -> str:
+    if name.startswith("arn:"):
+        return name
+    return call.arn("dynamodb", f"table/{name}" + (f"/index/{index}" if index else ""))
+
+
+def _table_action(action: str) -> Mapping:
+    return lambda c: [Request(action, _table(c, c.params["TableName"], c.params.get("IndexName")))]
+
+
+def _batch(action: str) -> Mapping:
+    return lambda c: [Request(action, _table(c, name)) for name in c.params["RequestItems"]]
+
+
+# A transaction is authorized item by item, each as the single-item action it performs.
+_TRANSACT = {
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "Get": "dynamodb:GetItem",
+}
+
+
+def _transact(call: Call) -> list[Request]:
+    requests = []
+    for item in call.params["TransactItems"]:
+        ((kind, body),) = item.items()
+        requests.append(Request(_TRANSACT[kind], _table(call, body["TableName"])))
+    return requests
+
+
+# -- ECS ---------------------------------------------------------------------------------------
+
+
+def _cluster(call: Call) -> str:
+    cluster = call.params.get("cluster", "default")
+    return cluster if cluster.startswith("arn:") else call.arn("ecs", f"cluster/{cluster}")
+
+
+def _task(call: Call, task: str) -> str:
+    if task.startswith("arn:"):
+        return task
+    return call.arn("ecs", f"task/{_cluster(call).rsplit('/', 1)[-1]}/{task}")
+
+
+def _run_task(call: Call) -> list[Request]:
+    definition = call.lookup.task_definition(call.params["taskDefinition"])
+    on_cluster = {"ecs:cluster": _cluster(call)}
+    requests = [Request("ecs:RunTask", definition["taskDefinitionArn"], on_cluster)]
+    # Starting a task passes the task definition's roles to ECS.
+    for role in ("executionRoleArn", "taskRoleArn"):
+        if definition.get(role):
+            requests.append(
+                Request("iam:PassRole", definition[role], {"iam:PassedToService": ECS_TASKS})
+            )
+    overrides = call.params.get("overrides", {})
+    for role in ("executionRoleArn", "taskRoleArn"):
+        if overrides.get(role):
+            requests.append(
+                Request("iam:PassRole", overrides[role], {"iam:PassedToService": ECS_TASKS})
+            )
+    if call.params.get("tags") or call.params.get("propagateTags"):
+        task = call.arn("ecs", f"task/{_cluster(call).rsplit('/', 1)[-1]}/*")
+        requests.append(Request("ecs:TagResource", task, {"ecs:CreateAction": "RunTask"}))
+    return requests
+
+
+def _register(call: Call) -> list[Request]:
+    definition = call.arn("ecs", f"task-definition/{call.params['family']}:*")
+    requests = [Request("ecs:RegisterTaskDefinition", definition)]
+    if call.params.get("tags"):
+        context = {"ecs:CreateAction": "RegisterTaskDefinition"}
+        requests.append(Request("ecs:TagResource", definition, context))
+    return requests
+
+
+def _on_tasks(action: str) -> Mapping:
+    def mapping(call: Call) -> list[Request]:
+        tasks = call.params.get("tasks") or [call.params["task"]]
+        context = {"ecs:cluster": _cluster(call)}
+        return [Request(action, _task(call, task), context) for task in tasks]
+
+    return mapping
+
+
+def _list_tasks(call: Call) -> list[Request]:
+    # ListTasks names no task: AWS authorizes it on the cluster's container instances.
+    cluster = _cluster(call)
+    instances = call.arn("ecs", f"container-instance/{cluster.rsplit('/', 1)[-1]}/*")
+    return [Request("ecs:ListTasks", instances, {"ecs:cluster": cluster})]
+
+
+# -- ECR, CodeBuild, Logs, SSM, Secrets Manager --------------------------------------------------
+
+
+def _repository(call: Call) -> str:
+    account = call.params.get("registryId", call.account)
+    return f"arn:aws:ecr:{call.region}:{account}:repository/{call.params['repositoryName']}"
+
+
+def _project(call: Call, name: str) -> str:
+    return name if name.startswith("arn:") else call.arn("codebuild", f"project/{name}")
+
+
+def _builds(action: str) -> Mapping:
+    return lambda c: [
+        Request(action, _project(c, build.rsplit(":", 1)[0].rsplit("/", 1)[-1]))
+        for build in c.params.get("ids") or [c.params["id"]]
+    ]
+
+
+def _log_group(call: Call, stream: str = "") -> str:
+    group = call.arn("logs", f"log-group:{call.params['logGroupName']}")
+    return f"{group}:log-stream:{stream}" if stream else group
+
+
+def _parameter(call: Call, name: str) -> str:
+    return name if name.startswith("arn:") else call.arn("ssm", f"parameter/{name.lstrip('/')}")
+
+
+def _decrypt(call: Call, service: str, name: str) -> list[Request]:
+    """Reading a value encrypted with a customer-managed key also decrypts with that key."""
+    key = call.lookup.customer_key(service, name)
+    via = {"kms:ViaService": f"{service}.{call.region}.amazonaws.com"}
+    return [Request("kms:Decrypt", key, via)] if key else []
+
+
+def _get_parameter(call: Call) -> list[Request]:
+    name = call.params["Name"]
+    requests = [Request("ssm:GetParameter", _parameter(call, name))]
+    if call.params.get("WithDecryption"):
+        requests += _decrypt(call, "ssm", name)
+    return requests
+
+
+def _get_secret(call: Call) -> list[Request]:
+    secret = call.lookup.secret_arn(call.params["SecretId"])
+    return [
+        Request("secretsmanager:GetSecretValue", secret),
+        *_decrypt(call, "secretsmanager", secret),
+    ]
+
+
+# -- Elastic Load Balancing ----------------------------------------------------------------------
+
+
+def _elb(action: str, key: str) -> Mapping:
+    return lambda c: [Request(f"elasticloadbalancing:{action}", c.params[key])]
+
+
+def _tagged(action: str, resource: Callable[[Call], str]) -> Mapping:
+    """A Create* that may carry tags: tagging it is also authorized (AddTags on creation)."""
+
+    def mapping(call: Call) -> list[Request]:
+        arn = resource(call)
+        requests = [Request(f"elasticloadbalancing:{action}", arn)]
+        if call.params.get("Tags"):
+            context = {"elasticloadbalancing:CreateAction": action}
+            requests.append(Request("elasticloadbalancing:AddTags", arn, context))
+        return requests
+
+    return mapping
+
+
+def _new_target_group(call: Call) -> str:
+    # The id is AWS's to choose; the name is the caller's, and the policy scopes by name.
+    return call.arn("elasticloadbalancing", f"targetgroup/{call.params['Name']}/0123456789abcdef")
+
+
+OPERATIONS: dict[str, dict[str, Mapping]] = {
+    "dynamodb": {
+        **{
+            op: _table_action(f"dynamodb:{op}")
+            for op in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan")
+        },
+        "DescribeTable": _table_action("dynamodb:DescribeTable"),
+        "BatchGetItem": _batch("dynamodb:BatchGetItem"),
+        "BatchWriteItem": _batch("dynamodb:BatchWriteItem"),
+        "TransactWriteItems": _transact,
+        "TransactGetItems": _transact,
+    },
+    "ecs": {
+        "RunTask": _run_task,
+        "RegisterTaskDefinition": _register,
+        "DescribeTaskDefinition": _everything("ecs:DescribeTaskDefinition"),
+        "StopTask": _on_tasks("ecs:StopTask"),
+        "DescribeTasks": _on_tasks("ecs:DescribeTasks"),
+        "ListTasks": _list_tasks,
+    },
+    "ecr": {
+        op: _simple(f"ecr:{op}", _repository)
+        for op in (
+            "DescribeImages",
+            "BatchGetImage",
+            "BatchCheckLayerAvailability",
+            "GetDownloadUrlForLayer",
+            "InitiateLayerUpload",
+            "UploadLayerPart",
+            "CompleteLayerUpload",
+            "PutImage",
+            "BatchImportUpstreamImage",
+            "CreateRepository",
+        )
+    }
+    | {"GetAuthorizationToken": _everything("ecr:GetAuthorizationToken")},
+    "codebuild": {
+        "StartBuild": _simple(
+            "codebuild:StartBuild", lambda c: _project(c, c.params["projectName"])
+        ),
+        "BatchGetBuilds": _builds("codebuild:BatchGetBuilds"),
+        "StopBuild": _builds("codebuild:StopBuild"),
+    },
+    "logs": {
+        "GetLogEvents": lambda c: [
+            Request("logs:GetLogEvents", _log_group(c, c.params["logStreamName"]))
+        ],
+        "FilterLogEvents": _simple("logs:FilterLogEvents", _log_group),
+        "CreateLogStream": lambda c: [
+            Request("logs:CreateLogStream", _log_group(c, c.params["logStreamName"]))
+        ],
+        "PutLogEvents": lambda c: [
+            Request("logs:PutLogEvents", _log_group(c, c.params["logStreamName"]))
+        ],
+    },
+    "ssm": {
+        "GetParameter": _get_parameter,
+        "GetParameters": lambda c: [
+            Request("ssm:GetParameters", _parameter(c, name)) for name in c.params["Names"]
+        ],
+    },
+    "secretsmanager": {
+        "GetSecretValue": _get_secret,
+    },
+    "sts": {"GetCallerIdentity": lambda c: []},  # needs no permission
+    "elbv2": {
+        "CreateTargetGroup": _tagged("CreateTargetGroup", _new_target_group),
+        "CreateRule": _tagged("CreateRule", lambda c: c.params["ListenerArn"]),
+        "DeleteTargetGroup": _elb("DeleteTargetGroup", "TargetGroupArn"),
+        "ModifyTargetGroupAttributes": _elb("ModifyTargetGroupAttributes", "TargetGroupArn"),
+        "RegisterTargets": _elb("RegisterTargets", "TargetGroupArn"),
+        "DeregisterTargets": _elb("DeregisterTargets", "TargetGroupArn"),
+        "DeleteRule": _elb("DeleteRule", "RuleArn"),
+        "ModifyRule": _elb("ModifyRule", "RuleArn"),
+        "SetRulePriorities": lambda c: [
+            Request("elasticloadbalancing:SetRulePriorities", rule["RuleArn"])
+            for rule in c.params["RulePriorities"]
+        ],
+        **{
+            op: _everything(f"elasticloadbalancing:{op}")
+            for op in (
+                "DescribeRules",
+                "DescribeTargetGroups",
+                "DescribeTargetHealth",
+                "DescribeListeners",
+                "DescribeLoadBalancers",
+                "DescribeTargetGroupAttributes",
+            )
+        },
+    },
+}
