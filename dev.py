@@ -2,7 +2,8 @@
 """Set up and run skybinder from a checkout: `python3 dev.py serve` or `python3 dev.py test`.
 
 Needs only Python >= 3.11 and git. It installs uv (into .tools/) when uv is not on PATH,
-creates .venv from the lock file, then runs the local binder, the test suite or a benchmark.
+creates .venv from the lock file, then runs the local binder, the test suite or a benchmark
+(`python3 dev.py bench`; `python3 dev.py bench mutation` for the mutation benchmark).
 """
 
 from __future__ import annotations
@@ -48,21 +49,38 @@ def sync() -> Path:
 SYSTEM_PACKAGES = {"chromium": "chromium", "bwrap": "bubblewrap"}
 
 
+def under_ci() -> bool:
+    """True under CI (CI=true), where a test layer that cannot run must fail the run."""
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def system_packages() -> None:
     """Install the Debian packages the tests need that are missing, when we may install them.
 
     Playwright's own browser downloads are not used: the tests start the system's chromium.
-    Without a package its tests skip, saying how to install it.
+    Without a package its tests skip, saying how to install it; under CI=true the test
+    command stops here instead, saying why.
     """
     missing = [package for command, package in SYSTEM_PACKAGES.items() if not shutil.which(command)]
-    if not missing or os.geteuid() != 0 or not shutil.which("apt-get"):
+    if not missing:
         return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return cannot_install(missing, "installing needs root and apt-get")
     print(f"Installing {', '.join(missing)} for the tests ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
         if subprocess.call(cmd, env=env) != 0:
-            print(f"Could not install {', '.join(missing)}: their tests will be skipped.")
-            return
+            return cannot_install(missing, f"`{' '.join(cmd)}` failed")
+    still = [package for command, package in SYSTEM_PACKAGES.items() if not shutil.which(command)]
+    if still:
+        cannot_install(still, "apt-get installed no such command")
+
+
+def cannot_install(packages: list[str], why: str) -> None:
+    names = ", ".join(packages)
+    if under_ci():
+        sys.exit(f"Could not install {names} ({why}): under CI their tests must run.")
+    print(f"Could not install {names} ({why}): their tests will be skipped.", flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -78,6 +96,9 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "mypy")
         system_packages()
         run(bin_dir / "pytest", "-q", "-ra", *rest)
+    elif command == "bench" and rest[:1] == ["mutation"]:
+        bin_dir = sync()
+        run(bin_dir / "python", "-m", "bench.mutation", *rest[1:])
     elif command == "bench":
         bin_dir = sync()
         run(bin_dir / "python", "-m", "bench.launch_cached", *rest)
@@ -86,7 +107,10 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "python", "-m", "bench.workshop", "--quiet")
     else:
         print(__doc__)
-        print("Commands: serve [skybinder serve options] | test [pytest options] | bench")
+        print(
+            "Commands: serve [skybinder serve options] | test [pytest options] | bench"
+            " | bench mutation [--module PATH]"
+        )
         sys.exit(0 if command in {"help", "-h", "--help"} else 2)
 
 

@@ -7,9 +7,8 @@ import time
 from functools import cache
 from pathlib import Path
 
-import pytest
-
 from skybinder.adapters.local.containment import Containment, detect
+from tests.requires import missing
 
 MECHANISMS = ("bwrap", "unshare", "group")
 INSTALL = {"bwrap": "apt-get install bubblewrap", "unshare": "apt-get install util-linux"}
@@ -21,15 +20,12 @@ def containment(preferred: str = "auto") -> Containment:
 
 
 def require(mechanism: str) -> Containment:
-    """The mechanism, or the test skips saying how to get it (fails under CI=true, where a
-    layer that cannot run must not pass silently)."""
+    """The mechanism, or the test skips saying how to get it (and fails under CI=true, where a
+    layer that cannot run must not pass unseen: tests/requires.py)."""
     try:
         return containment(mechanism)
     except ValueError as err:
-        reason = f"{err} ({INSTALL.get(mechanism, 'see README')})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        missing(mechanism, f"{err} ({INSTALL.get(mechanism, 'see the README')})")
 
 
 def processes_with(token: str) -> list[int]:

@@ -8,7 +8,6 @@ the session, with `check_seat_and_budget` (SQLite, fake) or conditions that say 
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 
 from skybinder.domain.errors import (
@@ -101,13 +100,6 @@ def deadline(event: Event, session: Session) -> float:
 def seats_left(event: Event, usage: EventUsage) -> int:
     """Seats an attendee can still get: free ones, and warm sessions waiting to be handed out."""
     return max(0, event.seats - usage.seats_in_use + usage.warm_idle)
-
-
-def affordable_sessions(event: Event, usage: EventUsage) -> int:
-    """How many more sessions the remaining budget covers at their worst case."""
-    if event.reserve_micros <= 0:
-        return event.seats
-    return max(0, math.floor(usage.remaining_micros(event) / event.reserve_micros))
 
 
 def _clock(seconds: float) -> str:

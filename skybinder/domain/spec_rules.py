@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from pathlib import PurePosixPath
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -91,27 +90,32 @@ def decode(provider: str, value: str, what: str) -> str:
     return text
 
 
-_REF_RULES: tuple[tuple[Callable[[str], bool], str], ...] = (
-    (lambda ref: len(ref) > MAX_REF_LENGTH, f"is longer than {MAX_REF_LENGTH} characters"),
-    (lambda ref: not REF_FORBIDDEN.isdisjoint(ref), "contains one of ~^:?*[\\;|&$`<>\"' "),
-    (lambda ref: ref.startswith("-"), "starts with '-'"),
-    (lambda ref: ".." in ref or "@{" in ref or ref == "@", "contains '..' or '@{'"),
-    (lambda ref: "//" in ref or ref.startswith("/") or ref.endswith("/"), "has an empty part"),
-    (lambda ref: ref.endswith("."), "ends with '.'"),
-    (
-        lambda ref: any(p.startswith(".") or p.endswith(".lock") for p in ref.split("/")),
-        "has a part starting with '.' or ending with '.lock'",
-    ),
-)
+def ref_problem(ref: str) -> str | None:
+    """What makes `ref` a name git refuses (git check-ref-format, one level allowed), or None."""
+    if len(ref) > MAX_REF_LENGTH:
+        return f"is longer than {MAX_REF_LENGTH} characters"
+    if not REF_FORBIDDEN.isdisjoint(ref):
+        return "contains one of ~^:?*[\\;|&$`<>\"' "
+    if ref.startswith("-"):
+        return "starts with '-'"
+    if ".." in ref or "@{" in ref or ref == "@":
+        return "contains '..' or '@{'"
+    if "//" in ref or ref.startswith("/") or ref.endswith("/"):
+        return "has an empty part"
+    if ref.endswith("."):
+        return "ends with '.'"
+    if any(part.startswith(".") or part.endswith(".lock") for part in ref.split("/")):
+        return "has a part starting with '.' or ending with '.lock'"
+    return None
 
 
 def check_ref(provider: str, ref: str) -> str:
-    """`ref` when it is a name git accepts (git check-ref-format, one level allowed)."""
+    """`ref` when it is a name git accepts (see `ref_problem`)."""
     if not ref:
         raise spec_error(provider, "the ref is missing")
-    for broken, problem in _REF_RULES:
-        if broken(ref):
-            raise spec_error(provider, f"the ref {show(ref)} {problem}")
+    problem = ref_problem(ref)
+    if problem is not None:
+        raise spec_error(provider, f"the ref {show(ref)} {problem}")
     return ref
 
 
@@ -132,7 +136,8 @@ def split_url(
         raise spec_error(provider, f"the URL {show(url)} has no valid host")
     if not allow_internal and is_internal_host(host):
         raise spec_error(provider, "URLs of localhost or private networks are not allowed here")
-    if {".", ".."} & {*parts.path.split("/"), *unquote(parts.path).split("/")}:
+    # Decoded, as a server may decode it: "%2e%2e" is "..", and a plain ".." stays "..".
+    if {".", ".."} & set(unquote(parts.path).split("/")):
         raise spec_error(provider, "'.' and '..' are not allowed in URL paths")
     return parts
 

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from skybinder.service.ports import ResolvedRepo
 from tests.api.conftest import IMAGE, ApiWorld, events_of, parse_stream, read_stream
+from tests.threads import Worker
 
 pytestmark = pytest.mark.timeout(20)
 ASGIApp = Callable[..., Any]
@@ -66,15 +67,12 @@ def test_open_streams_do_not_starve_the_other_endpoints(api: ApiWorld) -> None:
     with TestClient(api.client.app, headers={"Accept": "text/event-stream"}) as client:
         assert client.portal is not None
         pool = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter())
-        ends: list[object] = []
 
-        def read() -> None:
+        def read() -> object:
             _, body = read_stream(client, "/build/gh/u/r/HEAD")
-            ends.append(events_of(body)[-1]["phase"])
+            return events_of(body)[-1]["phase"]
 
-        readers = [
-            threading.Thread(target=read, daemon=True) for _ in range(int(pool.total_tokens))
-        ]
+        readers = [Worker(read) for _ in range(int(pool.total_tokens))]
         for reader in readers:
             reader.start()
         deadline = time.monotonic() + 5
@@ -85,9 +83,7 @@ def test_open_streams_do_not_starve_the_other_endpoints(api: ApiWorld) -> None:
         assert client.get("/health").status_code == 200
         assert time.monotonic() - started < 0.5  # not after the build (1.5 s)
         assert api.store.get_image(IMAGE).state == "building"  # type: ignore[union-attr]
-        for reader in readers:
-            reader.join(10)
-        assert ends == ["ready"] * len(readers)
+        assert [reader.result(10) for reader in readers] == ["ready"] * len(readers)
 
 
 def test_the_app_lets_go_of_a_stream_soon_after_its_client_left(api: ApiWorld) -> None:

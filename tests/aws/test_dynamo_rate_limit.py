@@ -11,7 +11,7 @@ from skybinder.adapters.aws import names as n
 from skybinder.adapters.aws.dynamo_rate_limit import DynamoRateLimiter
 from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.domain.model import Session
-from tests.aws.conftest import ApiCalls, sweep_expired
+from tests.aws.conftest import ApiCalls, before_call, client, sweep_expired
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -74,3 +74,25 @@ def test_windows_share_the_table_with_sessions_without_touching_them(
         limiter.check("10.0.0.1", 1, 60, T0)
     assert store.list() == [Session(id="10.0.0.1", provider="gh", spec="a/b/c")]
     assert store.counters() == {"global": 1, "repo#": 1}
+
+
+def test_a_window_opened_after_one_ended_is_a_rate_item_like_the_first(
+    limiter: DynamoRateLimiter, dynamodb: DynamoDBClient
+) -> None:
+    limiter.check("ip", 10, 60, T0)
+    limiter.check("ip", 10, 60, T0 + 60)  # opened by a PutItem
+    assert window(dynamodb, "ip")[n.KIND_ATTRIBUTE] == "rate"
+
+
+def test_a_window_that_keeps_changing_is_an_error_saying_so(
+    dynamodb: DynamoDBClient, table: str
+) -> None:
+    limiter = DynamoRateLimiter(dynamodb, table, attempts=1)
+    limiter.check("ip", 10, 60, T0)
+    # Between our two calls another caller opens the next window: we lost both races.
+    rival = DynamoRateLimiter(client("dynamodb"), table)
+    before_call(dynamodb, "PutItem", lambda: rival.check("ip", 10, 60, T0 + 60))
+    with pytest.raises(RuntimeError) as lost:
+        limiter.check("ip", 10, 60, T0 + 60)
+    assert str(lost.value) == "The rate-limit window of 'ip' kept changing; try again."
+    assert window(dynamodb, "ip")[n.COUNT_ATTRIBUTE] == "1", "the rival's attempt only"

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from skybinder.adapters.aws.dynamo_schema import create_table
 from skybinder.adapters.aws.dynamo_secret import shared_secret
+from tests.threads import each, race
 
 
 def test_every_caller_gets_the_one_secret(dynamodb: Any, table: str) -> None:
-    got: list[str] = []
-    threads = [
-        threading.Thread(target=lambda: got.append(shared_secret(dynamodb, table, "build-token")))
-        for _ in range(8)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    got = each(race(8, lambda _: shared_secret(dynamodb, table, "build-token")))
     assert len(got) == 8 and len(set(got)) == 1 and len(got[0]) >= 48
     assert shared_secret(dynamodb, table, "other") != got[0]
     other_table = create_table(dynamodb, "another-binder")

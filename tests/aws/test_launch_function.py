@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +19,7 @@ from skybinder.adapters.aws import names
 from skybinder.domain.model import SessionState
 from tests.aws.compute_fixtures import IMAGE, PROJECT, PUBLIC_URL, SPEC, Cloud
 from tests.aws.conftest import REGION
+from tests.threads import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
@@ -49,11 +49,11 @@ def test_build_streams_a_cached_launch_to_ready(cloud: Cloud) -> None:
                 if line.startswith("data: "):
                     events.append(json.loads(line.removeprefix("data: ")))
 
-    reader = threading.Thread(target=read_stream)
+    reader = Worker(read_stream, name="the /build reader")
     reader.start()
     session = wait_for(lambda: next(iter(cloud.binder.store.list({SessionState.STARTING})), None))
     cloud.send_reap(cloud.task_event("ecs-task-running", session.task_id))
-    reader.join(30)
+    reader.result(30)  # its assertions fail here, and so does a reader still running
     phases = [e["phase"] for e in events]
     # One or two `launching` events, as the stream saw the server starting or not.
     assert phases[0] == "built" and phases[-1] == "ready" and set(phases[1:-1]) == {"launching"}

@@ -3,7 +3,6 @@ nothing is built, started or routed twice, and nothing is left behind."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -12,29 +11,15 @@ from skybinder.domain.model import ImageState, Session, SessionState
 from skybinder.service.sessions import check_ready
 from tests.aws.compute_fixtures import IMAGE, Cloud, deploy, launch, make_cloud
 from tests.aws.conftest import ApiCalls, mocked_aws
+from tests.threads import each, race
 
 S = SessionState
 
 
 def at_once(count: int, action: Callable[[], Session]) -> list[Session]:
-    """Run `action` in `count` threads released together; their results."""
-    barrier = threading.Barrier(count)
-    results: list[Session] = []
-    lock = threading.Lock()
-
-    def run() -> None:
-        barrier.wait()
-        result = action()
-        with lock:
-            results.append(result)
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert len(results) == count
-    return results
+    """Run `action` in `count` threads released together; their results (a worker's error is
+    raised here)."""
+    return each(race(count, lambda _: action()))
 
 
 def test_a_running_event_twice_registers_one_target_and_keeps_the_session_ready(

@@ -2,12 +2,12 @@
 
 The server and the local git repositories come from the end-to-end tests' helpers. Playwright
 never downloads a browser here: it starts the system's `chromium`, which `python3 dev.py test`
-installs when it is missing. Screenshots of every state go to artifacts/browser/.
+installs when it is missing; without it these tests skip locally and fail under CI=true.
+Screenshots of every state go to artifacts/browser/.
 """
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, sync_playwright
 
 from tests.e2e.conftest import Server, server  # noqa: F401  (the `server` fixture, reused)
+from tests.requires import requires
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -36,23 +37,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: tests that drive a real (headless) browser")
 
 
-def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+def chromium() -> str:
+    """Debian's chromium; without it the browser tests skip, or fail under CI=true."""
+    how = "`apt-get update && apt-get install -y chromium` as root; `python3 dev.py test` does it"
+    return requires("chromium", how, "chromium-browser")
 
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrowserContext]:
     executable = chromium()
-    if executable is None:
-        pytest.skip(
-            "Debian's chromium is not installed. Install it with "
-            "`apt-get update && apt-get install -y chromium` (as root; `python3 dev.py test` "
-            "does this for you), then run the browser tests again."
-        )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh user-data dir per run
     with sync_playwright() as playwright:

@@ -3,8 +3,6 @@ moto) and helpers for racing threads."""
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -19,9 +17,11 @@ from skybinder.domain.model import Session
 from tests.aws.conftest import TABLE, mocked_aws
 from tests.aws.conftest import client as aws_client
 from tests.fakes import FakeSessionStore
+from tests.threads import race
 
 T = TypeVar("T")
 Store = FakeSessionStore | SqliteSessionStore | DynamoSessionStore
+__all__ = ["race"]  # the suites' helper for racing threads, from tests/threads.py
 
 
 @pytest.fixture(params=["fake", "sqlite", "dynamo"])
@@ -71,30 +71,3 @@ def must(found: T | None) -> T:
 
 def got(store: Store, session_id: str) -> Session:
     return must(store.get(session_id))
-
-
-def race(n: int, work: Callable[[int], T]) -> list[T | Exception]:
-    """Run work(0..n-1) in n threads released together; results or raised errors, in order."""
-    barrier = threading.Barrier(n)
-    results: list[T | Exception] = [RuntimeError("did not run")] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            results[i] = work(i)
-        except Exception as error:
-            results[i] = error
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    # Switch threads as often as the interpreter can, so that an unguarded check-then-write
-    # in the fake is interleaved too (the default 5 ms lets each thread finish alone).
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
-    return results

@@ -3,8 +3,6 @@ DynamoDB (on moto) limiters."""
 
 from __future__ import annotations
 
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -18,6 +16,7 @@ from skybinder.service.ports import RateLimitResult
 from tests.aws.conftest import TABLE, mocked_aws
 from tests.aws.conftest import client as aws_client
 from tests.fakes import FakeRateLimiter
+from tests.threads import each, race
 
 Limiter = FakeRateLimiter | SqliteRateLimiter | DynamoRateLimiter
 HOUR = 3600
@@ -136,35 +135,12 @@ def test_bad_arguments_raise(
 HANDLES = pytest.mark.parametrize("handles", [1, 2], ids=["one-handle", "two-handles"])
 
 
-def race(n: int, work: Callable[[int], RateLimitResult]) -> list[RateLimitResult]:
-    """Run work(0..n-1) in n threads released together; their results, in order."""
-    barrier = threading.Barrier(n)
-    results: list[RateLimitResult | None] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        results[i] = work(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # interleave as finely as the interpreter can
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
-    assert all(r is not None for r in results), "a worker raised"
-    return [r for r in results if r is not None]
-
-
 @HANDLES
 def test_racing_attempts_allow_exactly_the_limit(
     open_limiter: Callable[[], Limiter], handles: int
 ) -> None:
     limiters = [open_limiter() for _ in range(handles)]
-    results = race(16, lambda i: limiters[i % handles].check("ip", 5, HOUR, T0))
+    results = each(race(16, lambda i: limiters[i % handles].check("ip", 5, HOUR, T0)))
     assert sum(r.allowed for r in results) == 5
     assert sorted(r.remaining for r in results if r.allowed) == [0, 1, 2, 3, 4]
 
@@ -177,6 +153,6 @@ def test_racing_attempts_after_a_window_ended_open_one_new_window(
     for _ in range(7):
         limiters[0].check("ip", 5, 600, T0)
     later = T0 + 600
-    results = race(16, lambda i: limiters[i % handles].check("ip", 5, 600, later))
+    results = each(race(16, lambda i: limiters[i % handles].check("ip", 5, 600, later)))
     assert sum(r.allowed for r in results) == 5
     assert {r.reset for r in results} == {int(later) + 600}

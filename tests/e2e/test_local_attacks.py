@@ -10,7 +10,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pytest
 
 from tests.e2e.conftest import PASSED, SERVE_SECRETS, Server, build_path, make_repo
 from tests.e2e.kernel import execute, start_kernel
+from tests.threads import Worker
 
 pytestmark = pytest.mark.e2e
 SSE = {"Accept": "text/event-stream"}
@@ -202,17 +202,14 @@ def test_builds_beyond_the_cap_wait_for_a_free_builder(server: Server, tmp_path:
         )
         for i in range(3)
     ]
-    results: list[list[dict[str, object]]] = [[] for _ in repos]
-
-    def launch(i: int) -> None:
-        results[i] = server.events(build_path(repos[i]) + "?build_only=true")
-
-    threads = [threading.Thread(target=launch, args=(i,)) for i in range(3)]
+    threads = [
+        Worker(lambda repo=repo: server.events(build_path(repo) + "?build_only=true"))
+        for repo in repos
+    ]
     for thread in threads:
         thread.start()
         time.sleep(0.3)
-    for thread in threads:
-        thread.join(600)
+    results = [thread.result(600) for thread in threads]  # raises what a launch raised
     assert all(events[-1]["phase"] == "ready" for events in results), results
     waited = [e for events in results for e in events if "Waiting for a free builder" in str(e)]
     assert waited, "no launch was told it waits for a builder"

@@ -22,6 +22,7 @@ import pytest
 from infra import packaging
 from infra.api import ADAPTER_ENVIRONMENT
 from skybinder.adapters.aws import names
+from tests.requires import requires_that
 
 ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
 # What the deployment sets, with placeholder resources (nothing is called at start-up).
@@ -66,8 +67,8 @@ def _base_python(bin_dir: Path) -> None:
     (bin_dir / "python").symlink_to(Path(sys._base_executable).resolve())  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(ARCH is None, reason=f"no Lambda architecture like {platform.machine()}")
 def test_run_sh_serves_the_app_from_the_zip_and_the_layer(tmp_path: Path) -> None:
+    requires_that(ARCH is not None, "a Lambda architecture", f"{platform.machine()} is not one")
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     layer = packaging.dependencies_layer(str(ARCH), python=python)
     code = packaging.function_archive("launch", cache=tmp_path / "cache")
@@ -117,10 +118,10 @@ def _wait_for(url: str, server: subprocess.Popen[str], headers: dict[str, str]) 
     pytest.fail(f"nothing answered on {url} within 30 s")
 
 
-@pytest.mark.skipif(ARCH is None, reason=f"no Lambda architecture like {platform.machine()}")
 def test_the_tracing_layer_has_what_the_tracer_imports(tmp_path: Path) -> None:
     """`tracing: true` builds the layer with the `tracing` extra: powertools' Tracer then
     finds the X-Ray SDK and records, instead of the stand-in that records nothing."""
+    requires_that(ARCH is not None, "a Lambda architecture", f"{platform.machine()} is not one")
     python = f"{sys.version_info.major}.{sys.version_info.minor}"
     plain = packaging.locked_requirements()
     traced = packaging.locked_requirements(tracing=True)

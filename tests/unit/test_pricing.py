@@ -13,6 +13,7 @@ from skybinder.domain.pricing import (
     hourly_micros,
     micros_of,
     preferred_capacity,
+    rates,
     usd,
     worst_capacity,
     worst_case_micros,
@@ -50,6 +51,31 @@ def test_cost_is_per_second_with_a_minute_minimum_rounded_up() -> None:
     assert cost_micros(0, 3600) == 0
 
 
+def test_prices_that_do_not_divide_evenly_are_rounded_up_never_to_the_nearest() -> None:
+    # 0.25 x $0.04048 + 0.5 x $0.004445 = $0.0123425 per hour: 12,342.5 micro-dollars -> 12,343
+    assert hourly_micros(PRICES, 0.25, 0.5, Capacity.ON_DEMAND) == 12_343
+    # 62 s at 49,370 per hour = 850.26 -> 851; 3 s at a micro-dollar an hour -> the minute: 1
+    assert cost_micros(49_370, 62) == 851
+    assert cost_micros(1, 3) == cost_micros(1, 60) == 1
+    # 95 minutes at 12,343 per hour = 19,543.08 -> 19,544
+    assert worst_case_micros(12_343, 95) == 19_544
+
+
+def test_binary_noise_does_not_add_a_micro_dollar() -> None:
+    # 0.1 + 0.2 is 0.30000000000000004 in binary: still exactly $0.30 per hour.
+    noisy = Prices(vcpu_hour=0.1, gb_hour=0.2)
+    assert hourly_micros(noisy, 1, 1, Capacity.ON_DEMAND) == 300_000
+    assert cost_micros(300_000, 3600) == 300_000
+
+
+def test_rates_price_a_task_on_each_capacity() -> None:
+    assert rates(PRICES, 1, 2) == {Capacity.SPOT: 19_760, Capacity.ON_DEMAND: 49_370}
+    assert rates(Prices(public_ip=True), 0.25, 0.5) == {
+        Capacity.SPOT: 4_050 + 890 + 5_000,  # 0.25 x 16,200 + 0.5 x 1,780 + the address
+        Capacity.ON_DEMAND: 12_343 + 5_000,
+    }
+
+
 def test_worst_case_and_capacities_by_policy() -> None:
     assert worst_capacity(CapacityPolicy.SPOT) is Capacity.SPOT
     assert worst_capacity(CapacityPolicy.SPOT_FALLBACK) is Capacity.ON_DEMAND
@@ -62,6 +88,7 @@ def test_worst_case_and_capacities_by_policy() -> None:
 
 def test_dollars_round_trip() -> None:
     assert micros_of(12.34) == 12_340_000
+    assert micros_of(0.0000014) == 1 and micros_of(0.0000016) == 2  # typed: to the nearest
     assert usd(78_170) == pytest.approx(0.07817)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 import pytest
@@ -13,6 +14,7 @@ from skybinder.adapters.providers.cache import CachingResolver
 from skybinder.domain.errors import ProviderUnavailableError, ResolveError, SpecError
 from skybinder.service.ports import ResolvedRepo
 from tests.fake_ports import FakeClock, FakeResolver
+from tests.threads import Worker
 
 SHA = "a" * 40
 NEW = "b" * 40
@@ -148,7 +150,7 @@ def _functions(frame: FrameType | None) -> set[str]:
     return names
 
 
-def wait_for_followers(threads: list[threading.Thread], count: int) -> None:
+def wait_for_followers(threads: Sequence[threading.Thread], count: int) -> None:
     """Until `count` threads wait for another's resolution (in the cache, not in the fake)."""
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
@@ -164,20 +166,13 @@ def wait_for_followers(threads: list[threading.Thread], count: int) -> None:
 def test_a_burst_of_requests_shares_one_resolution(inner: Counting) -> None:
     resolver = cache(inner, FakeClock())
     inner.gate = threading.Event()
-    results: list[str] = []
-
-    def launch() -> None:
-        results.append(resolver.resolve("gh", "u/r/HEAD").ref)
-
-    threads = [threading.Thread(target=launch) for _ in range(20)]
+    threads = [Worker(lambda: resolver.resolve("gh", "u/r/HEAD").ref) for _ in range(20)]
     for thread in threads:
         thread.start()
     assert inner.entered.wait(5)
     wait_for_followers(threads, 19)
     inner.gate.set()
-    for thread in threads:
-        thread.join(5)
-    assert results == [SHA] * 20
+    assert [thread.result(5) for thread in threads] == [SHA] * 20
     assert inner.calls == 1
 
 
@@ -185,23 +180,16 @@ def test_a_burst_shares_a_failure_too(inner: Counting) -> None:
     resolver = cache(inner, FakeClock())
     inner.gate = threading.Event()
     inner.fail_with = ProviderUnavailableError("GitHub rate limit exceeded.", status_code=429)
-    errors: list[int] = []
-
-    def launch() -> None:
-        try:
-            resolver.resolve("gh", "u/r/HEAD")
-        except ProviderUnavailableError as err:
-            errors.append(err.status_code)
-
-    threads = [threading.Thread(target=launch) for _ in range(10)]
+    threads = [Worker(lambda: resolver.resolve("gh", "u/r/HEAD")) for _ in range(10)]
     for thread in threads:
         thread.start()
     assert inner.entered.wait(5)
     wait_for_followers(threads, 9)
     inner.gate.set()
-    for thread in threads:
-        thread.join(5)
-    assert errors == [429] * 10
+    errors = [thread.outcome(5) for thread in threads]
+    assert [(type(e), getattr(e, "status_code", None)) for e in errors] == [
+        (ProviderUnavailableError, 429)
+    ] * 10
     assert inner.calls == 1
 
 

@@ -7,9 +7,14 @@ import ipaddress
 import httpx
 import pytest
 
-from skybinder.adapters.providers.guard import GIT_SCHEMES, UrlGuard
+from skybinder.adapters.providers.guard import GIT_SCHEMES, Target, UrlGuard
 from skybinder.adapters.providers.safe_http import SafeHttp
-from skybinder.domain.addresses import forbidden_reason, ip_literal
+from skybinder.domain.addresses import (
+    forbidden_reason,
+    internal_host_reason,
+    ip_literal,
+    is_local_name,
+)
 from skybinder.domain.errors import ProviderUnavailableError, ResolveError, UnsafeUrlError
 from skybinder.domain.spec_rules import is_internal_host
 from tests.provider_fakes import PUBLIC_IP, FakeDns, Web, host_of
@@ -39,6 +44,7 @@ FORBIDDEN = {
     "64:ff9b::a9fe:a9fe": "link-local",  # NAT64 of 169.254.169.254
     "2002:a9fe:a9fe::1": "link-local",  # 6to4 of 169.254.169.254
     "2001:db8::1": "private",
+    "2001:0:4136:e378:8000:63bf:3fff:fdd2": "private",  # Teredo of client 192.0.2.45
 }
 PUBLIC = ["93.184.215.14", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
 
@@ -83,7 +89,19 @@ def test_numeric_forms_of_other_internal_addresses(host: str, expected: str) -> 
     assert str(ip_literal(host)) == expected
 
 
-@pytest.mark.parametrize("host", ["example.org", "1e100.net", "dead.beef", "0xdeadbeef.com"])
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("fe80::1%eth0", "fe80::1"), ("[fe80::1%25en0]", "fe80::1"), ("fe80::1%a%b", "fe80::1")],
+)
+def test_an_ipv6_zone_id_is_dropped(host: str, expected: str) -> None:
+    assert str(ip_literal(host)) == expected
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["example.org", "1e100.net", "dead.beef", "0xdeadbeef.com", "X10.0.0.1", "10.0.0.1X",
+     "[10.0.0.1]X", "127.1 x", "a.b"],
+)  # fmt: skip
 def test_names_are_not_ip_literals(host: str) -> None:
     assert ip_literal(host) is None
     assert not is_internal_host(host)
@@ -92,6 +110,12 @@ def test_names_are_not_ip_literals(host: str) -> None:
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST.", "app.localhost", "ip6-localhost"])
 def test_local_names_are_internal_whatever_dns_says(host: str) -> None:
     assert is_internal_host(host)
+    assert internal_host_reason(host) == "loopback"
+
+
+@pytest.mark.parametrize("host", ["localhostX", "mylocalhost", "localhost.example.org"])
+def test_names_that_only_look_local_are_names(host: str) -> None:
+    assert not is_local_name(host) and internal_host_reason(host) is None
 
 
 # --- UrlGuard ------------------------------------------------------------------------------
@@ -173,7 +197,8 @@ def test_guard_reports_names_that_do_not_resolve() -> None:
 def test_local_mode_allows_this_machine_but_not_other_schemes() -> None:
     dns = FakeDns()
     target = guard(dns, allow_local=True).check("http://127.0.0.1:8585/x")
-    assert target.address is None and dns.asked == []
+    assert target == Target("http://127.0.0.1:8585/x", "http", "127.0.0.1", 8585, None)
+    assert dns.asked == []
     with pytest.raises(UnsafeUrlError):
         guard(dns, allow_local=True).check("file:///etc/passwd")
 

@@ -67,9 +67,7 @@ class UrlGuard:
             raise UnsafeUrlError(
                 f"Refused to fetch {show(url)}: only {', '.join(schemes)} URLs are allowed here."
             )
-        host = (parts.hostname or "").rstrip(".")
-        if not host:
-            raise UnsafeUrlError(f"Refused to fetch {show(url)}: the URL names no host.")
+        host = _host(url, parts.hostname or "")
         port = port or DEFAULT_PORTS[scheme]
         if self.allow_local:
             return Target(url, scheme, host, port, None)
@@ -107,6 +105,20 @@ class UrlGuard:
             f"Refused to fetch {show(url)}: the host {show(host)} is on a local or private "
             f"network. {PUBLIC_ONLY}"
         )
+
+
+def _host(url: str, hostname: str) -> str:
+    """The URL's host without the one trailing dot a fully qualified name may end with; raises
+    UnsafeUrlError (400) when there is none, or a part between its dots is empty."""
+    host = hostname.removesuffix(".")
+    if not host:
+        raise UnsafeUrlError(f"Refused to fetch {show(url)}: the URL names no host.")
+    if ip_literal(host) is None and "" in host.split("."):
+        raise UnsafeUrlError(
+            f"Refused to fetch {show(url)}: {show(host)} is not a valid host name "
+            "(a part between its dots is empty)."
+        )
+    return host
 
 
 def _preferred(addresses: list[IPAddress]) -> IPAddress:
