@@ -178,3 +178,17 @@ def parse_runtime(path: Path, shown: Path) -> str | None:
 def refers_to_repo_files(requirements_text: str) -> bool:
     """True when a requirements file names other files of the repository (`-e .`, `-r x.txt`)."""
     return any(_LOCAL_REQUIREMENT.match(line) for line in requirements_text.splitlines())
+
+
+def describe(inputs: RepoInputs) -> str:
+    """What the build log says it found: where the configuration is read from, and which files."""
+    found = [
+        path.as_posix()
+        for path in (inputs.requirements, inputs.runtime, inputs.post_build, inputs.start)
+        if path is not None
+    ]
+    if inputs.install_repo:
+        found.append("setup.py / pyproject.toml")
+    where = "the repository root" if inputs.config_dir == Path(".") else f"{inputs.config_dir}/"
+    listed = ", ".join(found) if found else "no build files (base packages only)"
+    return f"Reading configuration from {where}: {listed}"

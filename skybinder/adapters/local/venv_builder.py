@@ -40,8 +40,9 @@ from skybinder.adapters.local.environments import (
 from skybinder.adapters.local.git_checkout import fetch
 from skybinder.adapters.local.images import ImageLayout, LocalImage, is_launchable
 from skybinder.adapters.local.processes import Scope
-from skybinder.adapters.local.repo_inputs import RepoInputs, detect_inputs
+from skybinder.adapters.local.repo_inputs import RepoInputs, describe, detect_inputs
 from skybinder.adapters.local.requirement_refs import check_requirements
+from skybinder.adapters.local.running_builds import RunningBuilds
 from skybinder.adapters.providers.guard import UrlGuard
 from skybinder.domain.errors import BuildError
 from skybinder.service.ports import BuildJob, LogChunk
@@ -54,7 +55,6 @@ UNEXPECTED = (
     "The local builder failed unexpectedly (the server log has the details). Try again; "
     "if it keeps failing, report it."
 )
-SHUT_DOWN = "The local binder shut down during the build. Launch again to build it anew."
 
 
 class VenvBuilder:
@@ -101,9 +101,7 @@ class VenvBuilder:
         self._uv_version: str | None = None
         self._containment = containment
         self._scope = scope_of(root)
-        self._builds: dict[str, tuple[Scope, threading.Thread]] = {}
-        self._closed = False
-        self._lock = threading.Lock()
+        self._builds = RunningBuilds()
         self._uv_cache_dir: Path | None = None
 
     def start(self, job: BuildJob) -> str:
@@ -123,37 +121,23 @@ class VenvBuilder:
         thread = threading.Thread(
             target=self._run, args=(build_id, job, scope), name=f"build-{build_id}", daemon=True
         )
-        with self._lock:
-            if self._closed:
-                raise BuildError(SHUT_DOWN)
-            self._builds[build_id] = (scope, thread)
+        self._builds.add(build_id, scope, thread)
         thread.start()
         return build_id
 
     def is_live(self, build_id: str) -> bool:
         """True while build `build_id` of this builder runs (a binder that crashed left
         none: its builds are not live, whatever the records say)."""
-        with self._lock:
-            return build_id in self._builds
+        return self._builds.is_live(build_id)
 
     def cancel(self, build_id: str, reason: str) -> None:
         """End build `build_id` now; it reports `reason` as its failure. Idempotent."""
-        with self._lock:
-            found = self._builds.get(build_id)
-        if found is not None:
-            found[0].cancel(reason)
+        self._builds.cancel(build_id, reason)
 
     def close(self, timeout: float = 5.0) -> None:
         """Start no more builds, cancel those that run, and wait up to `timeout` seconds for
         them to report."""
-        with self._lock:
-            self._closed = True
-            builds = list(self._builds.values())
-        for scope, _ in builds:
-            scope.cancel(SHUT_DOWN)
-        deadline = time.monotonic() + timeout
-        for _, thread in builds:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._builds.close(timeout)
 
     def _uv_cache(self) -> Path:
         if self._uv_cache_dir is None:
@@ -185,8 +169,7 @@ class VenvBuilder:
         except Exception:
             log.exception("build %s of %s could not keep its log", build_id, job.image_name)
         finally:
-            with self._lock:
-                self._builds.pop(build_id, None)
+            self._builds.remove(build_id)
             self.slots.give_back()  # first: the news of its end may start a queued build at once
             try:
                 self._on_finished(job.image_name, ok, "" if ok else reason, build_id)
@@ -247,7 +230,7 @@ class VenvBuilder:
         self, build_id: str, job: BuildJob, checkout: Path, say: Callable[[str], None], run: Build
     ) -> LocalImage:
         inputs = detect_inputs(checkout)
-        say(_describe(inputs))
+        say(describe(inputs))
         if inputs.requirements is not None:
             check_requirements(checkout, inputs.requirements, self._guard)
         python = find_python(self._uv, inputs, self._python, self._tool_env)
@@ -325,16 +308,3 @@ class VenvBuilder:
                 extra={"UV_PYTHON_DOWNLOADS": "never"},
             )
             run_post_build(repo, inputs.post_build, bundle.venv, say, step, env)
-
-
-def _describe(inputs: RepoInputs) -> str:
-    found = [
-        path.as_posix()
-        for path in (inputs.requirements, inputs.runtime, inputs.post_build, inputs.start)
-        if path is not None
-    ]
-    if inputs.install_repo:
-        found.append("setup.py / pyproject.toml")
-    where = "the repository root" if inputs.config_dir == Path(".") else f"{inputs.config_dir}/"
-    listed = ", ".join(found) if found else "no build files (base packages only)"
-    return f"Reading configuration from {where}: {listed}"
