@@ -10,7 +10,7 @@ Stopping never waits for builds and never leaves work behind: the first SIGINT o
 ends every event stream at once (each with a last `failed` event, through `closing`), the
 proxy and the app get a few seconds for what else is open, and then the binder's `cleanup`
 (cancel builds, stop servers) runs, however the servers stopped. A second Ctrl-C changes
-nothing: it is not needed, and it does not skip the cleanup.
+nothing: it is not needed, and it does not skip the cleanup (nor cut it short).
 """
 
 from __future__ import annotations
@@ -78,10 +78,28 @@ def serve_local(
     try:
         asyncio.run(_serve(web, store, settings, on_ready, closing))
     finally:
+        _stopping_already()
         try:
             cleanup()
         except Exception:  # said in the log; the process still exits
             log.exception("the local binder did not shut down cleanly")
+
+
+def _stopping_already() -> None:
+    """From now until the process exits, another Ctrl-C or SIGTERM is only noted: the cleanup
+    ends within seconds by itself, and cut short it would leave servers running. (asyncio
+    gives the signals their default actions back when its loop closes.)"""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers, and only it receives signals
+    noted: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        if not noted:
+            log.warning("Already stopping: builds and sessions end within seconds.")
+        noted.append(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, note)
 
 
 async def _serve(
