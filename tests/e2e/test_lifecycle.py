@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from skybinder.adapters.local.containment import MECHANISMS as CONTAINMENTS
 from tests.containment import MECHANISMS, left_behind, processes_with, require
 from tests.e2e.conftest import (
     Server,
@@ -95,6 +96,7 @@ def test_stopping_a_session_that_is_building_cancels_its_build(
     repo = misbehaving_repo(tmp_path / "repo", build_tag=build_tag, start_tag=start_tag, gate=gate)
     server = start_server(tmp_path / "data", "--containment", mechanism)
     try:
+        shows_its_containment(server, CONTAINMENTS[mechanism])
         stream = Stream(server, build_path(repo))
         session_id = str(stream.wait_for(lambda e: "session_id" in e)["session_id"])
         stream.wait_message("postbuild-started")
@@ -178,6 +180,13 @@ def test_ctrl_c_with_an_open_stream_exits_within_10_s_leaving_nothing(
         states = dict(db.execute("SELECT id, state FROM sessions").fetchall())
     assert states.pop(str(ready["session_id"])) == "stopped"
     assert set(states.values()) == {"failed"}
+
+
+def shows_its_containment(server: Server, name: str) -> None:
+    """serve says how it contains builds and sessions as it starts, and /health says it."""
+    assert httpx.get(f"{server.url}/health", timeout=10).json()["containment"] == name
+    log = (server.data_dir / "serve.log").read_text()
+    assert f"Builds and sessions are contained by {name}." in log, log
 
 
 def build_logs(server: Server) -> str:
