@@ -97,16 +97,7 @@ def run_streamed(
     container is killed. Raises BuildError when the program cannot be started at all.
     """
     step = scope.start(args, cwd=cwd, env=env, view=view)
-    timed_out = threading.Event()
-
-    def kill() -> None:
-        timed_out.set()
-        step.kill()
-
-    timer = threading.Timer(timeout, kill)
-    timer.daemon = True
-    timer.start()
-    waiter = _Waiter(step)
+    waiter = _Waiter(step, timeout)
     tail: deque[str] = deque(maxlen=TAIL_LINES)
     try:
         assert step.proc.stdout is not None
@@ -120,14 +111,11 @@ def run_streamed(
         step.kill()  # on_line raised: nothing may outlive the step
         raise
     finally:
-        timer.cancel()
-        waiter.join()
-        if step.proc.stdout is not None:
-            step.proc.stdout.close()
+        waiter.finish()
         scope.done(step)
     return Finished(
         returncode=waiter.code,
-        timed_out=timed_out.is_set(),
+        timed_out=waiter.timed_out.is_set(),
         tail=list(tail),
         cancelled=scope.cancelled,
     )
@@ -135,18 +123,34 @@ def run_streamed(
 
 class _Waiter(threading.Thread):
     """The only reaper of a step: it ends the container as soon as the program exits, which
-    closes the pipe that daemons of a process group would otherwise hold open."""
+    closes the pipe that daemons of a process group would otherwise hold open; and it kills
+    the container when the step runs out of time."""
 
-    def __init__(self, step: Contained) -> None:
+    def __init__(self, step: Contained, timeout: float) -> None:
         super().__init__(daemon=True)
         self.step = step
         self.code = -9  # until it is known
         self.ended = threading.Event()
+        self.timed_out = threading.Event()
+        self._timer = threading.Timer(timeout, self._time_out)
+        self._timer.daemon = True
+        self._timer.start()
         self.start()
 
     def run(self) -> None:
         self.code = self.step.wait()
         self.ended.set()
+
+    def finish(self) -> None:
+        """Once the step is over (or killed): no timer left, reaped, its pipe closed."""
+        self._timer.cancel()
+        self.join()
+        if self.step.proc.stdout is not None:
+            self.step.proc.stdout.close()
+
+    def _time_out(self) -> None:
+        self.timed_out.set()
+        self.step.kill()
 
 
 def run_captured(
