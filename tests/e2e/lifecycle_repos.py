@@ -42,10 +42,12 @@ class Gate:
 
     def __init__(self) -> None:
         self.open = False
+        self.reached = threading.Event()  # something waits at the gate
         gate = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                gate.reached.set()
                 body = b"go" if gate.open else b"wait"
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -85,6 +87,25 @@ def misbehaving_repo(
         path,
         {"requirements.txt": "tabulate==0.9.0\n", "postBuild": post_build, "start": start},
     )
+
+
+def stalling_package_repo(path: Path, *, tag: str, gate: Gate) -> Path:
+    """A repository installed as a package, whose own build backend (run by uv, in a Python
+    worker of its own) starts processes tagged `tag` and then waits at `gate`."""
+    backend = (
+        "import subprocess, time, urllib.request\n"
+        "def get_requires_for_build_wheel(config_settings=None):\n"
+        f"    subprocess.Popen(['sleep', '{tag}'])\n"
+        f"    subprocess.Popen(['sleep', '{tag}'], start_new_session=True)\n"
+        f"    while urllib.request.urlopen('http://127.0.0.1:{gate.port}/').read() != b'go':\n"
+        "        time.sleep(0.2)\n"
+        "    return []\n"
+    )
+    pyproject = (
+        '[project]\nname = "stalling"\nversion = "1.0"\n'
+        '[build-system]\nrequires = []\nbuild-backend = "stall_backend"\nbackend-path = ["."]\n'
+    )
+    return make_repo(path, {"pyproject.toml": pyproject, "stall_backend.py": backend})
 
 
 def probe_wheel(directory: Path) -> Path:

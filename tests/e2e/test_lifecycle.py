@@ -25,7 +25,13 @@ from tests.e2e.conftest import (
     start_server,
     stop_server,
 )
-from tests.e2e.lifecycle_repos import Gate, Stream, misbehaving_repo, token
+from tests.e2e.lifecycle_repos import (
+    Gate,
+    Stream,
+    misbehaving_repo,
+    stalling_package_repo,
+    token,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 CULLED_WITHIN = 150  # s: Jupyter looks for inactivity once a minute
@@ -142,6 +148,45 @@ def test_kill_9_mid_build_then_a_restart_relaunches_the_same_commit(
     finally:
         stop_server(again)
     assert left_behind(start_tag) == []
+
+
+@pytest.mark.parametrize("mechanism", MECHANISMS)
+def test_kill_9_while_uv_builds_a_package_leaves_neither_uv_nor_its_workers(
+    tmp_path: Path, gate: Gate, mechanism: str
+) -> None:
+    require(mechanism)
+    tag = token()
+    repo = stalling_package_repo(tmp_path / "repo", tag=tag, gate=gate)
+    data = tmp_path / "data"
+    first = start_server(data, "--containment", mechanism)
+    stream = Stream(first, build_path(repo))
+    assert gate.reached.wait(300), stream.events[-5:]
+    assert processes_with(tag) and uv_processes(data)  # the backend's daemons, uv itself
+    first.process.send_signal(signal.SIGKILL)
+    first.process.wait()
+    stream.end()
+
+    again = start_server(data, "--containment", mechanism)
+    try:
+        assert left_behind(tag) == []
+        assert uv_processes(data) == []
+    finally:
+        stop_server(again)
+
+
+def uv_processes(data: Path) -> list[int]:
+    """uv processes working in the data directory `data`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if Path(argv[0]).name == "uv" and any(str(data) in arg for arg in argv):
+            found.append(int(proc.name))
+    return found
 
 
 def test_ctrl_c_with_an_open_stream_exits_within_10_s_leaving_nothing(
