@@ -153,32 +153,11 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     events = LocalEvents()
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
     store = SqliteSessionStore(root / "skybinder.sqlite", token_key=store_key(root))
-    jupyter = JupyterOptions(
-        idle_timeout=settings.idle_timeout,
-        allow_root=_is_root(),
-        allow_origin=session_origin(settings),
-    )
-    # Servers listen on loopback only: users reach them through the session proxy.
-    runner = ProcessRunner(
-        root,
-        events.task_changed,
-        containment=containment,
-        host=LOOPBACK,
-        options=jupyter,
-        pass_env=settings.pass_env,
-    )
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
     resolver = ProviderResolver(
         http, allow_local=True, github_token=settings.github_token, settings=settings.providers
     )
-    builder = VenvBuilder(
-        root,
-        events.build_finished,
-        data=DataFetcher(resolver.data_providers(), resolver.http),
-        containment=containment,
-        max_builds=settings.max_builds,
-        pass_env=settings.pass_env,
-    )
+    runner, builder = _contained_platform(settings, root, containment, events, resolver)
     binder = Binder(
         store=store,
         registry=LocalImageRegistry(root),
@@ -219,6 +198,39 @@ def build_local(settings: LocalSettings) -> LocalBinder:
         limiter=limiter,
         rate_limit=rate_limit,
     )
+
+
+def _contained_platform(
+    settings: LocalSettings,
+    root: Path,
+    containment: Containment,
+    events: LocalEvents,
+    resolver: ProviderResolver,
+) -> tuple[ProcessRunner, VenvBuilder]:
+    """The runner and the builder, each running what it starts in `containment`."""
+    jupyter = JupyterOptions(
+        idle_timeout=settings.idle_timeout,
+        allow_root=_is_root(),
+        allow_origin=session_origin(settings),
+    )
+    # Servers listen on loopback only: users reach them through the session proxy.
+    runner = ProcessRunner(
+        root,
+        events.task_changed,
+        containment=containment,
+        host=LOOPBACK,
+        options=jupyter,
+        pass_env=settings.pass_env,
+    )
+    builder = VenvBuilder(
+        root,
+        events.build_finished,
+        data=DataFetcher(resolver.data_providers(), resolver.http),
+        containment=containment,
+        max_builds=settings.max_builds,
+        pass_env=settings.pass_env,
+    )
+    return runner, builder
 
 
 def _end_previous_run(binder: Binder, runner: ProcessRunner, root: Path) -> None:
