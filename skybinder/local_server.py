@@ -78,19 +78,27 @@ def serve_local(
     try:
         asyncio.run(_serve(web, store, settings, on_ready, closing))
     finally:
-        _stopping_already()
+        _on_further_signals(_noted_once())
         try:
             cleanup()
         except Exception:  # said in the log; the process still exits
             log.exception("the local binder did not shut down cleanly")
+        # Only the interpreter's exit is left, at whose very end Python gives the signals
+        # their default action back: one more Ctrl-C then would turn a clean exit into one
+        # "killed by SIGINT".
+        _on_further_signals(signal.SIG_IGN)
 
 
-def _stopping_already() -> None:
-    """From now until the process exits, another Ctrl-C or SIGTERM is only noted: the cleanup
-    ends within seconds by itself, and cut short it would leave servers running. (asyncio
-    gives the signals their default actions back when its loop closes.)"""
-    if threading.current_thread() is not threading.main_thread():
-        return  # only the main thread may set handlers, and only it receives signals
+def _on_further_signals(handler: Callable[[int, object], None] | signal.Handlers) -> None:
+    """From now until the process exits, Ctrl-C and SIGTERM go to `handler`: once the binder
+    stops, the cleanup ends within seconds by itself, and cut short it would leave servers
+    running. (asyncio gives the signals their default actions back when its loop closes.)"""
+    if threading.current_thread() is threading.main_thread():  # the only one that may
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, handler)
+
+
+def _noted_once() -> Callable[[int, object], None]:
     noted: list[int] = []
 
     def note(signum: int, frame: object) -> None:
@@ -98,8 +106,7 @@ def _stopping_already() -> None:
             log.warning("Already stopping: builds and sessions end within seconds.")
         noted.append(signum)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, note)
+    return note
 
 
 async def _serve(
