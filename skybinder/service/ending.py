@@ -9,7 +9,6 @@ from skybinder.domain.model import ACTIVE, Session, SessionState
 from skybinder.service.binder import Binder
 from skybinder.service.build_control import cancel_unwanted_build
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.routes import close_route
 
 S = SessionState
 log = logging.getLogger(__name__)
@@ -23,7 +22,8 @@ def fail(
     status_code: int = 500,
     expected: Iterable[SessionState] = ACTIVE,
 ) -> Session | None:
-    """End a session as `failed`, releasing its task and route if it had them."""
+    """End a session as `failed`, stopping its task if it had one (its routing ends with it:
+    the session proxy routes only starting, ready and stopping sessions)."""
     now = binder.clock.now()
     failed = binder.store.transition(
         session_id,
@@ -57,6 +57,5 @@ def check_overrun(session: Session | None) -> None:
 
 
 def release(binder: Binder, session: Session) -> None:
-    close_route(binder, session)
     if session.task_id:
         binder.runner.stop(session.task_id)
