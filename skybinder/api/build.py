@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from skybinder.api.limits import LaunchRateLimit, check_launch_rate, rate_limit_message
-from skybinder.api.stream import failed_event, with_keepalive, within
+from skybinder.api.stream import Closing, failed_event, with_keepalive, within
 from skybinder.api.tokens import BuildTokens, first_use, token_origin
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import Session
@@ -86,6 +86,7 @@ def build(request: Request) -> StreamingResponse:
     launch = _launcher(
         request, binder, provider, spec, ip=ip, token_ok=exempt, resume=resume_digest(secret)
     )
+    closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
         if refusal is not None:
@@ -99,7 +100,9 @@ def build(request: Request) -> StreamingResponse:
             session = await anyio.to_thread.run_sync(launch, limiter=limiter)
             steps = in_thread(launch_stream(binder, session, secret), limiter)
             bounded = within(steps, limit, lambda: session.id)
-            async for frame in with_keepalive(bounded, keepalive):
+            async for frame in with_keepalive(closing.items(bounded), keepalive):
+                yield frame
+            for frame in closing.last():
                 yield frame
         except SkybinderError as err:  # refused before anything was written (a wrong code)
             yield failed_event(err.message, err.status_code)

@@ -20,13 +20,16 @@ import uv
 from skybinder.adapters.local.build_log import BUILDING, FAILED, FETCHING, BuildLog, read_lines
 from skybinder.adapters.local.build_slots import BuildSlots
 from skybinder.adapters.local.clean_env import repository_environment, tool_environment
+from skybinder.adapters.local.containment import Containment, scope_of
 from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.env_steps import (
+    Build,
     Interpreter,
     create_venv,
     find_python,
     install_packages,
     run_post_build,
+    uv_cache_dir,
 )
 from skybinder.adapters.local.environments import (
     EnvBundle,
@@ -36,8 +39,10 @@ from skybinder.adapters.local.environments import (
 )
 from skybinder.adapters.local.git_checkout import fetch
 from skybinder.adapters.local.images import ImageLayout, LocalImage, is_launchable
-from skybinder.adapters.local.repo_inputs import RepoInputs, detect_inputs
+from skybinder.adapters.local.processes import Scope
+from skybinder.adapters.local.repo_inputs import RepoInputs, describe, detect_inputs
 from skybinder.adapters.local.requirement_refs import check_requirements
+from skybinder.adapters.local.running_builds import RunningBuilds
 from skybinder.adapters.providers.guard import UrlGuard
 from skybinder.domain.errors import BuildError
 from skybinder.service.ports import BuildInfo, BuildJob, BuildStatus, LogChunk
@@ -60,9 +65,11 @@ class VenvBuilder:
     person when `ok` is False, empty otherwise. One build per claim: a job whose claim has a
     build already gets that build's id. At most `max_builds` builds run at once (0: no cap);
     `start` raises BuilderBusyError beyond that, and the service queues the build.
-    Repository code (postBuild) runs in a clean environment (clean_env.py) with the variables
-    `pass_env` names; requirements files may point only inside the checkout and at public
-    hosts (`url_guard`; requirement_refs.py).
+    Every step runs in a container of `containment` named after the build, so a cancelled
+    build (or one the binder gave up at shutdown) leaves no process behind. Repository code
+    (postBuild) runs in a clean environment (clean_env.py) with the variables `pass_env`
+    names; requirements files may point only inside the checkout and at public hosts
+    (`url_guard`; requirement_refs.py).
     """
 
     def __init__(
@@ -74,6 +81,7 @@ class VenvBuilder:
         base_packages: Sequence[str] = DEFAULT_BASE_PACKAGES,
         python: str | None = None,
         data: DataFetcher | None = None,
+        containment: Containment,
         max_builds: int = 0,
         pass_env: Sequence[str] = (),
         environ: Mapping[str, str] = os.environ,
@@ -92,7 +100,11 @@ class VenvBuilder:
         self._python = python or sys.executable
         self._envs = EnvironmentCache(self.layout.envs_dir)
         self._uv_version: str | None = None
-        self._builds: dict[str, BuildInfo] = {}  # this process's builds, as `status` says
+        self._containment = containment
+        self._scope = scope_of(root)
+        self._builds = RunningBuilds()
+        self._uv_cache_dir: Path | None = None
+        self._statuses: dict[str, BuildInfo] = {}  # this process's builds, as `status` says
         self._claims: dict[str, str] = {}  # claim -> the build started for it
         self._lock = threading.Lock()
 
@@ -102,7 +114,7 @@ class VenvBuilder:
                 return self._claims[job.claim]
             self.slots.take()
             build_id = secrets.token_hex(8)
-            self._builds[build_id] = BuildInfo(status=BuildStatus.RUNNING, claim=job.claim)
+            self._statuses[build_id] = BuildInfo(status=BuildStatus.RUNNING, claim=job.claim)
             if job.claim:
                 self._claims[job.claim] = build_id
         try:
@@ -115,11 +127,32 @@ class VenvBuilder:
         # Created now, so logs() knows the build even before its thread writes a line.
         self.layout.builds_dir.mkdir(parents=True, exist_ok=True)
         self.layout.build_log(build_id).touch()
+        scope = Scope(self._containment, f"{self._scope}/build-{build_id}")
         thread = threading.Thread(
-            target=self._run, args=(build_id, job), name=f"build-{build_id}", daemon=True
+            target=self._run, args=(build_id, job, scope), name=f"build-{build_id}", daemon=True
         )
+        self._builds.add(build_id, scope, thread)
         thread.start()
         return build_id
+
+    def is_live(self, build_id: str) -> bool:
+        """True while build `build_id` of this builder runs (a binder that crashed left
+        none: its builds are not live, whatever the records say)."""
+        return self._builds.is_live(build_id)
+
+    def cancel(self, build_id: str, reason: str) -> None:
+        """End build `build_id` now; it reports `reason` as its failure. Idempotent."""
+        self._builds.cancel(build_id, reason)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Start no more builds, cancel those that run, and wait up to `timeout` seconds for
+        them to report."""
+        self._builds.close(timeout)
+
+    def _uv_cache(self) -> Path:
+        if self._uv_cache_dir is None:
+            self._uv_cache_dir = uv_cache_dir(self._uv, self._tool_env)
+        return self._uv_cache_dir
 
     def logs(self, build_id: str, cursor: str | None = None) -> LogChunk:
         if not _BUILD_ID.fullmatch(build_id):  # never let an id become a path
@@ -130,7 +163,7 @@ class VenvBuilder:
         """A build of this process, as its thread left it; UNKNOWN for any other (a build of
         an earlier run of the binder died with it)."""
         with self._lock:
-            return self._builds.get(build_id, BuildInfo(status=BuildStatus.UNKNOWN))
+            return self._statuses.get(build_id, BuildInfo(status=BuildStatus.UNKNOWN))
 
     def info(self) -> dict[str, object]:
         if self._uv_version is None:
@@ -144,18 +177,19 @@ class VenvBuilder:
                 return {"builder": "skybinder-venv", "build_image": "uv (not found)"}
         return {"builder": "skybinder-venv", "build_image": self._uv_version}
 
-    def _run(self, build_id: str, job: BuildJob) -> None:
+    def _run(self, build_id: str, job: BuildJob, scope: Scope) -> None:
         ok, reason = False, UNEXPECTED
         try:
             with BuildLog(self.layout.build_log(build_id)) as build_log:
-                ok, reason = self._build_logged(build_id, job, build_log)
+                ok, reason = self._build_logged(build_id, job, build_log, scope)
         except Exception:
             log.exception("build %s of %s could not keep its log", build_id, job.image_name)
         finally:
+            self._builds.remove(build_id)
             self.slots.give_back()  # first: the news of its end may start a queued build at once
             status = BuildStatus.SUCCEEDED if ok else BuildStatus.FAILED
             with self._lock:
-                self._builds[build_id] = BuildInfo(
+                self._statuses[build_id] = BuildInfo(
                     status=status, reason="" if ok else reason, claim=job.claim
                 )
             try:
@@ -163,20 +197,26 @@ class VenvBuilder:
             except Exception:
                 log.exception("on_finished for build %s of %s failed", build_id, job.image_name)
 
-    def _build_logged(self, build_id: str, job: BuildJob, build_log: BuildLog) -> tuple[bool, str]:
+    def _build_logged(
+        self, build_id: str, job: BuildJob, build_log: BuildLog, scope: Scope
+    ) -> tuple[bool, str]:
+        tmp = self.layout.root / "tmp" / f"build-{build_id}"
         try:
-            self._build(build_id, job, build_log)
+            tmp.mkdir(parents=True)
+            self._build(build_id, job, build_log, Build(scope, tmp))
         except BuildError as err:
-            reason = err.message
+            reason = scope.cancelled or err.message  # a cancelled step fails for that reason
         except Exception:
             log.exception("build %s of %s failed unexpectedly", build_id, job.image_name)
-            reason = UNEXPECTED
+            reason = scope.cancelled or UNEXPECTED
         else:
             return True, ""
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         build_log.emit(FAILED, reason)
         return False, reason
 
-    def _build(self, build_id: str, job: BuildJob, build_log: BuildLog) -> None:
+    def _build(self, build_id: str, job: BuildJob, build_log: BuildLog, build: Build) -> None:
         def fetching(line: str) -> None:
             build_log.emit(FETCHING, line)
 
@@ -198,8 +238,8 @@ class VenvBuilder:
                 if self._data is not None and self._data.handles(job.provider):
                     self._data.fetch(job, checkout, fetching)
                 else:
-                    fetch(job.repo_url, job.ref, checkout, fetching)
-                image = self._prepare(build_id, job, checkout, building)
+                    fetch(job.repo_url, job.ref, checkout, fetching, build.scope)
+                image = self._prepare(build_id, job, checkout, building, build)
             finally:
                 shutil.rmtree(checkout, ignore_errors=True)
                 with contextlib.suppress(OSError):
@@ -208,10 +248,10 @@ class VenvBuilder:
         building(f"Built environment for {name}")
 
     def _prepare(
-        self, build_id: str, job: BuildJob, checkout: Path, say: Callable[[str], None]
+        self, build_id: str, job: BuildJob, checkout: Path, say: Callable[[str], None], run: Build
     ) -> LocalImage:
         inputs = detect_inputs(checkout)
-        say(_describe(inputs))
+        say(describe(inputs))
         if inputs.requirements is not None:
             check_requirements(checkout, inputs.requirements, self._guard)
         python = find_python(self._uv, inputs, self._python, self._tool_env)
@@ -227,7 +267,7 @@ class VenvBuilder:
         )
 
         def build(bundle: EnvBundle) -> None:
-            self._fill(bundle, checkout, inputs, python, say)
+            self._fill(bundle, checkout, inputs, python, say, run)
 
         built_from = f"{job.repo_url}@{job.ref[:12]}"
         bundle, _ = self._envs.ensure(key, build, say, built_from)
@@ -268,15 +308,17 @@ class VenvBuilder:
         inputs: RepoInputs,
         python: Interpreter,
         say: Callable[[str], None],
+        run: Build,
     ) -> None:
         repo = checkout
         if inputs.uses_repo_files:
             # Moved before installing: editable installs and postBuild must see the final path.
             checkout.rename(bundle.source)
             repo = bundle.source
-        create_venv(self._uv, python, bundle.venv, say, self._tool_env)
+        step = run.step(self.layout.root, writable=(bundle.dir, repo, self._uv_cache()))
+        create_venv(self._uv, python, bundle.venv, say, step, self._tool_env)
         install_packages(
-            self._uv, bundle.venv, repo, inputs, self._base_packages, say, self._tool_env
+            self._uv, bundle.venv, repo, inputs, self._base_packages, say, step, self._tool_env
         )
         if inputs.post_build is not None:
             env = repository_environment(
@@ -286,17 +328,4 @@ class VenvBuilder:
                 environ=self._environ,
                 extra={"UV_PYTHON_DOWNLOADS": "never"},
             )
-            run_post_build(repo, inputs.post_build, bundle.venv, say, env)
-
-
-def _describe(inputs: RepoInputs) -> str:
-    found = [
-        path.as_posix()
-        for path in (inputs.requirements, inputs.runtime, inputs.post_build, inputs.start)
-        if path is not None
-    ]
-    if inputs.install_repo:
-        found.append("setup.py / pyproject.toml")
-    where = "the repository root" if inputs.config_dir == Path(".") else f"{inputs.config_dir}/"
-    listed = ", ".join(found) if found else "no build files (base packages only)"
-    return f"Reading configuration from {where}: {listed}"
+            run_post_build(repo, inputs.post_build, bundle.venv, say, step, env)
