@@ -46,6 +46,7 @@ ACCESS_RULES = under("unit", "access_rules")
 ACCESS = (*ACCESS_RULES, *under("unit", "access_guard"), *under("api", "local_access"))
 ACCESS_CODES = (*under("unit", "access_codes"), *under("api", "access_codes"))
 BUILD_TOKENS = (*under("unit", "tokens_and_resume"), *under("api", "rate_limit"))
+RESUME = (*under("unit", "tokens_and_resume"), *under("api", "pages"))
 # The functions of the DynamoDB store's admission and settlement (the rest is plumbing).
 DYNAMO_ADMISSION = ("holding", "joining", "moving", "_counters_op", "refused_by_event",
                     "DynamoEventStore.event_usage", "DynamoEventStore._event_refusal")  # fmt: skip
@@ -74,4 +75,7 @@ TARGETS: tuple[Target, ...] = (
     Target("skybinder/api/access.py", ACCESS),
     Target("skybinder/service/access_codes.py", ACCESS_CODES, keyword="not dynamo"),
     Target("skybinder/api/tokens.py", BUILD_TOKENS),
+    Target("skybinder/service/resume.py", RESUME, keyword="resume"),
+    Target("skybinder/api/origin.py", under("api", "origin")),
+    Target("skybinder/api/admin.py", under("api", "admin"), ("bearer_auth", "iam_auth")),
 )
