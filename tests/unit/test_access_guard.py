@@ -288,6 +288,9 @@ def test_listed_origins_and_the_binders_own_pages_pass() -> None:
     own = {**AUTH, "Origin": "http://lab-pc:8585", "Host": "lab-pc:8585"}
     assert get(policy, "/build/gh/u/r/HEAD", own).served
     assert not get(policy, "/build/gh/u/r/HEAD", {**AUTH, "Origin": EVIL}).served
+    anyone = local(allow_origins=["*"])  # `--allow-origin '*'`: every site, still the token
+    assert get(anyone, "/build/gh/u/r/HEAD", {**AUTH, "Origin": EVIL}).served
+    assert not get(anyone, "/build/gh/u/r/HEAD", {"Origin": EVIL}).served
 
 
 @pytest.mark.parametrize("name", ["127.0.0.1:8585", "xxxx"])
