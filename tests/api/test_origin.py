@@ -63,5 +63,12 @@ def test_only_requests_with_the_secret_reach_the_app() -> None:
     assert echoed.json() == "the body"
 
 
+def test_the_secret_counts_only_as_the_one_header_cloudfront_sends() -> None:
+    client = app_with_secret("s3cret")
+    for values in (["s3", "cret"], ["s3cret", "s3cret"], ["s3cret", ""], ["", "s3cret"]):
+        headers = [(HEADER, value) for value in values]
+        assert client.get("/build/x", headers=headers).status_code == 403, values
+
+
 def test_a_deployment_without_a_secret_refuses_everything() -> None:
     assert app_with_secret("").get("/build/x", headers={HEADER: ""}).status_code == 403

@@ -108,6 +108,17 @@ def test_a_token_lacking_a_claim_is_refused_even_with_our_signature(claim: str) 
     )
 
 
+@pytest.mark.parametrize("claim", ["client", "jti"])
+def test_a_token_without_its_client_or_id_exempts_no_request(claim: str) -> None:
+    # Valid (signed, unexpired, this spec and site), so not refused, but it names no address
+    # (not even "", the one of a request whose address is unknown) or has no id to spend.
+    claims = {"exp": 2_000_000_000, "aud": "gh/u/r/HEAD", "origin": "o", "client": "", "jti": "j"}
+    assert BuildTokens("s" * 32).check(jwt.encode(claims, "s" * 32), "gh/u/r/HEAD", "o") == "j"
+    del claims[claim]
+    token = jwt.encode(claims, "s" * 32, algorithm="HS256")
+    assert BuildTokens("s" * 32).check(token, "gh/u/r/HEAD", "o") is None
+
+
 def test_each_refusal_says_what_to_do() -> None:
     clock = Clock()
     tokens = BuildTokens("s" * 32, lifetime=300, now=clock)
@@ -149,6 +160,8 @@ def test_a_random_secret_is_announced(caplog: pytest.LogCaptureFixture) -> None:
         ({"host": "binder.example:8585"}, "binder.example:8585"),
         ({"host": "a", "origin": "https://binder.example"}, "binder.example"),
         ({"host": "a", "origin": "null"}, "null"),
+        # Only the scheme goes: Origins that differ after it are bound to different tokens.
+        ({"origin": "https://binder.example://x://y"}, "binder.example://x://y"),
         ({}, ""),
     ],
 )
