@@ -4,10 +4,10 @@ instead (the API tests, tests/api/test_local_access.py, drive the whole app)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -96,6 +96,18 @@ def scope_of(
     return scope
 
 
+def run_to_end(call: Coroutine[Any, Any, None]) -> None:
+    """Run an ASGI call that never waits (the app and the server's side here answer at once)
+    in this thread, without an event loop: the browser tests' Playwright keeps one running in
+    the test thread for the rest of the session, and asyncio.run() refuses to start another."""
+    try:
+        call.send(None)
+    except StopIteration:
+        return
+    call.close()
+    raise AssertionError("the guard waited for something neither the app nor the server sends")
+
+
 def ask(policy: AccessPolicy, scope: Scope) -> Answer:
     app = App()
     sent: list[Message] = []
@@ -108,7 +120,7 @@ def ask(policy: AccessPolicy, scope: Scope) -> Answer:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(AccessGuard(app, policy)(scope, receive, send))
+    run_to_end(AccessGuard(app, policy)(scope, receive, send))
     if scope["type"] == "lifespan":
         assert sent == [{"type": "lifespan.startup.complete"}]
         return Answer(0, {}, "", served=app.scopes == [scope], kind="lifespan")
