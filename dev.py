@@ -82,7 +82,7 @@ def main(argv: list[str]) -> None:
         os.execv(bin_dir / "skybinder", ["skybinder", "serve", *rest])
     elif command == "test":
         bin_dir = sync()
-        code = ("skybinder", "tests", "bench", "functions", "infra", "dev.py")
+        code = ("skybinder", "tests", "bench", "functions", "infra", "images", "dev.py")
         run(bin_dir / "ruff", "check", *code)
         run(bin_dir / "ruff", "format", "--check", *code)
         run(bin_dir / "mypy")
@@ -97,6 +97,7 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "python", "-m", "bench.proxy_latency")
         run(bin_dir / "python", "-m", "bench.proxy_websockets")
         run(bin_dir / "python", "-m", "bench.workshop", "--quiet")
+        run(bin_dir / "python", "-m", "bench.cloud_rehearsal")
     else:
         print(__doc__)
         print(

@@ -15,8 +15,8 @@ from skybinder.adapters.aws.ecs_stops import IDLE, SPOT_INTERRUPTION, stop_reaso
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.model import CapacityPolicy, TaskStatus
 from skybinder.domain.pricing import Capacity, cost_micros
-from skybinder.service.ports import LaunchRequest
-from tests.fake_ports import FakeClock, FakeRouter
+from skybinder.service.ports import LaunchRequest, SessionStore
+from tests.fake_ports import FakeClock
 
 Span = tuple[float, float]  # seconds, drawn uniformly
 STOPPED_BY_US = stop_reason("UserInitiated", STOP_REASON)
@@ -269,13 +269,16 @@ class SimRunner:
 
 
 class SimProber:
-    """Prober through the router: a session's URL answers when the task its route points at
-    has Jupyter up."""
+    """Prober through the session proxy: a session's URL answers when the proxy routes it (the
+    store holds its address) and the task at that address has Jupyter up."""
 
-    def __init__(self, router: FakeRouter, runner: SimRunner) -> None:
-        self.router, self.runner = router, runner
+    def __init__(self, store: SessionStore, runner: SimRunner) -> None:
+        self.store, self.runner = store, runner
 
     def ready(self, url: str) -> bool:
         session_id = url.rstrip("/").rsplit("/", 1)[-1]
-        task = self.runner.by_address.get(self.router.routes.get(session_id, ""))
+        route = self.store.route(session_id)
+        if route is None or not route.routable:
+            return False
+        task = self.runner.by_address.get(route.address)
         return task is not None and task.up and task.alive(self.runner.timeline.now)

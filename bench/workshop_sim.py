@@ -113,7 +113,7 @@ class Workshop:
             builder=self.builder,
             runner=self.runner,
             router=router,
-            prober=SimProber(router, self.runner),
+            prober=SimProber(self.store, self.runner),
             resolver=FakeResolver({SPEC: "c" * 40}),
             clock=self.timeline.clock,
             config=scenario.config,

@@ -13,11 +13,13 @@ import pulumi_aws as aws
 
 from infra import config, packaging
 from infra.api import STAGE, Api, ApiArgs
+from infra.balancer import Balancer, BalancerArgs
 from infra.builder import Builder, BuilderArgs
 from infra.edge import Edge, EdgeArgs
 from infra.network import Network, NetworkArgs
 from infra.observability import Observability, ObservabilityArgs
-from infra.registry import Registry, RegistryArgs
+from infra.proxy import PACKAGE_ARCHITECTURE, Proxy, ProxyArgs
+from infra.registry import ECR_PUBLIC, Registry, RegistryArgs
 from infra.runtime import Runtime
 from infra.runtime_settings import RuntimeSettings
 from infra.schedules import Schedules, SchedulesArgs
@@ -63,13 +65,43 @@ sessions = Sessions(
         account=account,
         images_arn=registry.images.arn,
         images_url=registry.images.repository_url,
-        alb_subnet_ids=[subnet.id for subnet in network.internal_subnets],
-        alb_security_group_id=network.alb_sg.id,
         cpu=settings.session_cpu,
         memory=settings.session_memory,
-        alb_count=settings.alb_count,
         container_insights=settings.container_insights,
         log_retention_days=settings.log_retention_days,
+    ),
+)
+balancer = Balancer(
+    name,
+    BalancerArgs(
+        unique=settings.unique,
+        vpc_id=network.vpc.id,
+        subnet_ids=[subnet.id for subnet in network.internal_subnets],
+        security_group_id=network.alb_sg.id,
+    ),
+)
+proxy = Proxy(
+    f"{name}-proxy",
+    ProxyArgs(
+        unique=settings.unique,
+        region=settings.region,
+        account=account,
+        cluster_arn=sessions.cluster.arn,
+        cluster_name=sessions.cluster.name,
+        table_name=state.table.name,
+        table_arn=state.table.arn,
+        subnet_ids=[subnet.id for subnet in network.session_subnets],
+        security_group_id=network.proxy_sg.id,
+        assign_public_ip=network.assign_public_ip,
+        target_group_arn=balancer.target_group.arn,
+        listener=balancer.listener,
+        load_balancer_suffix=balancer.load_balancer.arn_suffix,
+        request_label=balancer.request_label,
+        registry=registry.images.repository_url.apply(lambda url: url.split("/", 1)[0]),
+        ecr_public_mirror=registry.mirrors[ECR_PUBLIC],
+        package=packaging.proxy_package(PACKAGE_ARCHITECTURE),
+        log_retention_days=settings.log_retention_days,
+        spot=settings.proxy_spot,
     ),
 )
 runtime = Runtime(
@@ -88,11 +120,12 @@ runtime = Runtime(
     task_definition_arn=sessions.task_definition.arn,
     task_family=sessions.family_prefix,
     execution_role_arn=sessions.execution_role.arn,
-    vpc_id=network.vpc.id,
     subnet_ids=[subnet.id for subnet in network.session_subnets],
     session_security_group_id=network.session_sg.id,
     assign_public_ip=network.assign_public_ip,
-    listener_arns=[listener.arn for listener in sessions.listeners],
+    proxy_service=proxy.resource_id,
+    proxy_service_arn=proxy.service.arn,
+    proxy_scalable_target_arn=proxy.scalable_target.arn,
 )
 runtime_settings = RuntimeSettings(name, runtime)
 dependencies = packaging.dependencies_layer(settings.lambda_architecture, tracing=settings.tracing)
@@ -126,8 +159,8 @@ edge = Edge(
         api_domain=api.domain,
         api_stage=STAGE,
         origin_secret=runtime_settings.origin_secret,
-        load_balancer_arns=[balancer.arn for balancer in sessions.load_balancers],
-        load_balancer_dns_names=[balancer.dns_name for balancer in sessions.load_balancers],
+        load_balancer_arn=balancer.load_balancer.arn,
+        load_balancer_dns_name=balancer.load_balancer.dns_name,
         price_class=settings.price_class,
         public_url_parameter=runtime.public_url_parameter,
         domain=settings.domain,
@@ -154,6 +187,7 @@ pulumi.export("api_url", api.url)
 pulumi.export("admin_endpoint", pulumi.Output.concat(api.url, "/api/admin"))
 pulumi.export("table_name", state.table.name)
 pulumi.export("cluster_name", sessions.cluster.name)
+pulumi.export("proxy_service", proxy.service.name)
 pulumi.export("repository_url", registry.images.repository_url)
 pulumi.export("build_project_name", builder.project.name)
 pulumi.export(

@@ -57,7 +57,12 @@ class Settings:
     stack_hash: str = "0" * 8
     network: str = "public"
     vpc_cidr: str = "10.42.0.0/16"
-    alb_count: int = 1
+    # The session proxy (infra/proxy.py): tasks while awake (autoscaling's floor) and at most,
+    # minutes without an admission or an end before it sleeps, and Spot for its extra tasks.
+    proxy_tasks: int = 2
+    proxy_max_tasks: int = 10
+    proxy_idle_minutes: int = 15
+    proxy_spot: bool = True
     session_cpu: int = 1024
     session_memory: int = 2048
     capacity: str = "spot-fallback"
@@ -101,12 +106,6 @@ class Settings:
         return f"{self.prefix}-{self.stack_hash[:6]}"
 
     @property
-    def target_group_prefix(self) -> str:
-        """Unique in the account and short: a target group name is at most 32 characters, and
-        a session id of the largest pool takes 19 of them."""
-        return f"sb-{self.stack_hash[:6]}-"
-
-    @property
     def layer_arn(self) -> str:
         if self.adapter_layer_arn:
             return self.adapter_layer_arn
@@ -135,7 +134,26 @@ def load(config: pulumi.Config, stack: str, region: str, qualified: str = "") ->
         values["domain"] = Domain(name=str(domain["name"]), zone=str(domain["zone"]))
     settings = Settings(**values)
     validate(settings)
+    for message in retired(config):
+        pulumi.log.warn(message)
     return settings
+
+
+# Settings an earlier version read, and what became of them.
+RETIRED = {
+    "albCount": "every session is reached through the session proxy behind one load balancer, "
+    "which holds any number of sessions (bounded by maxSessions and your Fargate quotas)",
+}
+
+
+def retired(config: Any) -> list[str]:
+    """A warning for each retired setting the stack still sets: it no longer does anything."""
+    return [
+        f"{key} is no longer a setting and is ignored: {why}. "
+        f"Remove it with `pulumi config rm {key}`."
+        for key, why in RETIRED.items()
+        if config.get(key) is not None
+    ]
 
 
 def prefix_for(stack: str) -> str:
@@ -180,11 +198,7 @@ def validate(settings: Settings) -> None:
             f"vpcCidr {settings.vpc_cidr!r} is not an IPv4 network from /16 to "
             "/24, e.g. 10.42.0.0/16."
         )
-    if not 1 <= settings.alb_count <= 10:
-        raise SettingsError(
-            f"albCount {settings.alb_count}: use 1 to 10 load balancers "
-            "(each holds up to 100 sessions)."
-        )
+    _check_proxy(settings)
     if not 5 <= settings.builder_timeout <= 2160:
         raise SettingsError("builderTimeout is in minutes, from 5 to 2160 (CodeBuild's range).")
     if bool(settings.soci_version) != bool(settings.soci_sha256):
@@ -193,6 +207,19 @@ def validate(settings: Settings) -> None:
             "soci-snapshotter release archive), or neither."
         )
     _check_secret_names(settings)
+
+
+def _check_proxy(settings: Settings) -> None:
+    if not 1 <= settings.proxy_tasks <= settings.proxy_max_tasks <= 100:
+        raise SettingsError(
+            f"proxyTasks {settings.proxy_tasks} and proxyMaxTasks {settings.proxy_max_tasks}: "
+            "use 1 <= proxyTasks <= proxyMaxTasks <= 100 (one task holds ~1,000 WebSockets)."
+        )
+    if not 2 <= settings.proxy_idle_minutes <= 1440:
+        raise SettingsError(
+            f"proxyIdleMinutes {settings.proxy_idle_minutes}: use 2 to 1440 minutes without a "
+            "launch before the session proxy sleeps."
+        )
 
 
 def _check_secret_names(settings: Settings) -> None:
@@ -224,7 +251,10 @@ def _choice(key: str, value: str, allowed: tuple[str, ...]) -> None:
 _FIELDS: tuple[tuple[str, str, str], ...] = (
     ("network", "network", "get"),
     ("vpcCidr", "vpc_cidr", "get"),
-    ("albCount", "alb_count", "get_int"),
+    ("proxyTasks", "proxy_tasks", "get_int"),
+    ("proxyMaxTasks", "proxy_max_tasks", "get_int"),
+    ("proxyIdleMinutes", "proxy_idle_minutes", "get_int"),
+    ("proxySpot", "proxy_spot", "get_bool"),
     ("sessionCpu", "session_cpu", "get_int"),
     ("sessionMemory", "session_memory", "get_int"),
     ("capacity", "capacity", "get"),

@@ -1,8 +1,8 @@
-"""CloudFront: HTTPS for everything, `/s/*` to the internal load balancers, the rest to the API."""
+"""CloudFront: HTTPS for everything, `/s/*` to the internal load balancer (the session proxy),
+the rest to the API."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -10,7 +10,7 @@ import pulumi_aws as aws
 
 from infra.config import Domain
 from infra.providers import virginia
-from skybinder.adapters.aws.names import ORIGIN_SECRET_HEADER, pool_id_prefix
+from skybinder.adapters.aws.names import ORIGIN_SECRET_HEADER
 
 # AWS managed policies (their ids are the same in every account).
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
@@ -19,15 +19,11 @@ ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
 ALL_METHODS = ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]
 CACHED_METHODS = ["GET", "HEAD"]
 API_ORIGIN = "api"
+SESSION_ORIGIN = "sessions"
 SESSION_PATH = "/s/*"
 Origin = aws.cloudfront.DistributionOriginArgsDict
 Behavior = aws.cloudfront.DistributionOrderedCacheBehaviorArgsDict
 Certificate = aws.cloudfront.DistributionViewerCertificateArgsDict
-
-
-def session_path_pattern(index: int) -> str:
-    """The paths of the sessions behind load balancer `index` of the pool."""
-    return SESSION_PATH if index == 0 else f"/s/{pool_id_prefix(index)}*"
 
 
 @dataclass
@@ -40,8 +36,8 @@ class EdgeArgs:
     # Sent to the API with every request, so that the app can refuse requests that did not
     # come through CloudFront (and whose client address headers anyone could have written).
     origin_secret: pulumi.Input[str]
-    load_balancer_arns: Sequence[pulumi.Input[str]]
-    load_balancer_dns_names: Sequence[pulumi.Input[str]]
+    load_balancer_arn: pulumi.Input[str]
+    load_balancer_dns_name: pulumi.Input[str]
     price_class: str
     public_url_parameter: str
     domain: Domain | None = None
@@ -54,7 +50,7 @@ class Edge(pulumi.ComponentResource):
         super().__init__("skybinder:infra:Edge", name, None, opts)
         self._base = name
         child = pulumi.ResourceOptions(parent=self)
-        origins, behaviors = self._session_origins(args)
+        sessions = self._session_origin(args)
         certificate, aliases = self._certificate(args.domain)
         self.distribution = aws.cloudfront.Distribution(
             f"{name}-cdn",
@@ -64,9 +60,9 @@ class Edge(pulumi.ComponentResource):
             is_ipv6_enabled=True,
             price_class=args.price_class,
             aliases=aliases,
-            origins=[_api_origin(args), *origins],
+            origins=[_api_origin(args), sessions],
             default_cache_behavior=_api_behavior(),
-            ordered_cache_behaviors=behaviors,
+            ordered_cache_behaviors=[_session_behavior(SESSION_PATH, SESSION_ORIGIN)],
             restrictions={"geo_restriction": {"restriction_type": "none"}},
             viewer_certificate=certificate,
             opts=child,
@@ -85,38 +81,32 @@ class Edge(pulumi.ComponentResource):
         )
         self.register_outputs({"url": self.url})
 
-    def _session_origins(self, args: EdgeArgs) -> tuple[list[Origin], list[Behavior]]:
-        """A VPC origin and a cache behavior per load balancer, most specific pattern first."""
-        origins: list[Origin] = []
-        behaviors: list[Behavior] = []
-        for index in reversed(range(len(args.load_balancer_arns))):
-            origin_id = f"sessions-{index}"
-            vpc_origin = aws.cloudfront.VpcOrigin(
-                f"{self._base}-vpc-origin-{index}",
-                vpc_origin_endpoint_config={
-                    "name": f"{args.unique}-{args.region}-alb-{index}",
-                    "arn": args.load_balancer_arns[index],
-                    "http_port": 80,
-                    "https_port": 443,
-                    "origin_protocol_policy": "http-only",  # inside the VPC, to an internal ALB
-                    "origin_ssl_protocols": {"items": ["TLSv1.2"], "quantity": 1},
-                },
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            origins.append(
-                {
-                    "origin_id": origin_id,
-                    "domain_name": args.load_balancer_dns_names[index],
-                    "vpc_origin_config": {
-                        "vpc_origin_id": vpc_origin.id,
-                        # Room for the websocket pings that keep sessions open (default 30 s).
-                        "origin_read_timeout": 60,
-                        "origin_keepalive_timeout": 60,
-                    },
-                }
-            )
-            behaviors.append(_session_behavior(session_path_pattern(index), origin_id))
-        return origins, behaviors
+    def _session_origin(self, args: EdgeArgs) -> Origin:
+        """The internal load balancer, reached through a VPC origin (it has no public address).
+        The viewer's Host travels on (the behavior forwards every header): the session proxy
+        passes it unchanged, so Jupyter sees the address users reached it by."""
+        vpc_origin = aws.cloudfront.VpcOrigin(
+            f"{self._base}-vpc-origin",
+            vpc_origin_endpoint_config={
+                "name": f"{args.unique}-{args.region}-sessions",
+                "arn": args.load_balancer_arn,
+                "http_port": 80,
+                "https_port": 443,
+                "origin_protocol_policy": "http-only",  # inside the VPC, to an internal ALB
+                "origin_ssl_protocols": {"items": ["TLSv1.2"], "quantity": 1},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return {
+            "origin_id": SESSION_ORIGIN,
+            "domain_name": args.load_balancer_dns_name,
+            "vpc_origin_config": {
+                "vpc_origin_id": vpc_origin.id,
+                # Room for the websocket pings that keep sessions open (default 30 s).
+                "origin_read_timeout": 60,
+                "origin_keepalive_timeout": 60,
+            },
+        }
 
     def _certificate(self, domain: Domain | None) -> tuple[Certificate, list[str]]:
         if domain is None:
@@ -208,7 +198,8 @@ def _api_behavior() -> aws.cloudfront.DistributionDefaultCacheBehaviorArgsDict:
 
 
 def _session_behavior(pattern: str, origin_id: str) -> Behavior:
-    """A session: never cached; all headers (Authorization, Upgrade), cookies and queries."""
+    """A session: never cached; every header (Host, Authorization, the WebSocket upgrade),
+    cookie and query string goes to the proxy, every method too."""
     return {
         "path_pattern": pattern,
         "target_origin_id": origin_id,

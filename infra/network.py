@@ -1,4 +1,5 @@
-"""The VPC: subnets in two zones, the load balancer's and the sessions' security groups."""
+"""The VPC: subnets in two zones; security groups for the load balancer, the session proxy and
+the sessions, each admitting only the one in front of it."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from skybinder.adapters.aws.names import SESSION_PORT
+from skybinder.adapters.aws.names import PROXY_PORT, SESSION_PORT
 
 # What a notebook may reach: web (pip, conda, data), git, DNS. Nothing else leaves a session.
 SESSION_EGRESS = (("tcp", 80), ("tcp", 443), ("tcp", 9418), ("tcp", 53), ("udp", 53))
 # The endpoints that keep image pulls and logs off the NAT gateway in the private mode.
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs")
+# Gateway endpoints cost nothing: S3 (image layers, the proxy's package) and DynamoDB (the
+# proxy's route look-ups).
+GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 ZONES = 2
 
 
@@ -25,7 +29,8 @@ class NetworkArgs:
 
 
 class Network(pulumi.ComponentResource):
-    """Public subnets (sessions with public IPs by default) and internal ones for the ALBs."""
+    """Public subnets (sessions and the proxy with public IPs by default) and internal ones for
+    the load balancer (and, in the private mode, sessions and the proxy behind a NAT gateway)."""
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("skybinder:infra:Network", name, None, opts)
@@ -66,13 +71,14 @@ class Network(pulumi.ComponentResource):
             self._nat(internal_table)
             self._endpoints(internal_table)
         self.session_subnets = self.internal_subnets if args.private else self.public_subnets
-        self.alb_sg, self.session_sg = self._security_groups()
+        self.alb_sg, self.proxy_sg, self.session_sg = self._security_groups()
         self.register_outputs(
             {
                 "vpc_id": self.vpc.id,
                 "session_subnet_ids": [s.id for s in self.session_subnets],
                 "alb_subnet_ids": [s.id for s in self.internal_subnets],
                 "session_security_group_id": self.session_sg.id,
+                "proxy_security_group_id": self.proxy_sg.id,
             }
         )
 
@@ -129,14 +135,15 @@ class Network(pulumi.ComponentResource):
 
     def _endpoints(self, table: aws.ec2.RouteTable) -> None:
         child = pulumi.ResourceOptions(parent=self)
-        aws.ec2.VpcEndpoint(
-            f"{self._base}-s3",
-            vpc_id=self.vpc.id,
-            service_name=f"com.amazonaws.{self._args.region}.s3",
-            vpc_endpoint_type="Gateway",
-            route_table_ids=[table.id],
-            opts=child,
-        )
+        for service in GATEWAY_ENDPOINTS:
+            aws.ec2.VpcEndpoint(
+                f"{self._base}-{service}",
+                vpc_id=self.vpc.id,
+                service_name=f"com.amazonaws.{self._args.region}.{service}",
+                vpc_endpoint_type="Gateway",
+                route_table_ids=[table.id],
+                opts=child,
+            )
         endpoint_sg = aws.ec2.SecurityGroup(
             f"{self._base}-endpoints",
             vpc_id=self.vpc.id,
@@ -156,43 +163,28 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-    def _security_groups(self) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
-        child = pulumi.ResourceOptions(parent=self)
-        alb = aws.ec2.SecurityGroup(
-            f"{self._base}-alb",
-            vpc_id=self.vpc.id,
-            description="Internal load balancers: HTTP from CloudFront, to sessions on 8888",
-            opts=child,
+    def _security_groups(
+        self,
+    ) -> tuple[aws.ec2.SecurityGroup, aws.ec2.SecurityGroup, aws.ec2.SecurityGroup]:
+        """CloudFront -> load balancer -> proxy -> sessions: each admits only the one before."""
+        alb = self._group("alb", "Internal load balancer: HTTP from CloudFront, to the proxy")
+        proxy = self._group(
+            "proxy", f"Session proxy: {PROXY_PORT} from the load balancer; to sessions and AWS"
         )
-        session = aws.ec2.SecurityGroup(
-            f"{self._base}-session",
-            vpc_id=self.vpc.id,
-            description="Session tasks: 8888 from the load balancers only; web, git, DNS out",
-            opts=child,
+        session = self._group(
+            "session", "Session tasks: 8888 from the session proxy only; web, git, DNS out"
         )
-        # CloudFront's VPC origin reaches the ALBs through interfaces it places in their
-        # subnets; nothing else lives there but the ALBs (and, in the private mode, sessions,
-        # which may reach the ALBs anyway, as anyone may through CloudFront).
+        # CloudFront's VPC origin reaches the ALB through interfaces it places in its subnets;
+        # nothing else lives there but the ALB (and, in the private mode, sessions and the
+        # proxy, which may reach it anyway, as anyone may through CloudFront).
         for index, subnet in enumerate(self.internal_subnets):
             self._rule(
                 "in", f"alb-from-internal-{index}", alb, "tcp", 80, cidr_ipv4=subnet.cidr_block
             )
-        self._rule(
-            "out",
-            "alb-to-sessions",
-            alb,
-            "tcp",
-            SESSION_PORT,
-            referenced_security_group_id=session.id,
-        )
-        self._rule(
-            "in",
-            "session-from-alb",
-            session,
-            "tcp",
-            SESSION_PORT,
-            referenced_security_group_id=alb.id,
-        )
+        self._between("alb-to-proxy", alb, "proxy-from-alb", proxy, PROXY_PORT)
+        self._between("proxy-to-sessions", proxy, "session-from-proxy", session, SESSION_PORT)
+        # The proxy's own needs: its image and package (ECR, S3), the table, its logs.
+        self._rule("out", "proxy-out-https", proxy, "tcp", 443, cidr_ipv4="0.0.0.0/0")
         for protocol, port in SESSION_EGRESS:
             self._rule(
                 "out",
@@ -202,7 +194,27 @@ class Network(pulumi.ComponentResource):
                 port,
                 cidr_ipv4="0.0.0.0/0",
             )
-        return alb, session
+        return alb, proxy, session
+
+    def _group(self, role: str, description: str) -> aws.ec2.SecurityGroup:
+        return aws.ec2.SecurityGroup(
+            f"{self._base}-{role}",
+            vpc_id=self.vpc.id,
+            description=description,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _between(
+        self,
+        out_role: str,
+        source: aws.ec2.SecurityGroup,
+        in_role: str,
+        target: aws.ec2.SecurityGroup,
+        port: int,
+    ) -> None:
+        """`source` may open connections to `target` on `port`, and `target` accepts them."""
+        self._rule("out", out_role, source, "tcp", port, referenced_security_group_id=target.id)
+        self._rule("in", in_role, target, "tcp", port, referenced_security_group_id=source.id)
 
     def _rule(
         self,

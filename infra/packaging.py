@@ -1,10 +1,12 @@
 """Lambda packages, built deterministically for the Lambda platform: unchanged code, unchanged zip.
 
-Two artifacts per deployment:
+Three kinds of artifacts per deployment:
 - a layer with skybinder's locked runtime dependencies (from uv.lock), installed from wheels
   built for Linux on the functions' architecture and Python, never for the machine running
   `pulumi up`; cached by what determines it, so it is built once per lock change;
-- one small zip per function: its entry point (functions/<name>/) at the root, plus skybinder.
+- one small zip per function: its entry point (functions/<name>/) at the root, plus skybinder;
+- the session proxy's package: the same dependencies, built for the proxy's architecture, with
+  skybinder beside them under `python/`, which the proxy's container fetches from S3 at start.
 Entries are sorted and carry fixed timestamps and modes, so the bytes (and the hash Pulumi
 compares) depend on the contents alone.
 """
@@ -54,6 +56,11 @@ class Artifact:
     @property
     def size(self) -> int:
         return self.path.stat().st_size
+
+    @property
+    def hexdigest(self) -> str:
+        """The same SHA-256 in hex, as `sha256sum` and hashlib print it."""
+        return base64.b64decode(self.sha256).hex()
 
 
 def cache_dir() -> Path:
@@ -149,6 +156,27 @@ def function_archive(function: str, root: Path = ROOT, cache: Path | None = None
     target = (cache or cache_dir()) / f"{function}-{key[:16]}.zip"
     if not target.exists():
         _write(target, entries)
+    return _artifact(target)
+
+
+def proxy_package(
+    arch: str, root: Path = ROOT, cache: Path | None = None, python: str = PYTHON
+) -> Artifact:
+    """The session proxy's zip: the dependencies layer for `arch` with skybinder added under
+    `python/`, so that `PYTHONPATH=<unpacked>/python python -m skybinder.proxy` runs it on a
+    stock Python image of the same version."""
+    layer = dependencies_layer(arch, root, cache, python)
+    entries = sorted(_tree(root / "skybinder", "python/skybinder"))
+    parts = [FORMAT, "proxy", layer.sha256, *(f"{n}:{_file_digest(p)}" for n, p in entries)]
+    target = (cache or cache_dir()) / f"proxy-{arch}-py{python}-{_digest(parts)[:16]}.zip"
+    if not target.exists():
+        with zipfile.ZipFile(layer.path) as dependencies, tempfile.TemporaryDirectory() as work:
+            dependencies.extractall(work)  # the layer's own entries: trusted, made above
+            for info in dependencies.infolist():
+                if info.external_attr >> 16 & 0o111:  # extractall drops the exec bits
+                    os.chmod(Path(work, info.filename), 0o755)
+            merged = [*_tree(Path(work), ""), *entries]
+            _write(target, merged)
     return _artifact(target)
 
 

@@ -23,23 +23,9 @@ TABLE_ACTIONS = (
     "dynamodb:ConditionCheckItem",  # the admission transaction checks counters
     "dynamodb:Query",
 )
-# A session's route: its target group (made, tuned, given its task, deleted) and its rule.
-ROUTE_ACTIONS = (
-    "elasticloadbalancing:CreateTargetGroup",
-    "elasticloadbalancing:DeleteTargetGroup",
-    "elasticloadbalancing:ModifyTargetGroupAttributes",
-    "elasticloadbalancing:RegisterTargets",
-)
-RULE_ACTIONS = ("elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule")
-# Actions for which AWS defines no resource type: they can only be granted on "*".
-UNSCOPED_READS = (
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeTargetGroups",
-)
 # The settings that grow with the configuration, and the origin secret: in the settings
 # parameter, not in the functions' environment (Lambda allows 4 KB of variables in all).
 PARAMETER_SETTINGS = (
-    names.ENV_LISTENER_ARNS,
     names.ENV_PRICES,
     names.ENV_BANNED_SPECS,
     names.ENV_ORIGIN_SECRET,
@@ -65,11 +51,14 @@ class Runtime:
     task_definition_arn: pulumi.Input[str]
     task_family: str
     execution_role_arn: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]
     session_security_group_id: pulumi.Input[str]
     assign_public_ip: bool
-    listener_arns: Sequence[pulumi.Input[str]]
+    # The session proxy's service: "service/<cluster>/<service>", its ARN, and the ARN of its
+    # scalable target, whose range waking and sleeping set.
+    proxy_service: pulumi.Input[str]
+    proxy_service_arn: pulumi.Input[str]
+    proxy_scalable_target_arn: pulumi.Input[str]
 
     @property
     def public_url_parameter(self) -> str:
@@ -78,10 +67,6 @@ class Runtime:
     @property
     def settings_parameter(self) -> str:
         return f"/{self.settings.unique}/settings"
-
-    @property
-    def target_group_prefix(self) -> str:
-        return self.settings.target_group_prefix
 
     def environment(self, *, github_token: bool = False) -> dict[str, pulumi.Input[str]]:
         """The variables of a function; only the launch function resolves specs, so only it
@@ -96,12 +81,14 @@ class Runtime:
             names.ENV_IMAGE_REPOSITORY: self.images_url,
             names.ENV_SESSION_TASK_DEFINITION: self.task_definition_arn,
             names.ENV_TASK_FAMILY_PREFIX: self.task_family,
-            names.ENV_VPC_ID: self.vpc_id,
             names.ENV_SUBNETS: pulumi.Output.all(*self.subnet_ids).apply(",".join),
             names.ENV_SECURITY_GROUPS: self.session_security_group_id,
             names.ENV_ASSIGN_PUBLIC_IP: "true" if self.assign_public_ip else "false",
-            names.ENV_TARGET_GROUP_PREFIX: self.target_group_prefix,
-            names.ENV_TARGET_GROUPS_PER_ALB: str(names.TARGET_GROUPS_PER_ALB),
+            names.ENV_PROXY_SERVICE: self.proxy_service,
+            names.ENV_PROXY_TASKS: str(s.proxy_tasks),
+            names.ENV_PROXY_MAX_TASKS: str(s.proxy_max_tasks),
+            names.ENV_PROXY_IDLE: str(s.proxy_idle_minutes * 60),
+            names.ENV_IMAGE_EXPIRY_DAYS: str(s.image_expiry_days),
             # Known up front only with a custom domain; otherwise read from the parameter.
             names.ENV_PUBLIC_URL: f"https://{s.domain.name}" if s.domain else "",
             names.ENV_PUBLIC_URL_PARAMETER: self.public_url_parameter,
@@ -125,20 +112,20 @@ class Runtime:
     def parameter_value(self, origin_secret: pulumi.Input[str]) -> pulumi.Output[str]:
         """The settings parameter: a JSON object of the PARAMETER_SETTINGS variables."""
         s = self.settings
-        return pulumi.Output.all(origin_secret, *self.listener_arns).apply(
-            lambda values: json.dumps(
+        return pulumi.Output.from_input(origin_secret).apply(
+            lambda secret: json.dumps(
                 {
-                    names.ENV_LISTENER_ARNS: ",".join(values[1:]),
                     names.ENV_PRICES: json.dumps(s.prices, sort_keys=True),
                     names.ENV_BANNED_SPECS: json.dumps(list(s.banned_specs)),
-                    names.ENV_ORIGIN_SECRET: values[0],
+                    names.ENV_ORIGIN_SECRET: secret,
                 },
                 sort_keys=True,
             )
         )
 
     def launch_statements(self) -> list[Statement]:
-        """The HTTP app: admission, builds and their logs, launches, routes, admin stops."""
+        """The HTTP app: admission, builds and their logs, launches (and the proxy's wake),
+        admin stops."""
         return [
             self._table(),
             allow(["ecr:DescribeImages"], [self.images_arn]),
@@ -146,7 +133,7 @@ class Runtime:
             self._build_logs(),
             *self._run_tasks(),
             self._stop_tasks(),
-            *self._routes(),
+            *self._proxy_fleet(),
             *self._settings_reads(),
             *self._github_token(),
         ]
@@ -161,14 +148,14 @@ class Runtime:
             self._build_logs(),
             *self._run_tasks(),
             self._stop_tasks(),
-            *self._routes(),
+            *self._proxy_fleet(),
             *self._settings_reads(),
         ]
 
     def reap_statements(self) -> list[Statement]:
-        """Task state changes and the sweep: routes in and out, servers started again (a Spot
-        loss before ready, sessions left built, warm pools), queued builds started, and
-        stops of what outlived its session."""
+        """Task state changes and the sweep: servers started again (a Spot loss before ready,
+        sessions left built, warm pools), queued builds started, stops of what outlived its
+        session, and the session proxy woken while servers run and put to sleep when idle."""
         return [
             self._table(),
             allow(["ecr:DescribeImages"], [self.images_arn]),
@@ -176,7 +163,7 @@ class Runtime:
             *self._run_tasks(),
             self._stop_tasks(),
             self._list_tasks(),
-            *self._routes(),
+            *self._proxy_fleet(),
             *self._settings_reads(),
         ]
 
@@ -216,13 +203,17 @@ class Runtime:
         # ListTasks names no task; AWS scopes it by the cluster condition only.
         return allow(["ecs:ListTasks"], ["*"], {"ArnEquals": {"ecs:cluster": self.cluster_arn}})
 
-    def _routes(self) -> list[Statement]:
-        groups = self._arn("elasticloadbalancing", f"targetgroup/{self.target_group_prefix}*/*")
-        rules = [pulumi.Output.from_input(arn).apply(_rules_of) for arn in self.listener_arns]
+    def _proxy_fleet(self) -> list[Statement]:
+        """Waking and sleeping the proxy: the range of its scalable target. Application Auto
+        Scaling checks that the caller may describe and update the service it scales."""
         return [
-            allow(ROUTE_ACTIONS, [groups]),
-            allow(RULE_ACTIONS, [*self.listener_arns, *rules]),
-            allow(UNSCOPED_READS, ["*"]),
+            # AWS defines no resource for this read: it can only be granted on "*".
+            allow(["application-autoscaling:DescribeScalableTargets"], ["*"]),
+            allow(
+                ["application-autoscaling:RegisterScalableTarget"],
+                [self.proxy_scalable_target_arn],
+            ),
+            allow(["ecs:DescribeServices", "ecs:UpdateService"], [self.proxy_service_arn]),
         ]
 
     def _settings_reads(self) -> list[Statement]:
@@ -271,8 +262,3 @@ class Runtime:
         return pulumi.Output.concat(
             f"arn:aws:{service}:{self.settings.region}:", self.account, f":{resource}"
         )
-
-
-def _rules_of(listener_arn: str) -> str:
-    """arn:...:listener/app/n/id/lid -> arn:...:listener-rule/app/n/id/lid/* (its rules)."""
-    return listener_arn.replace(":listener/", ":listener-rule/", 1) + "/*"

@@ -14,6 +14,7 @@ from infra.config import Settings
 from infra.iam import Statement
 from infra.packaging import Artifact
 from infra.runtime import Runtime
+from skybinder.adapters.aws.names import TASK_GROUP_PREFIX
 
 REAP_SCHEDULE = "rate(1 minute)"
 
@@ -28,11 +29,15 @@ def build_pattern(project_name: str) -> dict[str, object]:
 
 
 def task_pattern(cluster_arn: str) -> dict[str, object]:
-    """State changes of tasks in this ECS cluster, and of no other."""
+    """State changes of the session tasks in this ECS cluster, and of no other (the session
+    proxy's tasks run there too, in their service's group)."""
     return {
         "source": ["aws.ecs"],
         "detail-type": ["ECS Task State Change"],
-        "detail": {"clusterArn": [cluster_arn]},
+        "detail": {
+            "clusterArn": [cluster_arn],
+            "group": [{"prefix": TASK_GROUP_PREFIX}],
+        },
     }
 
 

@@ -1,9 +1,8 @@
-"""ECS on Fargate (and Spot) for the sessions, and the internal load balancers in front of them."""
+"""ECS on Fargate (and Spot) for the sessions: the cluster, and the task definition they copy."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,8 +16,6 @@ PULL_ACTIONS = (
     "ecr:BatchGetImage",
     "ecr:GetDownloadUrlForLayer",
 )
-# Jupyter's websockets stay open for hours; the ALB closes connections idle this long (s).
-ALB_IDLE_TIMEOUT = 3600
 
 
 @dataclass
@@ -28,11 +25,8 @@ class SessionsArgs:
     account: pulumi.Input[str]
     images_arn: pulumi.Input[str]
     images_url: pulumi.Input[str]
-    alb_subnet_ids: Sequence[pulumi.Input[str]]
-    alb_security_group_id: pulumi.Input[str]
     cpu: int
     memory: int
-    alb_count: int
     container_insights: bool
     log_retention_days: int
 
@@ -81,13 +75,8 @@ class Sessions(pulumi.ComponentResource):
         self.family = f"{args.unique}-session"
         self.family_prefix = f"{self.family}-"  # the runtime's copies: <family>-<image tag>
         self.task_definition = self._task_definition(args)
-        self.load_balancers, self.listeners = self._load_balancers(name, args)
         self.register_outputs(
-            {
-                "cluster_name": self.cluster.name,
-                "task_definition": self.task_definition.arn,
-                "listener_arns": [listener.arn for listener in self.listeners],
-            }
+            {"cluster_name": self.cluster.name, "task_definition": self.task_definition.arn}
         )
 
     def _task_definition(self, args: SessionsArgs) -> aws.ecs.TaskDefinition:
@@ -108,44 +97,6 @@ class Sessions(pulumi.ComponentResource):
             container_definitions=container,
             opts=pulumi.ResourceOptions(parent=self),
         )
-
-    def _load_balancers(
-        self, name: str, args: SessionsArgs
-    ) -> tuple[list[aws.lb.LoadBalancer], list[aws.lb.Listener]]:
-        balancers: list[aws.lb.LoadBalancer] = []
-        listeners: list[aws.lb.Listener] = []
-        for index in range(args.alb_count):
-            balancer = aws.lb.LoadBalancer(
-                f"{name}-alb-{index}",
-                internal=True,
-                load_balancer_type="application",
-                subnets=list(args.alb_subnet_ids),
-                security_groups=[args.alb_security_group_id],
-                idle_timeout=ALB_IDLE_TIMEOUT,
-                drop_invalid_header_fields=True,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            listener = aws.lb.Listener(
-                f"{name}-alb-{index}-http",
-                load_balancer_arn=balancer.arn,
-                port=80,
-                protocol="HTTP",
-                # Sessions add their own rules; anything else is not a session.
-                default_actions=[
-                    {
-                        "type": "fixed-response",
-                        "fixed_response": {
-                            "content_type": "text/plain",
-                            "message_body": "No such session.",
-                            "status_code": "404",
-                        },
-                    }
-                ],
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            balancers.append(balancer)
-            listeners.append(listener)
-        return balancers, listeners
 
 
 def _container(image: str, log_group: str, args: SessionsArgs) -> dict[str, object]:

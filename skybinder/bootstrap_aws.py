@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 from botocore.config import Config
 
-from skybinder.adapters.aws.alb_router import AlbRouter, AlbSettings
 from skybinder.adapters.aws.cloudwatch_logs import BuildLogs
 from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
 from skybinder.adapters.aws.dynamo_rate_limit import DynamoRateLimiter
@@ -27,12 +26,14 @@ from skybinder.adapters.aws.ecs_runner import EcsRunner, EcsSettings
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions
 from skybinder.adapters.aws.lazy import LazyProber, LazyResolver, public_url_reader
 from skybinder.adapters.aws.names import ENV_SETTINGS_PARAMETER
+from skybinder.adapters.aws.proxy_fleet import EcsProxyFleet
 from skybinder.adapters.aws.settings import AwsSettings, load_settings, read_parameter
+from skybinder.adapters.proxy_router import ProxyRouter
 from skybinder.domain.jupyter import JupyterOptions
 from skybinder.domain.model import Limits
 from skybinder.domain.repo_policy import ProviderSettings
 from skybinder.service.binder import Binder, ServiceConfig
-from skybinder.service.ports import Clock, Prober, RateLimiter, Resolver
+from skybinder.service.ports import Clock, Prober, ProxyFleet, RateLimiter, Resolver
 
 if TYPE_CHECKING:
     import httpx
@@ -107,7 +108,14 @@ def build_aws(
         registry=registry,
         builder=CodeBuildBuilder(client("codebuild"), logs, settings.build_project, registry.uri),
         runner=EcsRunner(ecs, _ecs_settings(settings), definitions),
-        router=AlbRouter(client("elbv2"), _alb_settings(settings, lambda: client("ssm"))),
+        # The functions run outside the VPC (no NAT, no ENI at cold start): readiness is
+        # checked through the public URL, the way users reach the session (docs/deploy.md).
+        router=ProxyRouter(
+            public_url_reader(
+                settings.public_url, settings.public_url_parameter, lambda: client("ssm")
+            ),
+            probe_direct=False,
+        ),
         prober=prober,
         resolver=resolver
         or LazyResolver(
@@ -117,12 +125,18 @@ def build_aws(
             environments=bool(settings.builder_version),
         ),
         clock=clock,
+        proxy=_proxy_fleet(settings, client),
         config=ServiceConfig(
             limits=Limits(
                 max_sessions=settings.max_sessions,
                 max_sessions_per_repo=settings.max_sessions_per_repo,
             ),
             max_age=settings.max_age,
+            # The session proxy records each session's traffic: no traffic this long, it ends.
+            idle_timeout=float(settings.idle_timeout),
+            proxy_idle=settings.proxy_idle,
+            # ECR's lifecycle policy expires images after days; a day's margin for clocks.
+            image_trust=max(0, settings.image_expiry_days - 1) * 86400.0,
             builder_version=settings.builder_version,
             # Fargate pulls the whole image for every task: minutes for a large one.
             start_timeout=600.0,
@@ -154,13 +168,16 @@ def _ecs_settings(settings: AwsSettings) -> EcsSettings:
     )
 
 
-def _alb_settings(settings: AwsSettings, ssm: Callable[[], Any]) -> AlbSettings:
-    return AlbSettings(
-        listener_arns=settings.listener_arns,
-        vpc_id=settings.vpc_id,
-        public_url=public_url_reader(settings.public_url, settings.public_url_parameter, ssm),
-        name_prefix=settings.target_group_prefix,
-        targets_per_alb=settings.targets_per_alb,
+def _proxy_fleet(settings: AwsSettings, client: Callable[[str], Any]) -> ProxyFleet | None:
+    """The proxy's ECS service, where the deployment runs one (it always does; a binder
+    assembled by hand may route elsewhere and have none)."""
+    if not settings.proxy_service:
+        return None
+    return EcsProxyFleet(
+        client("application-autoscaling"),
+        settings.proxy_service,
+        tasks=settings.proxy_tasks,
+        max_tasks=settings.proxy_max_tasks,
     )
 
 

@@ -1,19 +1,16 @@
 """`skybinder proxy`: the session proxy on its own, in front of a binder's sessions.
 
-In AWS it runs as an ECS service behind the load balancer and reads the DynamoDB table named
-by SKYBINDER_TABLE_NAME (with the task's AWS credentials and region); elsewhere it reads the
-SQLite store of a local binder's data directory.
+In AWS it runs as an ECS service behind the load balancer (started as `python -m
+skybinder.proxy`, the same code) and reads the DynamoDB table named by SKYBINDER_TABLE_NAME
+(with the task's AWS credentials and region); elsewhere it reads the SQLite store of a local
+binder's data directory.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import typer
-
-from skybinder.config import default_data_dir
 
 
 def proxy_command(
@@ -30,22 +27,14 @@ def proxy_command(
     access_log: bool = typer.Option(False, help="Log every proxied request."),
 ) -> None:
     """Run the session proxy: /s/<session id>/... to each session's server."""
-    from skybinder.bootstrap_proxy import proxy_store
-    from skybinder.proxy import ProxyConfig, SessionProxy
-    from skybinder.proxy import server as proxy_server
-    from skybinder.proxy.logs import JsonLines
+    from skybinder.proxy.__main__ import serve
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonLines())
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
-    store = proxy_store(data_dir or default_data_dir())
-    config = ProxyConfig(
+    serve(
+        host=host,
+        port=port,
+        data_dir=data_dir,
         route_ttl=route_ttl,
         activity_interval=activity_interval,
         trust_forwarded=trust_forwarded,
         access_log=access_log,
     )
-    try:
-        proxy_server.run(SessionProxy(store.route, store.record_activity, config), host, port)
-    finally:
-        store.close()

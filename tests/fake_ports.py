@@ -7,8 +7,9 @@ from __future__ import annotations
 import itertools
 import threading
 
+from skybinder.adapters.proxy_router import ProxyRouter
 from skybinder.domain.errors import LaunchError, ResolveError, SpecError, UnknownProviderError
-from skybinder.domain.model import Progress, Session
+from skybinder.domain.model import Progress
 from skybinder.service.ports import BuildJob, LaunchRequest, LogChunk, ResolvedRepo
 
 
@@ -129,36 +130,33 @@ class FakeRunner:
         return task_id in self.alive
 
 
-class FakeRouter:
-    """A router that provisions a route per session (as the ALB router does)."""
+class FakeRouter(ProxyRouter):
+    """The session proxy's router on https://binder.test, checking readiness the way users
+    reach a session (through its URL), so that FakeProber's `up` names session URLs."""
 
     def __init__(self) -> None:
-        self.routes: dict[str, str] = {}
-        self.reserved: set[str] = set()
-        self.handles: list[tuple[str, str, str]] = []  # (call, session id, route handle)
+        super().__init__("https://binder.test", probe_direct=False)
 
-    def id_prefix(self) -> str:
-        return ""
 
-    def reserve(self, session_id: str) -> str:
-        self.reserved.add(session_id)
-        return f"route-{session_id}"
+class FakeProxyFleet:
+    """The session proxy's tasks as a number: woken to its floor, slept to none."""
 
-    def add(self, session_id: str, address: str, route: str = "") -> str:
-        self.handles.append(("add", session_id, route))
-        self.routes[session_id] = address
-        return f"https://binder.test/s/{session_id}/"
+    def __init__(self, floor: int = 2) -> None:
+        self.floor = floor
+        self.tasks = 0
+        self.calls: list[str] = []  # "wake", "sleep", "awake", in order
 
-    def remove(self, session_id: str, route: str = "") -> None:
-        self.handles.append(("remove", session_id, route))
-        self.routes.pop(session_id, None)
-        self.reserved.discard(session_id)
+    def wake(self) -> None:
+        self.calls.append("wake")
+        self.tasks = max(self.tasks, self.floor)
 
-    def url(self, session: Session) -> str:
-        return f"https://binder.test/s/{session.id}/"
+    def sleep(self) -> None:
+        self.calls.append("sleep")
+        self.tasks = 0
 
-    def probe_url(self, session: Session) -> str:
-        return session.url
+    def awake(self) -> bool:
+        self.calls.append("awake")
+        return self.tasks > 0
 
 
 class FakeProber:

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterable, Mapping
 
 from skybinder.domain.admission import check_changes, check_image_update, check_quota
-from skybinder.domain.errors import EventNotFoundError
+from skybinder.domain.errors import EventNotFoundError, ProxyAsleepError
 from skybinder.domain.event import EVENT_FIXED, Event, EventUsage
 from skybinder.domain.event_admission import check_seat_and_budget, session_cost
 from skybinder.domain.model import (
@@ -38,6 +38,11 @@ class FakeSessionStore(SessionStore):
         self.sessions: dict[str, Session] = {}
         self.images: dict[str, Image] = {}
         self.events: dict[str, Event] = {}
+        # ProxyMarks, as the DynamoDB store keeps them: the session proxy marked awake, and when
+        # an admission or an end last moved the count of active sessions (the sessions' own
+        # times, as the service set them).
+        self.awake = False
+        self.moved_at = 0.0
 
     def close(self) -> None:
         """Nothing to release; here so tests can close any store."""
@@ -54,6 +59,8 @@ class FakeSessionStore(SessionStore):
                     raise EventNotFoundError(f"There is no event {session.event!r}.")
                 check_seat_and_budget(event, self._usage(session.event), session)
             self.sessions[session.id] = session.model_copy(deep=True)
+            if session.state in ACTIVE:
+                self.moved_at = max(self.moved_at, session.created_at)
 
     def _out(self, session: Session) -> Session:
         """The copy of a stored session that `get` and `list` hand out."""
@@ -84,8 +91,26 @@ class FakeSessionStore(SessionStore):
             moved = Session.model_validate({**current.model_dump(), **changes, "state": new})
             if new.terminal:
                 moved.cost_micros = session_cost(moved)
+                self.moved_at = max(self.moved_at, moved.ended_at or moved.updated_at)
             self.sessions[session_id] = moved
             return moved.model_copy(deep=True)
+
+    def proxy_awake(self) -> bool:
+        with self._lock:
+            return self.awake
+
+    def mark_proxy_awake(self) -> None:
+        with self._lock:
+            self.awake = True
+
+    def mark_proxy_asleep(self, quiet_since: float) -> bool:
+        with self._lock:
+            if any(s.state in ACTIVE for s in self.sessions.values()):
+                return False
+            if not self.awake or self.moved_at >= quiet_since:
+                return False
+            self.awake = False
+            return True
 
     def list(
         self,
@@ -227,6 +252,8 @@ class FakeSessionStore(SessionStore):
         active = [s for s in self.sessions.values() if s.state in ACTIVE]
         same_repo = [s for s in active if s.repo_key == session.repo_key]
         check_quota(limits, session, len(active), len(same_repo))
+        if limits.proxy_awake and session.state in ACTIVE and not self.awake:
+            raise ProxyAsleepError("The session proxy is asleep: wake it, then admit the session.")
 
 
 # --- end of SessionStore -----------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Lambda "reap": ECS "Task State Change" events -> the session's route and state; the
-one-minute schedule -> `reap` (old, stuck and lost sessions, orphans, counter repair)."""
+"""Lambda "reap": ECS "Task State Change" events -> the session's state (its address routes
+it); the one-minute schedule -> `reap` (old, stuck and lost sessions, orphans, counter repair,
+the session proxy woken while servers run and put to sleep when idle)."""
 
 from __future__ import annotations
 

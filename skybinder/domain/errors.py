@@ -18,6 +18,7 @@ SkybinderError                 every error we raise on purpose; carries an HTTP-
  │                             often from one address (429)
  ├── BuildError                the builder could not build the image (500)
  ├── BuilderBusyError          every builder is in use: the build waits for a free one (503)
+ ├── ProxyAsleepError          the session proxy sleeps: wake it, then admit the session (503)
  └── LaunchError               the runner could not start or keep the session (500)
       └── RunnerBusyError       the platform refuses more starts for now: start it again (503)
 
@@ -77,6 +78,13 @@ class BuildError(SkybinderError):
 
 class BuilderBusyError(SkybinderError):
     """Not a failure: the builder is at its limit of concurrent builds; start it again later."""
+
+    status_code = 503
+
+
+class ProxyAsleepError(SkybinderError):
+    """The session proxy is asleep (no task), so a session that would start now was not
+    admitted: the service wakes the proxy and admits it again. Never shown to a user."""
 
     status_code = 503
 

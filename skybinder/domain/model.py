@@ -78,12 +78,14 @@ class Session(BaseModel):
     # of another commit or repository; "" otherwise.
     reused_from: str = ""
     build_only: bool = False
+    # Its image was there when it was admitted: it waited for no build (what its stream says,
+    # without reading the image's record).
+    image_found: bool = False
     notices: list[str] = Field(default_factory=list)  # shown to the user while waiting
     # Filled in by the launch.
     token: str = ""
     task_id: str = ""
     address: str = ""
-    route: str = ""  # the router's handle for the session's route (a target group in AWS)
     url: str = ""
     client_ip: str = ""
     launch_host: str = ""
@@ -157,6 +159,9 @@ class Limits(BaseModel):
 
     max_sessions: int = 0
     max_sessions_per_repo: int = 0
+    # The session's server starts at once: a store that marks the session proxy awake or
+    # asleep (ProxyMarks) admits it only while the proxy is marked awake.
+    proxy_awake: bool = False
 
 
 class TaskStatus(StrEnum):
@@ -170,6 +175,13 @@ SPOT_INTERRUPTION = "spot-interruption"  # how the reason of a Spot interruption
 
 def is_spot_interruption(reason: str) -> bool:
     return reason.startswith(SPOT_INTERRUPTION)
+
+
+IMAGE_MISSING = "image-missing"  # how the reason starts when a server could not pull its image
+
+
+def is_image_missing(reason: str) -> bool:
+    return reason.startswith(IMAGE_MISSING)
 
 
 class CapacityPolicy(StrEnum):

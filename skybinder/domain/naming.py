@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
-# A routing prefix leads the id in URLs and in ALB target group names (at most 32 characters
-# with the deployment's name prefix), so it takes its room from the random part.
-ID_PREFIX = re.compile(r"[a-z0-9]{1,6}-")
-RANDOM_BYTES = 8  # 16 hex characters
-PREFIXED_RANDOM_BYTES = 7  # 14 hex characters: still 56 bits, far beyond guessing
+RANDOM_BYTES = 8  # 16 hex characters: 64 bits, far beyond guessing
 
 
-def new_session_id(prefix: str = "") -> str:
-    """A random session id starting with `prefix`: unguessable, short enough for ALB target
-    group names. `prefix` (e.g. "p1-") says which load balancer serves the session; ""
-    for none."""
-    if not prefix:
-        return secrets.token_hex(RANDOM_BYTES)
-    if not ID_PREFIX.fullmatch(prefix):
-        raise ValueError(
-            f"Session id prefix {prefix!r}: 1-6 lowercase letters or digits, then '-'."
-        )
-    return prefix + secrets.token_hex(PREFIXED_RANDOM_BYTES)
-
-
-def session_id_length(prefix: str = "") -> int:
-    """How long the ids `new_session_id(prefix)` makes are."""
-    return len(prefix) + 2 * (PREFIXED_RANDOM_BYTES if prefix else RANDOM_BYTES)
+def new_session_id() -> str:
+    """A random session id: unguessable, and safe as a URL path segment (`/s/<id>/`)."""
+    return secrets.token_hex(RANDOM_BYTES)
 
 
 def new_token() -> str:

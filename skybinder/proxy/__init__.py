@@ -6,7 +6,8 @@ One implementation for both modes: `skybinder serve` runs it in front of the loc
 AWS deployment does, reading DynamoDB instead of SQLite.
 """
 
-from skybinder.proxy.app import HEALTH_PATH, SessionProxy
+from skybinder.adapters.aws.names import PROXY_HEALTH_PATH as HEALTH_PATH
+from skybinder.proxy.app import SessionProxy
 from skybinder.proxy.config import ProxyConfig
 
 __all__ = ["HEALTH_PATH", "ProxyConfig", "SessionProxy"]

@@ -18,6 +18,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from skybinder.adapters.aws.names import PROXY_HEALTH_PATH as HEALTH_PATH
 from skybinder.domain.model import SessionState
 from skybinder.proxy import pages
 from skybinder.proxy.activity import ActivityRecorder, Write
@@ -29,7 +30,6 @@ from skybinder.proxy.routes import Lookup, RouteCache
 from skybinder.proxy.websocket import Bridge, is_websocket
 
 log = logging.getLogger("skybinder.proxy")
-HEALTH_PATH = "/_proxy/health"
 
 
 class SessionProxy:

@@ -11,6 +11,7 @@ from skybinder.service.ports import (
     Clock,
     ImageRegistry,
     Prober,
+    ProxyFleet,
     Resolver,
     Router,
     Runner,
@@ -51,6 +52,13 @@ class ServiceConfig:
     event_warning: float = 300.0  # seconds of notice before an event session is stopped
     warm_lead: float = 600.0  # warm sessions start this many seconds before an event opens
     warm_wave: int = 20  # warm sessions started at once (Fargate: bursts of 100, 20/s after)
+    # The session proxy's fleet (where it has one) sleeps once no session is active and none
+    # has been admitted or ended for this long; a launch wakes it.
+    proxy_idle: float = 900.0
+    # A built image's record younger than this is proof that the image is in the registry
+    # (nothing removes it sooner: in AWS, ECR's lifecycle policy expires images after days),
+    # so a launch need not ask the registry. 0: always ask.
+    image_trust: float = 0.0
 
 
 @dataclass
@@ -66,3 +74,4 @@ class Binder:
     resolver: Resolver
     clock: Clock
     config: ServiceConfig = field(default_factory=ServiceConfig)
+    proxy: ProxyFleet | None = None  # the session proxy's tasks, where they are a fleet

@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from skybinder.domain.model import ACTIVE, Session, SessionState
 from skybinder.service.binder import Binder
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.routes import close_route
 
 S = SessionState
 log = logging.getLogger(__name__)
@@ -22,7 +21,8 @@ def fail(
     status_code: int = 500,
     expected: Iterable[SessionState] = ACTIVE,
 ) -> Session | None:
-    """End a session as `failed`, releasing its task and route if it had them."""
+    """End a session as `failed`, stopping its task if it had one (its routing ends with it:
+    the session proxy routes only starting, ready and stopping sessions)."""
     now = binder.clock.now()
     failed = binder.store.transition(
         session_id,
@@ -55,6 +55,5 @@ def check_overrun(session: Session | None) -> None:
 
 
 def release(binder: Binder, session: Session) -> None:
-    close_route(binder, session)
     if session.task_id:
         binder.runner.stop(session.task_id)

@@ -94,7 +94,7 @@ def fill_warm_pool(binder: Binder, event: Event, sessions: list[Session], now: f
     started = 0
     for _ in range(max(0, wanted)):
         attempt = Session(
-            id=new_session_id(),  # admit() gives it its routed id
+            id=new_session_id(),
             provider=event.provider,
             spec=event.resolved_spec,
             event=event.slug,

@@ -33,7 +33,7 @@ from skybinder.domain.pricing import (
     worst_case_micros,
 )
 from skybinder.service.binder import Binder
-from skybinder.service.launch import admit_and_start, find_or_build_image, record_failed, routed_id
+from skybinder.service.launch import admit_and_start, find_or_build_image, record_failed
 from skybinder.service.sessions import stop_session
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ def request_event_launch(
     """
     now = binder.clock.now()
     attempt = Session(
-        id=new_session_id(),  # admit() gives an admitted one its routed id
+        id=new_session_id(),
         provider=provider[:64],
         spec=spec[:1000],
         event=slug[:64],
@@ -289,7 +289,6 @@ def admit(binder: Binder, event: Event, attempt: Session, *, warm: bool = False)
     """Insert an event session (the store admits it or raises) and find or build its image."""
     session = _as_event_session(attempt, event).model_copy(
         update={
-            "id": routed_id(binder),
             "token": new_token(),
             "warm": warm,
             "hourly_micros": _worst_hourly(event),

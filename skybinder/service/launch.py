@@ -15,7 +15,7 @@ from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
 from skybinder.service.ports import BuildJob, ResolvedRepo
-from skybinder.service.routes import id_prefix
+from skybinder.service.proxy_tasks import admit_while_awake
 from skybinder.service.servers import launch, start_server
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,6 @@ def request_launch(
     except SkybinderError as err:
         return record_failed(binder, session, err)
     session = _with_resolution(binder, session, resolved)
-    if not build_only:  # checked and resolved: now worth the router's look at its members
-        session = session.model_copy(update={"id": routed_id(binder)})
     try:
         # A build-only launch counts too: it runs a build on the binder's machine or account.
         return admit_and_start(binder, session, _limits(binder, resolved))
@@ -71,23 +69,42 @@ def admit_and_start(binder: Binder, session: Session, limits: Limits | None) -> 
     goes now: to its server when the image is there, else into the image's build.
 
     A session whose image is there is written as `launching` at once, one write instead of
-    three: every call counts for a launch in the cloud.
+    three: every call counts for a launch in the cloud. Where the session proxy sleeps when
+    idle, the same write checks that it is awake (proxy_tasks.py).
     """
     name = session.image_name
     record = binder.store.get_image(name)
-    present = binder.registry.has(name)
+    present = in_registry(binder, name, record)
     if present and session.env_key:
         session = with_reuse(session, record)
     if present and not session.build_only:
         now = binder.clock.now()
         launching = session.model_copy(
-            update={"state": S.LAUNCHING, "launched_at": now, "updated_at": now}
+            update={
+                "state": S.LAUNCHING,
+                "launched_at": now,
+                "updated_at": now,
+                "image_found": True,
+            }
         )
-        binder.store.create(launching, limits)
-        return start_server(binder, launching, record) or launching
+        checked = admit_while_awake(binder, launching, limits)
+        return start_server(binder, launching, record, proxy_awake=checked) or launching
     binder.store.create(session, limits)
     find_or_build_image(binder, session, record=record, present=present)
     return binder.store.get(session.id) or session
+
+
+def in_registry(binder: Binder, name: str, record: Image | None) -> bool:
+    """Is the image there to launch? A record of it built less than `image_trust` ago says
+    so without asking the registry (a call saved on every launch of a fresh image); an older
+    one, or none, is checked. A record that lied (the image was deleted by hand) is corrected
+    when its server cannot pull it (sessions.py), so the launch after that builds it again."""
+    trust = binder.config.image_trust
+    if trust and record is not None and record.state == ImageState.BUILT:
+        built = record.finished_at or record.created_at
+        if 0 <= binder.clock.now() - built < trust:
+            return True
+    return binder.registry.has(name)
 
 
 def with_reuse(session: Session, record: Image | None) -> Session:
@@ -132,18 +149,6 @@ def _with_resolution(binder: Binder, session: Session, resolved: ResolvedRepo) -
             "notices": list(resolved.notices),
         }
     )
-
-
-def routed_id(binder: Binder) -> str:
-    """A new session id that names the part of the router it will be routed through (with a
-    pool of load balancers); when the router cannot say, the first part, which always works
-    when it has room."""
-    try:
-        prefix = id_prefix(binder)
-    except Exception:  # a throttled look at the pool must not cost the attendee the launch
-        log.exception("choosing a load balancer for a new session failed")
-        prefix = ""
-    return new_session_id(prefix)
 
 
 def _hourly(binder: Binder) -> int:

@@ -1,14 +1,14 @@
 """The ports: what the service layer needs from the world, as Protocols.
 
 Adapters implement them by technology (SqliteSessionStore, VenvBuilder, ProcessRunner,
-ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, AlbRouter). Tests use in-memory
+ProxyRouter; DynamoSessionStore, CodeBuildBuilder, EcsRunner, EcsProxyFleet). Tests use in-memory
 fakes that keep real state (tests/fakes.py); one contract suite per port keeps the fakes honest.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -286,39 +286,52 @@ class Router(Protocol):
         ...
 
 
+class ProxyFleet(Protocol):
+    """The session proxy's tasks, where the platform runs them as a service of their own that
+    can sleep (AWS: an ECS service behind the load balancer, scaled to zero when idle). Locally
+    the proxy is part of `skybinder serve`, and a binder has no fleet to tend."""
+
+    def wake(self) -> None:
+        """Have the proxy run, at least its floor of tasks, never lowering a scale it has grown
+        to (autoscaling's); idempotent."""
+        ...
+
+    def sleep(self) -> None:
+        """Stop every proxy task (scale to zero); idempotent."""
+        ...
+
+    def awake(self) -> bool:
+        """True when the proxy is set to run tasks, as the platform says now."""
+        ...
+
+
 @runtime_checkable
-class RouteProvisioner(Protocol):
-    """A Router that builds a route per session (the ALB router: a target group and a rule
-    each) instead of leaving routing to the session proxy. The service then claims routing
-    capacity before a server starts and builds and removes each session's route."""
+class ProxyMarks(Protocol):
+    """A SessionStore that marks the session proxy awake or asleep beside its count of active
+    sessions, so that admission and sleep exclude each other atomically (DynamoDB's does, with
+    its admission counter): a session that starts at once is admitted (Limits.proxy_awake)
+    only while the proxy is marked awake, and the proxy is marked asleep only while no session
+    is active and none has been admitted or has ended for a while."""
 
-    def id_prefix(self) -> str:
-        """The prefix a new session's id must start with so that its requests reach the part
-        of the router that will serve it (e.g. "p1-" for the second load balancer of a pool);
-        "" when any id will do. Asked once, when a session that will run is created."""
+    def proxy_awake(self) -> bool:
+        """True when the proxy is marked awake. Read strongly consistent."""
         ...
 
-    def reserve(self, session_id: str) -> str:
-        """Claim routing capacity for a session before its server starts, so a full router
-        refuses before anything runs: QuotaExceededError says so. Idempotent; `remove`
-        releases it. Returns the route's handle (in AWS its target group's ARN), which the
-        session keeps and passes back to `add` and `remove`."""
+    def mark_proxy_awake(self) -> None:
+        """Mark the proxy awake (before its tasks are asked to run); idempotent."""
         ...
 
-    def add(self, session_id: str, address: str, route: str = "") -> str:
-        """Route `/s/<session_id>/` to `address` ("host:port"); return the session's public URL
-        (absolute, ending with "/"). Idempotent. `route`: what `reserve` returned, if known."""
-        ...
-
-    def remove(self, session_id: str, route: str = "") -> None:
-        """Delete the session's route; idempotent. `route`: what `reserve` returned, if known."""
+    def mark_proxy_asleep(self, quiet_since: float) -> bool:
+        """Atomically: if the proxy is marked awake, no session is active and none was admitted
+        or ended at or after `quiet_since` (epoch seconds), mark it asleep and return True;
+        otherwise change nothing and return False."""
         ...
 
 
 @runtime_checkable
 class Sweepable(Protocol):
-    """A Runner or Router that can list what it holds, so the reaper can release what no live
-    session owns (a crash between two steps of a launch leaves such orphans behind)."""
+    """A Runner that can list what it holds, so the reaper can release what no live session
+    owns (a crash between two steps of a launch leaves such orphans behind)."""
 
     def held(self) -> dict[str, str]:
         """Everything held for sessions: resource id -> the session id it was made for."""
@@ -344,6 +357,21 @@ class CounterRepair(Protocol):
 
     def repair_counters(self) -> Mapping[str, object]:
         """Recount the counters from the active sessions; return those it corrected."""
+        ...
+
+
+@runtime_checkable
+class TaskSurvey(Protocol):
+    """A Runner that can look at many tasks in one call (ECS: DescribeTasks takes 100). The
+    reaper surveys the tasks of every active session at the start of a pass, and the runner
+    answers what the pass asks about those tasks (is_alive, and why one stopped) from that look
+    instead of a call a session: at 2,000 sessions, ECS's read throttle (20 calls a second)
+    would make a call a session outlast the reap function."""
+
+    def survey(self, task_ids: Collection[str]) -> None:
+        """Look at these tasks now. Answers about them come from this look until the next
+        survey, for at most a minute (a task stopped since is asked about again); a task not
+        surveyed is asked about as before."""
         ...
 
 

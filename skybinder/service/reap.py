@@ -15,7 +15,8 @@ from skybinder.service.binder import Binder
 from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.event_enforcement import enforce_events
 from skybinder.service.launch import on_build_finished
-from skybinder.service.ports import CounterRepair, StopReasons, Sweepable
+from skybinder.service.ports import CounterRepair, StopReasons, Sweepable, TaskSurvey
+from skybinder.service.proxy_tasks import tend_proxy
 from skybinder.service.servers import launch
 from skybinder.service.sessions import check_ready, fail, on_task_state, stop_session
 from skybinder.service.steps import isolated
@@ -30,6 +31,7 @@ def reap(binder: Binder) -> Counter[str]:
     """One pass over the active sessions; returns what it did, by kind, for logs and metrics."""
     done: Counter[str] = Counter()
     active = binder.store.list(ACTIVE)
+    survey_tasks(binder, active, done)
     for session in active:
         with isolated(done, "session %s", session.id):
             action = _reap_one(binder, session)
@@ -41,6 +43,12 @@ def reap(binder: Binder) -> Counter[str]:
         done.update(enforce_events(binder, active))
     with isolated(done, "the orphan sweep"):
         done.update(sweep_orphans(binder))
+    if binder.proxy is not None:
+        with isolated(done, "the session proxy"):
+            # Listed again: the pass may have ended sessions.
+            action = tend_proxy(binder, binder.store.list(ACTIVE))
+            if action:
+                done[action] += 1
     if isinstance(binder.store, CounterRepair):
         with isolated(done, "the counter repair"):
             repaired = len(binder.store.repair_counters())
@@ -49,15 +57,25 @@ def reap(binder: Binder) -> Counter[str]:
     return done
 
 
+def survey_tasks(binder: Binder, active: list[Session], done: Counter[str]) -> None:
+    """Have the runner look at the tasks of the sessions the pass will ask about, in as few
+    calls as it can (TaskSurvey); a failed look leaves it to ask about each as it comes."""
+    runner = binder.runner
+    if isinstance(runner, TaskSurvey):
+        with isolated(done, "the survey of tasks"):
+            runner.survey([s.task_id for s in active if s.task_id and s.state not in PRE_LAUNCH])
+
+
 def sweep_orphans(binder: Binder) -> Counter[str]:
-    """Release routes and tasks whose session has ended or does not exist.
+    """Release tasks whose session has ended or does not exist (a session's routing needs no
+    sweep: the proxy routes only what the store says is live).
 
     What the ports hold is listed before the sessions are read, so a session created meanwhile
     cannot be mistaken for a missing one; a session the (possibly lagging) list does not show
     is read once more before anything of it is released.
     """
     done: Counter[str] = Counter()
-    ports: tuple[tuple[str, object], ...] = (("route", binder.router), ("task", binder.runner))
+    ports: tuple[tuple[str, object], ...] = (("task", binder.runner),)
     held = [(kind, port, port.held()) for kind, port in ports if isinstance(port, Sweepable)]
     if not any(resources for _, _, resources in held):
         return done

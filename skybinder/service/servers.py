@@ -11,7 +11,7 @@ from skybinder.domain.model import CapacityPolicy, Image, ImageState, Session, S
 from skybinder.service.binder import Binder
 from skybinder.service.ending import fail
 from skybinder.service.ports import LaunchRequest
-from skybinder.service.routes import reserve
+from skybinder.service.proxy_tasks import ensure_proxy
 
 log = logging.getLogger(__name__)
 S = SessionState
@@ -35,18 +35,21 @@ def launch(
         start_server(binder, session, record)
 
 
-def start_server(binder: Binder, session: Session, record: Image | None) -> Session | None:
-    """Reserve a route and start the task of a `launching` session; return it as it is then
-    (`starting`, or `failed` when it could not start; None if it moved on meanwhile)."""
+def start_server(
+    binder: Binder, session: Session, record: Image | None, *, proxy_awake: bool = False
+) -> Session | None:
+    """Start the task of a `launching` session; return it as it is then (`starting`, or
+    `failed` when it could not start; None if it moved on meanwhile). `proxy_awake`: the
+    session was admitted while the session proxy was marked awake (nothing to check)."""
     session_id = session.id
+    if not proxy_awake:
+        ensure_proxy(binder)  # its users reach it through the proxy: both start side by side
     try:
-        # Routing capacity first: a full binder refuses before a server is paid for.
-        route = reserve(binder, session.id)
         task_id = binder.runner.start(_launch_request(binder, session, record))
     except RunnerBusyError as err:  # throttled: started again by the reaper, not failed
         log.warning("launch of %s throttled: %s", session_id, err.message)
         return _later(binder, session, err.message)
-    except Exception as err:  # a runner or router fault fails this session, never the caller
+    except Exception as err:  # a runner fault fails this session, never the caller
         reason, status = _start_failure(err)
         if isinstance(err, QuotaExceededError):
             log.warning("launch of %s refused: %s", session_id, reason)
@@ -54,7 +57,7 @@ def start_server(binder: Binder, session: Session, record: Image | None) -> Sess
             log.exception("starting session %s failed", session_id)
         return fail(binder, session_id, reason, status_code=status)
     started = binder.store.transition(
-        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id, route=route
+        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, task_id=task_id
     )
     if started is None:
         # Stopped or failed while we were starting it: do not leave the task behind.
@@ -85,7 +88,6 @@ def relaunch(binder: Binder, session: Session, task_id: str, reason: str) -> boo
         S.BUILT,
         task_id="",
         address="",
-        route="",
         url="",
         capacity="",
         interruptions=session.interruptions + 1,

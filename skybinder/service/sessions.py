@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from skybinder.domain.errors import SkybinderError
-from skybinder.domain.model import RUNNING, Session, SessionState, TaskStatus, is_spot_interruption
+from skybinder.domain.model import (
+    RUNNING,
+    ImageState,
+    Session,
+    SessionState,
+    TaskStatus,
+    is_image_missing,
+    is_spot_interruption,
+)
 from skybinder.domain.pricing import Capacity, rates
 from skybinder.service.binder import Binder
 from skybinder.service.ending import check_overrun, fail
 from skybinder.service.launch_events import emit_launch_event
-from skybinder.service.routes import close_route, open_route, probe_url
 from skybinder.service.servers import BEFORE_READY, relaunch
 
 __all__ = ["check_ready", "fail", "on_task_state", "stop_session"]
@@ -54,14 +60,10 @@ def _on_running(
     binder: Binder, session: Session, task_id: str, address: str, capacity: str
 ) -> None:
     if session.state.terminal or session.state == S.STOPPING:
-        binder.runner.stop(task_id)  # a late event: no route for a session that has ended
+        binder.runner.stop(task_id)  # a late event: no server for a session that has ended
         return
-    try:
-        url = open_route(binder, session, address)
-    except SkybinderError as err:  # no route can be made (the router is full): end it here
-        fail(binder, session.id, err.message, status_code=err.status_code)
-        binder.runner.stop(task_id)
-        return
+    # Recording the address routes the session: the proxy forwards to what the store holds.
+    url = binder.router.url(session)
     moved = binder.store.transition(
         session.id,
         BEFORE_READY,
@@ -73,7 +75,6 @@ def _on_running(
     )
     if moved is None and binder.store.transition(session.id, {S.READY}, S.READY) is None:
         # The session ended (or is stopping) before its task came up.
-        close_route(binder, session)
         binder.runner.stop(task_id)
 
 
@@ -99,7 +100,7 @@ def _landed(binder: Binder, session: Session, capacity: str) -> dict[str, object
 
 
 def _on_stopping(binder: Binder, session: Session, task_id: str, reason: str) -> None:
-    # The route stays until the task has stopped: the user may still save their work.
+    # The session stays routed until its task has stopped: the user may still save their work.
     if session.task_id and session.task_id != task_id:
         return
     now = binder.clock.now()
@@ -115,7 +116,6 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     if not session.task_id and session.interruptions and session.state in {S.BUILT, S.LAUNCHING}:
         return None  # news of the server Spot took: its relaunch is under way (a duplicate)
     now = binder.clock.now()
-    close_route(binder, session)
     if session.state in BEFORE_READY:
         if is_spot_interruption(reason) and relaunch(binder, session, task_id, reason):
             return None
@@ -130,6 +130,8 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
         )
         if failed is not None:
             emit_launch_event(failed, "failure", now)
+            if is_image_missing(reason):
+                _forget_image(binder, failed)
         check_overrun(failed)
         return failed
     # A stop we asked for keeps the reason we gave; otherwise the task's reason stands.
@@ -146,13 +148,22 @@ def _on_stopped(binder: Binder, session: Session, task_id: str, reason: str) -> 
     return ended
 
 
+def _forget_image(binder: Binder, session: Session) -> None:
+    """The server could not pull its image: the record that said it was built is wrong (the
+    image was deleted), so the next launch asks the registry and builds it again."""
+    log.warning("image %s is gone from the registry: it will be built again", session.image_name)
+    binder.store.update_image(
+        session.image_name, {ImageState.BUILT}, ImageState.FAILED, reason="missing"
+    )
+
+
 def check_ready(binder: Binder, session_id: str, session: Session | None = None) -> Session | None:
     """Probe a starting session's server; move it to `ready` once Jupyter answers.
     `session`: the session as the caller has just read it (it is not read again)."""
     session = session or binder.store.get(session_id)
     if session is None or session.state != S.STARTING or not session.url:
         return session
-    if not binder.prober.ready(probe_url(binder, session)):
+    if not binder.prober.ready(binder.router.probe_url(session)):
         return session
     now = binder.clock.now()
     ready = binder.store.transition(session_id, {S.STARTING}, S.READY, ready_at=now, updated_at=now)

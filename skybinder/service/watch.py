@@ -52,6 +52,8 @@ class _Watcher:
 
     def waited_for(self, session: Session) -> str:
         """The id of the build this session waited for, or "" when it did not wait (yet)."""
+        if self.build_id is None and session.image_found:
+            self.build_id = ""  # launched from an image that was there: nothing to read
         if self.build_id is None and session.state != S.QUEUED and not session.refused_attempt:
             image = self.binder.store.get_image(session.image_name)
             if image is None or not image.build_id:

@@ -1,11 +1,11 @@
 """A skybinder deployment on moto: what the Pulumi program declares, made in moto with the same
 names, the functions' environment and settings parameter as the program renders them, the
-policies of its roles, and the internet in front of its load balancers as the prober sees it.
+policies of its roles, and the internet in front of the session proxy as the prober sees it.
 
 The program is rendered under Pulumi mocks (tests/infra/render.py, cached) and its resources
 are created in moto under the names the mocks gave them, so that the functions' environment and
 the roles' policies are the rendered ones, unchanged. Only what moto names itself (the VPC,
-subnets, security group, load balancer and listener ids) differs: `Deployment.substitution`
+subnets and security group ids, the proxy's scalable target) differs: `Deployment.substitution`
 maps the rendered identifiers to moto's, in the environment, the settings and the policies.
 
 Traps of shared/reference/aws-facts.md met here: awsvpc tasks need a VPC with DNS hostnames
@@ -15,8 +15,8 @@ a location.
 
 from __future__ import annotations
 
-import fnmatch
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,8 +27,15 @@ import httpx
 
 from skybinder.adapters.aws import names as n
 from skybinder.adapters.aws.dynamo_schema import create_table
+from skybinder.domain.model import SessionRoute
 from tests.aws.conftest import REGION
-from tests.aws.iam.roles import Document, RenderedRoles, Substitution, rendered_roles
+from tests.aws.iam.roles import (
+    Document,
+    RenderedRoles,
+    Substitution,
+    rendered_roles,
+    task_definition,
+)
 from tests.infra.deployment import Deployment as Program
 from tests.infra.render import render
 
@@ -36,9 +43,9 @@ ACCOUNT = "123456789012"
 PUBLIC_URL = "https://binder.example.org"
 
 
-def program(listeners: int = 1, config: dict[str, Any] | None = None) -> Program:
-    """The Pulumi program rendered with `listeners` load balancers and `config` (cached)."""
-    return render({**({"albCount": listeners} if listeners > 1 else {}), **(config or {})})
+def program(config: dict[str, Any] | None = None) -> Program:
+    """The Pulumi program rendered with `config` (cached)."""
+    return render(config or {})
 
 
 def _names() -> dict[str, str]:
@@ -56,7 +63,7 @@ STREAM_PREFIX = _RENDERED[n.ENV_BUILD_LOG_STREAM_PREFIX]
 REPOSITORY = _RENDERED[n.ENV_IMAGE_REPOSITORY].split("/", 1)[1]
 TEMPLATE = _RENDERED[n.ENV_SESSION_TASK_DEFINITION].rsplit("/", 1)[1].split(":")[0]
 FAMILY_PREFIX = _RENDERED[n.ENV_TASK_FAMILY_PREFIX]
-TARGET_GROUP_PREFIX = _RENDERED[n.ENV_TARGET_GROUP_PREFIX]
+PROXY_SERVICE = _RENDERED[n.ENV_PROXY_SERVICE]  # service/<cluster>/<service>
 
 
 # AWS's service models, parsed once per process: parsing them is most of what making a client
@@ -89,7 +96,6 @@ class Clients:
 class Deployment:
     env: dict[str, str]
     vpc_id: str
-    listener_arns: list[str]
     repository_uri: str
     client: Clients  # the operator's view of the account, for setting up and looking
     roles: RenderedRoles  # the program's roles, as rendered
@@ -109,15 +115,13 @@ class Deployment:
 
 def deploy(
     *,
-    listeners: int = 1,
-    targets_per_alb: int = 100,
     capacity: str = "",
     settings: dict[str, str] | None = None,
     config: dict[str, Any] | None = None,
 ) -> Deployment:
     """What `pulumi up` would create with the stack's `config`, on moto; the functions'
     environment for it, with `settings` (variables) changed for the test."""
-    rendered = program(listeners, config)
+    rendered = program(config)
     env = {k: v for k, v in rendered.variables("launch").items() if k.startswith("SKYBINDER_")}
     client = Clients()
     ids = _network(client)
@@ -125,36 +129,23 @@ def deploy(
     _builder(client, rendered)
     _cluster(client, rendered)
     create_table(client("dynamodb"), env[n.ENV_TABLE_NAME])
-    balancers = [r for r in rendered.of_type("lb/loadBalancer:LoadBalancer")]
-    listener_arns = [_alb(client, f"{b.name}-1a2b3c4", ids["subnets"]) for b in balancers]
     pairs = {
-        env[n.ENV_VPC_ID]: ids["vpc"],
         env[n.ENV_SECURITY_GROUPS]: ids["group"],
         **dict(zip(env[n.ENV_SUBNETS].split(","), ids["subnets"], strict=True)),
+        **_proxy(client, rendered, ids),
     }
     parameter = rendered.parameter(env[n.ENV_SETTINGS_PARAMETER]).inputs["value"]
-    rendered_listeners = json.loads(parameter)[n.ENV_LISTENER_ARNS].split(",")
-    for ours, theirs in zip(rendered_listeners, listener_arns, strict=True):
-        # app/<lb name>/<lb id>/<listener id>: in listener and listener-rule ARNs alike.
-        pairs[ours.split(":listener/", 1)[1]] = theirs.split(":listener/", 1)[1]
     substitution = Substitution(pairs)
     env = {key: substitution.text(value) for key, value in env.items()}
     values = json.loads(substitution.text(parameter))
     _parameters(client, env, values)
-    env.update(
-        {
-            n.ENV_TARGET_GROUPS_PER_ALB: str(targets_per_alb),
-            n.ENV_MAX_SESSIONS: "0",
-            n.ENV_MAX_SESSIONS_PER_REPO: "0",
-        }
-    )
+    env.update({n.ENV_MAX_SESSIONS: "0", n.ENV_MAX_SESSIONS_PER_REPO: "0"})
     if capacity:
         env[n.ENV_CAPACITY] = capacity
     env.update(settings or {})
     return Deployment(
         env,
         ids["vpc"],
-        listener_arns,
         repository["repositoryUri"],
         client,
         rendered_roles(rendered),
@@ -219,7 +210,7 @@ def _builder(client: Clients, rendered: Program) -> None:
 def _cluster(client: Clients, rendered: Program) -> None:
     ecs = client("ecs")
     ecs.create_cluster(clusterName=CLUSTER, capacityProviders=["FARGATE", "FARGATE_SPOT"])
-    template = rendered.one("ecs/taskDefinition:TaskDefinition").inputs
+    template = task_definition(rendered, "-session")
     containers = json.loads(template["containerDefinitions"])
     for container in containers:  # no image was pushed: any will do
         container["image"] = "public.ecr.aws/docker/library/busybox:latest"
@@ -238,55 +229,85 @@ def _cluster(client: Clients, rendered: Program) -> None:
     )
 
 
-def _alb(client: Clients, name: str, subnets: list[str]) -> str:
-    elbv2 = client("elbv2")
-    lb = elbv2.create_load_balancer(Name=name, Subnets=subnets, Scheme="internal")
-    listener = elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[
-            {
-                "Type": "fixed-response",
-                "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"},
-            }
+def _proxy(client: Clients, rendered: Program, ids: dict[str, Any]) -> dict[str, str]:
+    """The session proxy's service, asleep, and its scalable target at [0, 0], as the program
+    declares them; {rendered identifier: moto's} for what moto names itself."""
+    definition = task_definition(rendered, "-proxy")
+    ecs = client("ecs")
+    ecs.register_task_definition(
+        family=definition["family"],
+        networkMode=definition["networkMode"],
+        requiresCompatibilities=definition["requiresCompatibilities"],
+        cpu=definition["cpu"],
+        memory=definition["memory"],
+        executionRoleArn=definition["executionRoleArn"],
+        taskRoleArn=definition["taskRoleArn"],
+        runtimePlatform={
+            "cpuArchitecture": definition["runtimePlatform"]["cpuArchitecture"],
+            "operatingSystemFamily": definition["runtimePlatform"]["operatingSystemFamily"],
+        },
+        containerDefinitions=[
+            {**c, "memory": int(definition["memory"])}
+            for c in json.loads(definition["containerDefinitions"])
         ],
     )
-    return str(listener["Listeners"][0]["ListenerArn"])
+    _, cluster, service = PROXY_SERVICE.split("/")
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=service,
+        taskDefinition=definition["family"],
+        desiredCount=0,
+        networkConfiguration={
+            "awsvpcConfiguration": {"subnets": ids["subnets"], "securityGroups": [ids["group"]]}
+        },
+    )
+    scaling = client("application-autoscaling")
+    scaling.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=PROXY_SERVICE,
+        ScalableDimension="ecs:service:DesiredCount",
+        MinCapacity=0,
+        MaxCapacity=0,
+    )
+    (target,) = scaling.describe_scalable_targets(
+        ServiceNamespace="ecs", ResourceIds=[PROXY_SERVICE]
+    )["ScalableTargets"]
+    statements = [
+        s
+        for _, s in rendered.statements()
+        if "application-autoscaling:RegisterScalableTarget" in s.get("Action", [])
+    ]
+    return {statements[0]["Resource"][0]: target["ScalableTargetARN"]}
 
 
-class JupyterBehindAlb:
-    """The internet, as the prober sees it: a request to the public URL reaches a session's
-    Jupyter only through a listener rule whose target group has a healthy target."""
+class JupyterBehindProxy:
+    """The internet, as the prober sees it: a request to a session's public URL reaches its
+    Jupyter only while the proxy's service runs tasks (the load balancer answers 503 when it
+    has none), and only when the proxy, reading the table as its task role, routes it."""
 
-    def __init__(self, elbv2: Any, listener_arns: list[str]) -> None:
-        self.elbv2 = elbv2
-        self.listener_arns = listener_arns
+    def __init__(self, ecs: Any, routes: Callable[[str], SessionRoute | None]) -> None:
+        self.ecs = ecs
+        self.routes = routes
         self.requests: list[str] = []
+
+    def proxy_tasks(self) -> int:
+        _, cluster, service = PROXY_SERVICE.split("/")
+        (found,) = self.ecs.describe_services(cluster=cluster, services=[service])["services"]
+        return int(found["desiredCount"])
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(str(request.url))
         if f"https://{request.url.host}" != PUBLIC_URL:
             return httpx.Response(502)
+        if not self.proxy_tasks():
+            return httpx.Response(503, text="no healthy target")  # the load balancer's own
         path = request.url.path
-        for arn in self.listener_arns:
-            for rule in self.elbv2.describe_rules(ListenerArn=arn)["Rules"]:
-                patterns = [v for c in rule["Conditions"] for v in c.get("Values", [])]
-                patterns += [
-                    v
-                    for c in rule["Conditions"]
-                    for v in c.get("PathPatternConfig", {}).get("Values", [])
-                ]
-                if any(fnmatch.fnmatchcase(path, p) for p in patterns):
-                    return self._forward(rule["Actions"][0]["TargetGroupArn"], path)
-        return httpx.Response(404, text="no rule")  # the listener's default action
-
-    def _forward(self, target_group: str, path: str) -> httpx.Response:
-        health = self.elbv2.describe_target_health(TargetGroupArn=target_group)
-        if not any(
-            t["TargetHealth"]["State"] == "healthy" for t in health["TargetHealthDescriptions"]
-        ):
-            return httpx.Response(503, text="no healthy target")
+        session_id = path.removeprefix("/s/").split("/", 1)[0]
+        route = self.routes(session_id)
+        if route is None:
+            return httpx.Response(404, json={"status": "unknown"})
+        if not route.routable:
+            return httpx.Response(410 if route.state.terminal else 503)
         if path.endswith("/api"):
             return httpx.Response(200, json={"version": "2.14.2"})
         return httpx.Response(403)

@@ -10,9 +10,11 @@ checked when it ends). Use `cloud.as_role("reap")` to call the service layer as 
 
 Also here, what AWS does around the functions: push an image, write a build's log, and send the
 EventBridge events (tests/events/*.json, filled in with the ids of real moto resources) to the
-real build and reap handlers. Traps handled (aws-facts.md): ELBv2 has no quotas (the router
-counts); CodeBuild keeps no overrides (StartBuild's are recorded to fill the events); RunTask
-never lacks capacity in moto (`spot_unavailable` answers as AWS does).
+real build and reap handlers, and the session proxy in front of the sessions: it reads the table
+as its own task role (`cloud.proxy_store`) and routes only while its service runs tasks. Traps
+handled (aws-facts.md): CodeBuild keeps no overrides (StartBuild's are recorded to fill the
+events); RunTask never lacks capacity in moto (`spot_unavailable` answers as AWS does);
+Application Auto Scaling moves no ECS service's count in moto (`ScalableRange` does, as AWS).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import httpx
 from botocore.awsrequest import AWSResponse
 
 from skybinder import bootstrap_aws
+from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecr_registry import image_tag
 from skybinder.bootstrap_aws import AwsBinder, build_aws
 from skybinder.domain.model import Progress, Session
@@ -42,21 +45,21 @@ from tests.aws.compute_deploy import (
     CLUSTER,
     FAMILY_PREFIX,
     PROJECT,
+    PROXY_SERVICE,
     PUBLIC_URL,
     REPOSITORY,
     STREAM_PREFIX,
     TABLE,
-    TARGET_GROUP_PREFIX,
     TEMPLATE,
     Deployment,
-    JupyterBehindAlb,
+    JupyterBehindProxy,
     botocore_session,
     deploy,
 )
 from tests.aws.compute_events import LambdaContext, build_event, load_event, task_event
 from tests.aws.conftest import REGION
 from tests.aws.iam.guard import AccountLookup, IamGuard
-from tests.aws.quotas import BuilderLimit, SharedFailures, Throttle
+from tests.aws.quotas import BuilderLimit, ScalableRange, SharedFailures, Throttle
 from tests.fake_ports import FakeClock, FakeResolver
 
 __all__ = [  # what the tests take from here, some of it from compute_deploy
@@ -65,11 +68,11 @@ __all__ = [  # what the tests take from here, some of it from compute_deploy
     "FAMILY_PREFIX",
     "IMAGE",
     "PROJECT",
+    "PROXY_SERVICE",
     "PUBLIC_URL",
     "REPOSITORY",
     "SPEC",
     "TABLE",
-    "TARGET_GROUP_PREFIX",
     "TEMPLATE",
     "Cloud",
     "deploy",
@@ -101,12 +104,12 @@ class Cloud:
     deployment: Deployment
     sessions: dict[str, Any]  # role -> the botocore session of its binder
     guard: IamGuard
-    internet: JupyterBehindAlb
+    internet: JupyterBehindProxy
     clock: FakeClock
+    proxy_store: DynamoSessionStore  # the session proxy's, calling AWS as its task role
     starts: list[dict[str, Any]] = field(default_factory=list)  # StartBuild parameters
     run_tasks: list[dict[str, Any]] = field(default_factory=list)  # RunTask parameters
     ecs: Any = None
-    elbv2: Any = None
     ecr: Any = None
     logs: Any = None
     last_log_ms: int = 0
@@ -140,7 +143,11 @@ class Cloud:
 
     def clients(self, service: str) -> list[Any]:
         """The `service` clients of every function (an account's limit binds them all)."""
-        attribute = {"ecs": ("runner", "client"), "codebuild": ("builder", "client")}[service]
+        attribute = {
+            "ecs": ("runner", "client"),
+            "codebuild": ("builder", "client"),
+            "application-autoscaling": ("proxy", "client"),  # the proxy's fleet
+        }[service]
         return [getattr(getattr(self.function(r), attribute[0]), attribute[1]) for r in FUNCTIONS]
 
     def builder_limit(self, concurrent: int) -> BuilderLimit:
@@ -255,23 +262,21 @@ class Cloud:
         assert image is not None and image.build_id
         return str(image.build_id)
 
-    def target_groups(self) -> list[str]:
-        groups = self.elbv2.describe_target_groups()["TargetGroups"]
-        return sorted(g["TargetGroupName"] for g in groups)
+    def proxy_tasks(self) -> int:
+        """The session proxy service's desired count of tasks."""
+        return self.internet.proxy_tasks()
 
-    def session_rules(self) -> list[dict[str, Any]]:
-        rules: list[dict[str, Any]] = []
-        for arn in self.deployment.listener_arns:
-            rules += [
-                r for r in self.elbv2.describe_rules(ListenerArn=arn)["Rules"] if not r["IsDefault"]
-            ]
-        return rules
+    def proxy_range(self) -> tuple[int, int]:
+        """(min, max) of the proxy's scalable target: (0, 0) asleep."""
+        (target,) = self.deployment.client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace="ecs", ResourceIds=[PROXY_SERVICE]
+        )["ScalableTargets"]
+        return int(target["MinCapacity"]), int(target["MaxCapacity"])
 
-    def targets(self, session_id: str) -> list[str]:
-        name = f"{TARGET_GROUP_PREFIX}{session_id}"
-        arn = self.elbv2.describe_target_groups(Names=[name])["TargetGroups"][0]
-        health = self.elbv2.describe_target_health(TargetGroupArn=arn["TargetGroupArn"])
-        return [t["Target"]["Id"] for t in health["TargetHealthDescriptions"]]
+    def routed(self, session_id: str) -> str:
+        """The address the proxy forwards the session to ("" when it routes it nowhere)."""
+        route = self.proxy_store.route(session_id)
+        return route.address if route is not None and route.routable else ""
 
     def running_tasks(self) -> list[str]:
         return list(self.ecs.list_tasks(cluster=CLUSTER, desiredStatus="RUNNING")["taskArns"])
@@ -324,8 +329,13 @@ def make_cloud(
     )
     starts: list[dict[str, Any]] = []
     run_tasks: list[dict[str, Any]] = []
-    internet = JupyterBehindAlb(deployment.client("elbv2"), deployment.listener_arns)
     clock = FakeClock()
+    proxy_session = botocore_session()
+    guard.attach(proxy_session, "proxy", REGION)  # the proxy's task role
+    proxy_store = DynamoSessionStore(
+        proxy_session.create_client("dynamodb"), deployment.env["SKYBINDER_TABLE_NAME"]
+    )
+    internet = JupyterBehindProxy(deployment.client("ecs"), proxy_store.route)
     http = httpx.Client(transport=httpx.MockTransport(internet))
     resolver = resolver or FakeResolver(
         refs or {SPEC: SHA, "binder-examples/requirements/old": OTHER_SHA}
@@ -345,6 +355,9 @@ def make_cloud(
             environment, session=session, http=http, resolver=resolver, clock=clock
         )
         sessions[role] = session
+    ScalableRange(deployment.client("ecs")).install(
+        f.binder.proxy.client for f in functions.values() if f.binder.proxy is not None
+    )
     bootstrap_aws.use(functions["launch"])
     cloud = Cloud(
         functions=functions,
@@ -353,10 +366,10 @@ def make_cloud(
         guard=guard,
         internet=internet,
         clock=clock,
+        proxy_store=proxy_store,
         starts=starts,
         run_tasks=run_tasks,
         ecs=deployment.client("ecs"),
-        elbv2=deployment.client("elbv2"),
         ecr=deployment.client("ecr"),
         logs=deployment.client("logs"),
     )

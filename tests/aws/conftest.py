@@ -47,7 +47,7 @@ Scans"); `before_call` runs another writer between a read and a write; `fail_cal
 client's next calls fail with an error moto never produces (throttling, conflicts, capacity).
 
 Sections below are per service; add a service's fixtures (and the traps of aws-facts.md it
-meets: run_task's call shape, awsvpc networking, CodeBuild results, ELBv2 quotas) in its own.
+meets: run_task's call shape, awsvpc networking, CodeBuild results) in its own.
 """
 
 from __future__ import annotations

@@ -10,7 +10,12 @@ reaching moto:
 - `BuilderLimit`: CodeBuild's concurrent builds -> AccountLimitExceededException from
   StartBuild ("Cannot have more than N builds in queue for the account"), counting a build
   from its StartBuild until the test sends its end (Cloud.send_build);
-- `SharedFailures`: the next N calls of an operation fail, whichever client makes them.
+- `SharedFailures`: the next N calls of an operation fail, whichever client makes them;
+- `ScalableRange`: what moto leaves out of Application Auto Scaling: RegisterScalableTarget on
+  an ECS service moves the service's desired count into the range it is given, as AWS
+  documents ("If you call RegisterScalableTarget to update an existing scalable target,
+  Application Auto Scaling retrieves the current capacity of the resource... and adjusts [it]
+  to place it within these bounds").
 
 The Lambda environment's 4 KB is checked on the rendered program
 (tests/infra/test_deployability.py).
@@ -130,3 +135,38 @@ class SharedFailures:
             self.left -= 1
         response, body = error_answer(self.code, f"{self.code} (injected by the test)")
         return response, {**body, **self.extra}
+
+
+class ScalableRange:
+    """After a RegisterScalableTarget of an ECS service, its desired count is put inside the
+    new range through `ecs` (the operator's client), as Application Auto Scaling does."""
+
+    def __init__(self, ecs: Any) -> None:
+        self.ecs = ecs
+        self.changes: list[tuple[str, int]] = []  # (resource id, the count it was set to)
+
+    def install(self, clients: Iterable[Any]) -> ScalableRange:
+        operation = "application-autoscaling.RegisterScalableTarget"
+        for aws_client in clients:
+            events = aws_client.meta.events
+            events.register(f"before-parameter-build.{operation}", self._keep)
+            events.register(f"after-call.{operation}", self._after)
+        return self
+
+    @staticmethod
+    def _keep(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["scalable_range"] = dict(params)  # what the call asked, for after it
+
+    def _after(self, http_response: Any, context: dict[str, Any], **_: Any) -> None:
+        params = context.get("scalable_range", {})
+        if http_response.status_code != 200 or params.get("ServiceNamespace") != "ecs":
+            return
+        _, cluster, service = str(params["ResourceId"]).split("/")
+        (found,) = self.ecs.describe_services(cluster=cluster, services=[service])["services"]
+        count = int(found["desiredCount"])
+        low = int(params.get("MinCapacity", count))
+        high = int(params.get("MaxCapacity", count))
+        clamped = min(max(count, low), high)
+        if clamped != count:
+            self.ecs.update_service(cluster=cluster, service=service, desiredCount=clamped)
+            self.changes.append((str(params["ResourceId"]), clamped))

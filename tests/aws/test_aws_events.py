@@ -115,10 +115,16 @@ def test_stops_carry_a_reason_a_person_reads(name: str, status: TaskStatus, reas
     assert change is not None and (change.status, change.reason) == (status, reason)
 
 
-def test_a_task_that_failed_to_start_quotes_why() -> None:
-    change = task_change(task("ecs-task-stopped-failed-to-start").detail, CLUSTER)
+def test_a_task_that_failed_to_start_says_why() -> None:
+    detail = task("ecs-task-stopped-failed-to-start").detail
+    change = task_change(detail, CLUSTER)
+    # Its image is not found: gone from the registry (the launch after this one rebuilds it).
     assert change is not None and change.status == TaskStatus.STOPPED
-    assert change.reason.startswith("failed to start: CannotPullContainerError: pull image")
+    assert change.reason.startswith("image-missing: the session's image is no longer")
+    forbidden = detail.model_copy(update={"stopped_reason": "CannotPullContainerError: 403"})
+    other = task_change(forbidden, CLUSTER)
+    assert other is not None
+    assert other.reason == "failed to start: CannotPullContainerError: 403"
 
 
 def test_steps_other_clusters_and_other_tasks_mean_nothing() -> None:

@@ -12,13 +12,14 @@ import pytest
 
 from skybinder import bootstrap_aws
 from skybinder.adapters.aws import names as n
-from skybinder.adapters.aws.alb_router import AlbRouter
 from skybinder.adapters.aws.codebuild_builder import CodeBuildBuilder
 from skybinder.adapters.aws.dynamo_store import DynamoSessionStore
 from skybinder.adapters.aws.ecr_registry import EcrRegistry
 from skybinder.adapters.aws.ecs_runner import EcsRunner
 from skybinder.adapters.aws.lazy import LazyResolver, public_url_reader
+from skybinder.adapters.aws.proxy_fleet import EcsProxyFleet
 from skybinder.adapters.aws.settings import REQUIRED, AwsSettingsError, load_settings
+from skybinder.adapters.proxy_router import ProxyRouter
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.model import CapacityPolicy
 from tests.aws.compute_deploy import botocore_session
@@ -30,17 +31,19 @@ ENV = {name: f"value-of-{name}" for name in REQUIRED}
 
 
 def test_every_missing_variable_is_named() -> None:
-    partial = {k: v for k, v in ENV.items() if k not in {n.ENV_CLUSTER, n.ENV_VPC_ID}}
+    partial = {k: v for k, v in ENV.items() if k not in {n.ENV_CLUSTER, n.ENV_SUBNETS}}
     with pytest.raises(AwsSettingsError) as raised:
         load_settings(partial)
-    assert f"lacks {n.ENV_CLUSTER}, {n.ENV_VPC_ID}." in str(raised.value)
+    assert f"lacks {n.ENV_CLUSTER}, {n.ENV_SUBNETS}." in str(raised.value)
 
 
 def test_values_that_cannot_work_are_named() -> None:
-    bad = {**ENV, n.ENV_CAPACITY: "cheap", n.ENV_TARGET_GROUPS_PER_ALB: "150"}
+    bad = {**ENV, n.ENV_CAPACITY: "cheap", n.ENV_PROXY_IDLE: "30"}
     with pytest.raises(AwsSettingsError) as raised:
         load_settings(bad)
-    assert n.ENV_CAPACITY in str(raised.value) and n.ENV_TARGET_GROUPS_PER_ALB in str(raised.value)
+    assert n.ENV_CAPACITY in str(raised.value) and n.ENV_PROXY_IDLE in str(raised.value)
+    with pytest.raises(AwsSettingsError, match=f"{n.ENV_PROXY_MAX_TASKS}=1 is below"):
+        load_settings({**ENV, n.ENV_PROXY_TASKS: "2", n.ENV_PROXY_MAX_TASKS: "1"})
 
 
 def test_defaults_and_lists() -> None:
@@ -50,7 +53,8 @@ def test_defaults_and_lists() -> None:
     assert settings.subnets == ("subnet-a", "subnet-b")
     assert settings.assign_public_ip is True
     assert settings.capacity == CapacityPolicy.SPOT_FALLBACK
-    assert (settings.targets_per_alb, settings.target_group_prefix) == (100, "sb-")
+    assert (settings.proxy_service, settings.proxy_tasks, settings.proxy_max_tasks) == ("", 2, 10)
+    assert (settings.proxy_idle, settings.image_expiry_days) == (900.0, 0)
 
 
 def test_the_binder_is_built_from_the_environment_once_per_process() -> None:
@@ -70,8 +74,12 @@ def test_the_binder_is_built_from_the_environment_once_per_process() -> None:
         assert isinstance(binder.registry, EcrRegistry)
         assert isinstance(binder.builder, CodeBuildBuilder)
         assert isinstance(binder.runner, EcsRunner)
-        assert isinstance(binder.router, AlbRouter)
+        assert isinstance(binder.router, ProxyRouter) and not binder.router.probe_direct
+        assert isinstance(binder.proxy, EcsProxyFleet)
         assert isinstance(binder.resolver, LazyResolver)
+        # The proxy records each session's traffic in AWS too: idle sessions end.
+        assert binder.config.idle_timeout == 600 and binder.config.proxy_idle == 900
+        assert binder.config.image_trust == 89 * 86400
         assert built.health_checks()["store"]()
 
 
@@ -138,14 +146,13 @@ def test_what_grows_is_read_once_from_the_settings_parameter() -> None:
     with mocked_aws():
         deployment = deploy(config={"bannedSpecs": ["^gh/evil/.*"]})
         environment = dict(deployment.env)
-        assert n.ENV_LISTENER_ARNS not in environment  # not a variable: in the parameter
+        assert n.ENV_BANNED_SPECS not in environment  # not a variable: in the parameter
         session = botocore_session()
         calls: list[str] = []
         session.register("before-call.ssm.*", lambda model, **_: calls.append(model.name))
         built = bootstrap_aws.build_aws(environment, session=session)
         assert calls == ["GetParameter"]  # the cold start's one read
         settings = built.settings
-        assert settings.listener_arns == tuple(deployment.listener_arns)
         assert settings.banned_specs == ("^gh/evil/.*",)
         assert settings.origin_secret == deployment.origin_secret
         # A variable set in the environment wins over the parameter.

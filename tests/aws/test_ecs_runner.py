@@ -10,6 +10,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 
 from skybinder.adapters.aws.ecr_registry import image_tag
+from skybinder.adapters.aws.ecs_runner import SURVEY_TTL, EcsRunner
 from skybinder.adapters.aws.ecs_task_definitions import TaskDefinitions, family_name
 from skybinder.domain.errors import LaunchError
 from skybinder.service.ports import LaunchRequest
@@ -166,3 +167,38 @@ def test_a_relaunch_asks_with_a_new_idempotency_token(cloud: Cloud) -> None:
     first, second = (run["clientToken"] for run in cloud.run_tasks)
     # ECS answers a repeated token with the first task (stopped by then) for 24 hours.
     assert first != second and first.startswith(SESSION) and second.startswith(SESSION)
+
+
+def test_a_survey_reads_a_hundred_tasks_a_call_and_answers_the_reapers_pass(
+    cloud: Cloud,
+) -> None:
+    """The reaper's look at 2,000 sessions' tasks: DescribeTasks takes 100 tasks a call and ECS
+    reads are throttled at 20 a second (burst 100), so a call a task would outlast its pass."""
+    cloud.throttle("ecs", "RunTask", rate=20, burst=100)
+    cloud.throttle("ecs", "DescribeTasks", rate=20, burst=100)
+    starter = cloud.binder.runner
+    tasks = []
+    for i in range(130):
+        tasks.append(starter.start(request(session_id=f"{i:016x}", base_url=f"/s/{i:016x}/")))
+        cloud.clock.sleep(0.05)  # RunTask's 20 a second
+    cloud.ecs.stop_task(cluster=CLUSTER, task=tasks[7], reason="Scaling activity")
+    gone = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task/{CLUSTER}/00000000000000000000000000000000"
+    now = [0.0]
+    reaper = cloud.function("reap").runner
+    runner = EcsRunner(reaper.client, reaper.settings, reaper.definitions, lambda: now[0])
+    calls = ApiCalls(runner.client)
+
+    runner.survey([*tasks, gone])
+    assert calls.names == ["DescribeTasks", "DescribeTasks"]  # 131 tasks: 100, then 31
+    assert [runner.is_alive(t) for t in tasks] == [i != 7 for i in range(130)]
+    assert runner.stop_reason(tasks[7]) == "Scaling activity"
+    assert not runner.is_alive(gone)
+    assert calls.names == ["DescribeTasks", "DescribeTasks"]  # the pass asked ECS nothing more
+
+    runner.stop(tasks[0])  # what the pass changes, it asks ECS about again
+    cloud.task_stops(tasks[0])
+    assert not runner.is_alive(tasks[0]) and calls.names.count("DescribeTasks") == 3
+    cloud.ecs.stop_task(cluster=CLUSTER, task=tasks[1], reason="Scaling activity")
+    now[0] += SURVEY_TTL  # the survey answers for a pass, never for the next
+    assert not runner.is_alive(tasks[1]) and calls.names.count("DescribeTasks") == 4
+    assert not cloud.guard.problems

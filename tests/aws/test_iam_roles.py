@@ -178,9 +178,11 @@ def test_only_the_launch_function_reads_the_github_token_and_its_key() -> None:
 
 def test_the_guard_knows_every_role_the_program_renders(cloud: Cloud) -> None:
     guard: IamGuard = cloud.guard
-    assert set(guard.policies) == {"launch", "build", "reap", "builder", "execution"}
-    with pytest.raises(KeyError, match="no rendered role 'proxy'"):
-        guard.attach(cloud.deployment.client("ssm"), "proxy", REGION)
+    assert set(guard.policies) == {
+        "launch", "build", "reap", "builder", "execution", "proxy", "proxy-execution"
+    }  # fmt: skip
+    with pytest.raises(KeyError, match="no rendered role 'session'"):
+        guard.attach(cloud.deployment.client("ssm"), "session", REGION)  # sessions have none
 
 
 def test_the_as_role_fixture_runs_a_block_as_that_function(cloud: Cloud, as_role: Any) -> None:

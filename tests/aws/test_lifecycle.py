@@ -1,5 +1,5 @@
 """Whole launches on moto, through the real build and reap handlers with EventBridge events:
-cached, uncached, a failed build, a task that fails to start, a full pool of load balancers."""
+cached, uncached, a failed build, a task that fails to start (its image deleted by hand)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,14 @@ from skybinder.adapters.aws.ecr_registry import image_tag
 from skybinder.domain.model import ImageState, SessionState
 from skybinder.service.sessions import check_ready
 from tests.aws.compute_fixtures import (
-    CLUSTER,
     IMAGE,
     PUBLIC_URL,
-    TARGET_GROUP_PREFIX,
+    REPOSITORY,
     Cloud,
-    deploy,
     launch,
-    make_cloud,
     stream,
     take,
 )
-from tests.aws.conftest import mocked_aws
 
 S = SessionState
 
@@ -29,10 +25,9 @@ def phases(events: list[object]) -> list[str]:
     return [e.phase for e in events]  # type: ignore[attr-defined]
 
 
-def assert_released(cloud: Cloud) -> None:
-    """Nothing of any session is left: no target group, no rule, no counted session."""
-    assert cloud.target_groups() == []
-    assert cloud.session_rules() == []
+def assert_released(cloud: Cloud, *sessions: str) -> None:
+    """Nothing of any session is left: no route through the proxy, no counted session."""
+    assert all(cloud.routed(session_id) == "" for session_id in sessions)
     assert all(count == 0 for count in cloud.counters().values())
 
 
@@ -56,14 +51,15 @@ def test_cached_launch_runs_on_spot_and_is_ready_only_once_jupyter_answers(cloud
     env = {e["name"]: e["value"] for e in override["environment"]}
     assert env["JUPYTER_TOKEN"] == session.token
     assert env["BINDER_REPO_URL"] == "https://github.com/binder-examples/requirements"
-    # The route was reserved before the task started, but nothing answers yet.
-    assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{session.id}"]
+    # The proxy was woken for it; it routes nothing until the task runs, so nothing answers.
+    assert cloud.proxy_tasks() == 2
+    assert cloud.routed(session.id) == ""
     assert check_ready(cloud.binder, session.id).state == S.STARTING  # type: ignore[union-attr]
 
     running = cloud.task_event("ecs-task-running", session.task_id)
     assert cloud.send_reap(running) == {"session": session.id, "status": "running"}
     ip = running["detail"]["attachments"][0]["details"][-1]["value"]
-    assert cloud.targets(session.id) == [ip]
+    assert cloud.routed(session.id) == f"{ip}:8888"  # its address is its route
     events = stream(cloud.binder, session.id)
     assert phases(events)[-1] == "ready"
     assert events[-1].extra["url"] == f"{PUBLIC_URL}/s/{session.id}/"
@@ -74,7 +70,7 @@ def test_cached_launch_runs_on_spot_and_is_ready_only_once_jupyter_answers(cloud
     cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", session.task_id))
     ended = cloud.session(session.id)
     assert ended.state == S.STOPPED and ended.reason.startswith("idle:")
-    assert_released(cloud)
+    assert_released(cloud, session.id)
 
 
 def test_uncached_launch_builds_registers_a_task_definition_and_launches(cloud: Cloud) -> None:
@@ -124,7 +120,7 @@ def test_uncached_launch_builds_registers_a_task_definition_and_launches(cloud: 
     cloud.binder.runner.stop(started.task_id)  # what a stop of the session asks ECS
     cloud.send_reap(cloud.task_event("ecs-task-stopped-user", started.task_id))
     assert cloud.session(session.id).state == S.STOPPED
-    assert_released(cloud)
+    assert_released(cloud, session.id)
 
 
 def stream_of(cloud: Cloud, session_id: str):  # type: ignore[no-untyped-def]
@@ -154,48 +150,31 @@ def test_a_failed_build_fails_its_sessions_with_the_end_of_the_log(cloud: Cloud)
     assert phases(stream(cloud.binder, first.id))[-1] == "failed"
     assert cloud.binder.store.get_image(IMAGE).state == ImageState.FAILED
     assert cloud.run_tasks == []
-    assert_released(cloud)
+    assert cloud.proxy_tasks() == 0  # no server started: the proxy was never woken
+    assert_released(cloud, first.id, second.id)
 
 
-def test_a_task_that_fails_to_start_fails_its_session_and_releases_its_route(
-    cloud: Cloud,
-) -> None:
+def test_an_image_deleted_by_hand_fails_its_launch_and_is_built_again(cloud: Cloud) -> None:
+    first = launch(cloud)  # built by CodeBuild: the image's record says when
     cloud.push_image(IMAGE)
+    cloud.send_build(cloud.build_event("codebuild-succeeded", cloud.build_id(IMAGE)))
+    assert cloud.session(first.id).state == S.STARTING
+    tag = image_tag(IMAGE)
+    cloud.ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])
+    # A fresh record is trusted (ECR expires images only after days): the server starts...
     session = launch(cloud)
+    assert session.state == S.STARTING
     cloud.task_stops(session.task_id)
+    # ... and cannot pull its image.
     cloud.send_reap(cloud.task_event("ecs-task-stopped-failed-to-start", session.task_id))
     failed = cloud.session(session.id)
     assert failed.state == S.FAILED
     assert failed.reason.startswith(
-        "The server stopped before it was ready: failed to start: CannotPullContainerError"
+        "The server stopped before it was ready: image-missing: the session's image is no "
+        "longer in the registry"
     )
     assert stream(cloud.binder, session.id)[-1].extra["status_code"] == 500
-    assert_released(cloud)
-
-
-def test_a_full_pool_of_load_balancers_refuses_before_anything_starts() -> None:
-    with mocked_aws():
-        cloud = make_cloud(deploy(listeners=2, targets_per_alb=1))
-        cloud.push_image(IMAGE)
-        first, second, third = launch(cloud), launch(cloud), launch(cloud)
-        assert (first.state, second.state) == (S.STARTING, S.STARTING)
-        # One session on each load balancer: the router filled the second when the first
-        # was full (moto would have taken any number).
-        per_listener = [
-            len(cloud.elbv2.describe_rules(ListenerArn=arn)["Rules"]) - 1
-            for arn in cloud.deployment.listener_arns
-        ]
-        assert per_listener == [1, 1]
-        assert third.state == S.FAILED and third.status_code == 429
-        assert third.reason.startswith("This binder is at capacity")
-        failed = stream(cloud.binder, third.id)[-1]
-        assert failed.phase == "failed" and "at capacity" in failed.message
-        assert len(cloud.run_tasks) == 2  # no server was started for the refused session
-        assert sorted(cloud.target_groups()) == sorted(
-            [f"{TARGET_GROUP_PREFIX}{first.id}", f"{TARGET_GROUP_PREFIX}{second.id}"]
-        )
-
-        cloud.task_stops(first.task_id)
-        cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", first.task_id))
-        assert launch(cloud).state == S.STARTING  # its slot is free again
-        assert len(cloud.ecs.list_tasks(cluster=CLUSTER)["taskArns"]) == 3
+    assert cloud.binder.store.get_image(IMAGE).state == ImageState.FAILED  # type: ignore[union-attr]
+    again = launch(cloud)
+    assert again.state == S.BUILDING and len(cloud.starts) == 2  # built anew
+    assert cloud.routed(session.id) == ""

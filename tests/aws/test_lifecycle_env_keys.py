@@ -132,7 +132,7 @@ def test_a_failed_fetch_fails_the_launch_with_a_clear_reason(cloud: Cloud) -> No
     assert end.phase == "failed" and end.extra["status_code"] == 500
     assert FETCH_FAILED in end.message
     assert cloud.session(session.id).state == SessionState.FAILED
-    assert f"sb-{session.id}" not in cloud.target_groups()  # its route is released
+    assert cloud.routed(session.id) == ""  # the proxy routes it nowhere
     assert cloud.counters()["global"] == 1  # only the first commit's session still counts
 
 

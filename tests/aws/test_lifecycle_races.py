@@ -22,7 +22,7 @@ def at_once(count: int, action: Callable[[], Session]) -> list[Session]:
     return each(race(count, lambda _: action()))
 
 
-def test_a_running_event_twice_registers_one_target_and_keeps_the_session_ready(
+def test_a_running_event_twice_routes_the_session_once_and_keeps_it_ready(
     cloud: Cloud,
 ) -> None:
     cloud.push_image(IMAGE)
@@ -30,12 +30,13 @@ def test_a_running_event_twice_registers_one_target_and_keeps_the_session_ready(
     running = cloud.task_event("ecs-task-running", session.task_id)
     cloud.send_reap(running)
     cloud.send_reap(running)
-    assert len(cloud.targets(session.id)) == 1
+    address = cloud.routed(session.id)
+    assert address.endswith(":8888")
     assert cloud.session(session.id).state == S.STARTING
     assert check_ready(cloud.binder, session.id).state == S.READY  # type: ignore[union-attr]
     cloud.send_reap(running)
     assert cloud.session(session.id).state == S.READY
-    assert len(cloud.targets(session.id)) == 1
+    assert cloud.routed(session.id) == address
 
 
 def test_a_running_event_after_the_end_makes_no_route_and_stops_the_task(cloud: Cloud) -> None:
@@ -47,7 +48,7 @@ def test_a_running_event_after_the_end_makes_no_route_and_stops_the_task(cloud: 
     cloud.send_reap(stopped)  # delivered first, though it happened last
     assert cloud.session(session.id).state == S.FAILED
     cloud.send_reap(running)
-    assert cloud.target_groups() == [] and cloud.session_rules() == []
+    assert cloud.routed(session.id) == ""
     assert calls.names.count("StopTask") == 1  # the late RUNNING asks the task to stop
     assert cloud.session(session.id).state == S.FAILED
 
@@ -111,4 +112,4 @@ def test_launches_against_a_limit_admit_exactly_the_limit() -> None:
             cloud.task_stops(task)
             cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", task))
         assert cloud.counters()["global"] == 0
-        assert cloud.target_groups() == []
+        assert all(cloud.routed(s.id) == "" for s in admitted)

@@ -43,7 +43,7 @@ def test_spot_only_without_capacity_fails_with_a_clear_message() -> None:
             "now. Please try again in a few minutes."
         )
         assert stream(cloud.binder, session.id)[-1].phase == "failed"
-        assert cloud.target_groups() == []  # the reserved route went with the session
+        assert cloud.routed(session.id) == ""
         assert cloud.running_tasks() == []
 
 
@@ -66,7 +66,7 @@ def test_a_spot_interruption_ends_the_session_once(cloud: Cloud, order: str) -> 
         stopping = cloud.session(session_id)
         assert stopping.state == S.STOPPING and stopping.reason == SPOT_INTERRUPTION
         # Two minutes left: the route stays, so the user can still save their work.
-        assert cloud.targets(session_id)
+        assert cloud.routed(session_id)
         events = [warning, stopped, stopped, warning]
     else:
         events = [stopped, warning, stopped, warning]
@@ -79,7 +79,7 @@ def test_a_spot_interruption_ends_the_session_once(cloud: Cloud, order: str) -> 
     ended = cloud.session(session_id)
     assert ended.state == S.STOPPED and ended.reason == SPOT_INTERRUPTION
     assert len({end for end in ends if end is not None}) == 1  # ended once, never rewritten
-    assert cloud.target_groups() == [] and cloud.session_rules() == []
+    assert cloud.routed(session_id) == ""
     assert all(count == 0 for count in cloud.counters().values())
     failed = stream(cloud.binder, session_id)[-1]
     assert failed.phase == "failed" and "spot-interruption" in failed.message

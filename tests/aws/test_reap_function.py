@@ -9,14 +9,14 @@ from skybinder.service.ports import LaunchRequest
 from tests.aws.compute_fixtures import (
     CLUSTER,
     IMAGE,
+    PROXY_SERVICE,
     TABLE,
-    TARGET_GROUP_PREFIX,
     Cloud,
     launch,
     load_event,
     stream,
 )
-from tests.aws.conftest import client
+from tests.aws.conftest import ApiCalls, client
 
 S = SessionState
 LOST = "0123456789abcdef"  # a session id no store has
@@ -48,10 +48,10 @@ def test_sessions_past_their_max_age_are_stopped_with_that_reason(cloud: Cloud) 
     cloud.send_reap(cloud.task_event("ecs-task-stopped-user", task))
     ended = cloud.session(session_id)
     assert ended.state == S.STOPPED and ended.reason.startswith("max-age:")
-    assert cloud.target_groups() == []
+    assert cloud.routed(session_id) == ""
 
 
-def test_a_server_that_never_answers_fails_and_its_route_goes(cloud: Cloud) -> None:
+def test_a_server_that_never_answers_fails_and_its_task_goes(cloud: Cloud) -> None:
     cloud.push_image(IMAGE)
     session = launch(cloud)  # its RUNNING event never comes
     cloud.clock.sleep(599)
@@ -60,26 +60,34 @@ def test_a_server_that_never_answers_fails_and_its_route_goes(cloud: Cloud) -> N
     assert scheduled(cloud) == {"start-timeout": 1}
     failed = cloud.session(session.id)
     assert failed.state == S.FAILED and "did not start within" in failed.reason
-    assert cloud.target_groups() == [] and cloud.running_tasks() == []
+    assert cloud.running_tasks() == []
 
 
-def test_routes_and_tasks_no_live_session_owns_are_released(cloud: Cloud) -> None:
+def test_tasks_no_live_session_owns_are_released_and_the_proxys_are_not(cloud: Cloud) -> None:
     live = ready(cloud)
-    # What a crash between two steps leaves: a route and a task of a session that does not
-    # exist, and a route that outlived its session.
-    cloud.binder.router.reserve(LOST)
+    # What a crash between two steps leaves: a task of a session that does not exist. The
+    # session proxy's own tasks run in the same cluster: they are no session's, and stay.
     stray = cloud.binder.runner.start(
         LaunchRequest(session_id=LOST, image_name=IMAGE, base_url=f"/s/{LOST}/", token="t", env={})
     )
-    ended = launch(cloud)
-    cloud.task_stops(ended.task_id)
-    cloud.send_reap(cloud.task_event("ecs-task-stopped-exited", ended.task_id))
-    cloud.binder.router.reserve(ended.id)
-    assert len(cloud.target_groups()) == 3
+    _, cluster, service = PROXY_SERVICE.split("/")
+    proxy = cloud.ecs.run_task(
+        cluster=cluster,
+        taskDefinition=cloud.ecs.describe_services(cluster=cluster, services=[service])["services"][
+            0
+        ]["taskDefinition"],
+        group=f"service:{service}",
+        launchType="FARGATE",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": cloud.aws.settings.subnets,
+                "securityGroups": cloud.aws.settings.security_groups,
+            }
+        },
+    )["tasks"][0]["taskArn"]
 
-    assert scheduled(cloud) == {"orphan-route": 2, "orphan-task": 1}
-    assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{live}"]
-    assert cloud.running_tasks() == [cloud.session(live).task_id]
+    assert scheduled(cloud) == {"orphan-task": 1}
+    assert sorted(cloud.running_tasks()) == sorted([cloud.session(live).task_id, proxy])
     assert stray not in cloud.running_tasks()
     assert cloud.session(live).state == S.READY
     assert scheduled(cloud) == {}  # nothing left to do
@@ -124,5 +132,21 @@ def test_task_events_that_are_not_ours_change_nothing(cloud: Cloud) -> None:
     not_ours = cloud.task_event("ecs-task-stopped-exited", session.task_id)
     not_ours["detail"]["group"] = "family:someone-elses-service"
     assert cloud.send_reap(not_ours) == {"ignored": "STOPPED"}
+    proxy_task = cloud.task_event("ecs-task-stopped-exited", session.task_id)
+    proxy_task["detail"]["group"] = f"service:{PROXY_SERVICE.rsplit('/', 1)[1]}"
+    assert cloud.send_reap(proxy_task) == {"ignored": "STOPPED"}  # the proxy's: not a session
     assert cloud.session(session.id).state == S.STARTING
-    assert cloud.target_groups() == [f"{TARGET_GROUP_PREFIX}{session.id}"]
+
+
+def test_one_look_at_every_sessions_task_per_pass(cloud: Cloud) -> None:
+    """ECS's reads are throttled (20 a second): the pass looks at its sessions' tasks 100 a
+    call, and finds the one that stopped unannounced by that look alone."""
+    cloud.throttle("ecs", "DescribeTasks", rate=20, burst=100)
+    sessions = [ready(cloud) for _ in range(3)]
+    lost = cloud.session(sessions[0]).task_id
+    cloud.task_stops(lost)  # its STOPPED event never came
+    calls = ApiCalls(cloud.function("reap").runner.client)
+    assert scheduled(cloud) == {"lost": 1}
+    assert calls.names.count("DescribeTasks") == 2  # the survey, and the orphan sweep's
+    assert cloud.session(sessions[0]).state == S.STOPPED
+    assert [cloud.session(s).state for s in sessions[1:]] == [S.READY, S.READY]

@@ -78,7 +78,7 @@ def test_an_event_session_round_trips_every_field(store: Store) -> None:
     full = attendee(
         "s1", state=S.READY, reason="r", status_code=200, repo_url="https://github.com/a/b",
         ref="abc", ref_url="u", resolved_spec="a/b/abc", build_only=False, notices=["n"],
-        token="t", task_id="task-1", address="10.0.0.1:8888", route="tg-1", url="https://x/s/s1/",
+        token="t", task_id="task-1", address="10.0.0.1:8888", image_found=True, url="https://x/s/s1/",
         client_ip="1.2.3.4", launch_host="https://x", resume_hash="h", build_token=True,
         warm=True, cost_micros=0, capacity="spot", interruptions=1, launched_at=T0,
         env_key="k1", reused_from="https://github.com/a/c@abc", last_activity=T0 + 1,

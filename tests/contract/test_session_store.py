@@ -47,7 +47,7 @@ def test_round_trip_keeps_every_field(store: Store) -> None:
         repo_url="https://github.com/a/b", ref="abc", ref_url="https://github.com/a/b/tree/abc",
         resolved_spec="a/b/abc", repo_key="github.com/a/b", image_name="img:abc",
         build_only=True, notices=["n1", "n2"], token="t", task_id="task-1",
-        address="10.0.0.1:8888", route="tg-1", url="https://x/s/s1/", client_ip="1.2.3.4",
+        address="10.0.0.1:8888", image_found=True, url="https://x/s/s1/", client_ip="1.2.3.4",
         launch_host="https://x", resume_hash="h", build_token=True, created_at=1.25,
         updated_at=2.5, ready_at=3.75, ended_at=4.125,
         # An event's session joins its event (test_event_store.py); its figures do not need one.

@@ -17,7 +17,10 @@ SCENARIOS: dict[str, dict[str, object]] = {
     "options": {
         "network": "private",
         "domain": {"name": "binder.example.org", "zone": "example.org"},
-        "albCount": 2,
+        "proxyTasks": 3,
+        "proxyMaxTasks": 20,
+        "proxyIdleMinutes": 30,
+        "proxySpot": False,
         "githubTokenSecret": "skybinder/github-token",
         "githubTokenKmsKey": KMS_KEY,
         "dockerHubSecret": DOCKER_HUB,

@@ -91,12 +91,26 @@ def _compute(physical: str, inputs: dict[str, Any]) -> dict[str, dict[str, Any]]
         },
         "aws:lb/loadBalancer:LoadBalancer": {
             "arn": f"arn:aws:elasticloadbalancing:{base}:loadbalancer/{lb}",
+            "arnSuffix": lb,
             "dnsName": f"internal-{physical}.{REGION}.elb.amazonaws.com",
+        },
+        "aws:lb/targetGroup:TargetGroup": {
+            "arn": f"arn:aws:elasticloadbalancing:{base}:targetgroup/{physical}/6d0ecf831eec9f09",
+            "arnSuffix": f"targetgroup/{physical}/6d0ecf831eec9f09",
         },
         "aws:lb/listener:Listener": {
             "arn": f"arn:aws:elasticloadbalancing:{base}:listener/{lb}/f2f7dc8efc522ab2",
         },
         "aws:ecs/cluster:Cluster": {"arn": f"arn:aws:ecs:{base}:cluster/{physical}"},
+        "aws:ecs/service:Service": {
+            "arn": f"arn:aws:ecs:{base}:service/"
+            f"{str(inputs.get('cluster', '')).rsplit('/', 1)[-1]}/{physical}",
+        },
+        "aws:appautoscaling/target:Target": {
+            "arn": f"arn:aws:application-autoscaling:{base}:scalable-target/"
+            f"{hashlib.sha256(physical.encode()).hexdigest()[:36]}",
+        },
+        "aws:s3/bucket:Bucket": {"arn": f"arn:aws:s3:::{physical}", "bucket": physical},
         "aws:ecs/taskDefinition:TaskDefinition": {
             "arn": f"arn:aws:ecs:{base}:task-definition/{inputs.get('family', physical)}:1",
         },

@@ -26,6 +26,7 @@ INPUTS = (
     *sorted((ROOT / "infra").glob("*.py")),
     ROOT / "skybinder" / "adapters" / "aws" / "names.py",
     ROOT / "images" / "builder" / "buildspec.yml",
+    ROOT / "images" / "proxy" / "boot.py",
     ROOT / "tests" / "infra" / "mocks.py",
     ROOT / "tests" / "infra" / "program.py",
 )

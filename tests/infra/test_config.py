@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import DEFAULT_PRICES, Settings, SettingsError, prefix_for, validate
+from infra.config import (
+    DEFAULT_PRICES,
+    Settings,
+    SettingsError,
+    prefix_for,
+    retired,
+    validate,
+)
 
 
 def _settings(**changes: object) -> Settings:
@@ -36,7 +43,9 @@ def test_the_adapter_layer_follows_the_architecture_and_can_be_overridden() -> N
         ({"capacity": "cheap"}, "capacity"),
         ({"session_cpu": 3000}, "sessionCpu 3000"),
         ({"session_memory": 1024}, "sessionMemory 1024 MiB does not fit sessionCpu 1024"),
-        ({"alb_count": 0}, "albCount 0"),
+        ({"proxy_tasks": 0}, "proxyTasks 0"),
+        ({"proxy_tasks": 5, "proxy_max_tasks": 4}, "proxyTasks 5 and proxyMaxTasks 4"),
+        ({"proxy_idle_minutes": 1}, "proxyIdleMinutes 1"),
         ({"vpc_cidr": "10.0.0.0/8"}, "vpcCidr '10.0.0.0/8'"),
         ({"vpc_cidr": "not-a-network"}, "vpcCidr"),
         ({"builder_timeout": 3}, "builderTimeout"),
@@ -69,3 +78,10 @@ def test_the_deploy_docs_quote_the_default_prices() -> None:
     assert f"**≈ ${spot:.3f}**" in docs
     assert f"**≈ ${on_demand:.3f}**" in docs
     assert f"${prices['alb_hour'] * 730:.2f} a month" in docs
+
+
+def test_a_retired_setting_is_named_with_what_replaced_it_and_how_to_remove_it() -> None:
+    (message,) = retired({"albCount": "4", "maxSessions": "2000"})
+    assert message.startswith("albCount is no longer a setting and is ignored")
+    assert "session proxy" in message and "`pulumi config rm albCount`" in message
+    assert retired({"maxSessions": "2000"}) == []

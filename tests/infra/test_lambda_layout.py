@@ -37,8 +37,6 @@ ENVIRONMENT = {
     names.ENV_TASK_FAMILY_PREFIX: "sb-test-session-",
     names.ENV_SUBNETS: "subnet-1,subnet-2",
     names.ENV_SECURITY_GROUPS: "sg-1",
-    names.ENV_VPC_ID: "vpc-1",
-    names.ENV_LISTENER_ARNS: "arn:aws:elasticloadbalancing:us-east-1:1:listener/app/a/1/2",
     names.ENV_PUBLIC_URL: "https://binder.example.org",
     names.ENV_ORIGIN_SECRET: "from-cloudfront",  # in the settings parameter when deployed
     "AWS_REGION": "us-east-1",  # Lambda sets both

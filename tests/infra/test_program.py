@@ -19,8 +19,11 @@ HOME = {
     "ecr/pullThroughCacheRule:PullThroughCacheRule": "Registry",
     "codebuild/project:Project": "Builder",
     "ecs/cluster:Cluster": "Sessions",
-    "ecs/taskDefinition:TaskDefinition": "Sessions",
-    "lb/loadBalancer:LoadBalancer": "Sessions",
+    "lb/loadBalancer:LoadBalancer": "Balancer",
+    "lb/targetGroup:TargetGroup": "Balancer",
+    "ecs/service:Service": "Proxy",
+    "appautoscaling/target:Target": "Proxy",
+    "s3/bucket:Bucket": "Proxy",
     "cloudfront/distribution:Distribution": "Edge",
     "cloudfront/vpcOrigin:VpcOrigin": "Edge",
     "apigateway/restApi:RestApi": "Api",
@@ -35,6 +38,8 @@ COMPONENTS = {
     "Registry",
     "Builder",
     "Sessions",
+    "Balancer",
+    "Proxy",
     "Edge",
     "Api",
     "State",
@@ -99,7 +104,7 @@ def test_the_private_network_has_nat_and_endpoints(options: Deployment) -> None:
     assert len(options.of_type("natGateway:NatGateway")) == 1
     services = {e.inputs["serviceName"] for e in options.of_type("vpcEndpoint:VpcEndpoint")}
     assert services == {
-        f"com.amazonaws.us-east-1.{s}" for s in ("s3", "ecr.api", "ecr.dkr", "logs")
+        f"com.amazonaws.us-east-1.{s}" for s in ("s3", "dynamodb", "ecr.api", "ecr.dkr", "logs")
     }
     variables = options.function("launch").inputs["environment"]["variables"]
     assert variables["SKYBINDER_ASSIGN_PUBLIC_IP"] == "false"
@@ -107,16 +112,12 @@ def test_the_private_network_has_nat_and_endpoints(options: Deployment) -> None:
     assert set(variables["SKYBINDER_SUBNETS"].split(",")) == internal
 
 
-def test_load_balancers_sit_in_subnets_without_an_internet_route(deployment: Deployment) -> None:
+def test_the_load_balancer_sits_in_subnets_without_an_internet_route(
+    deployment: Deployment,
+) -> None:
     internal = {s.id for s in deployment.of_type("ec2/subnet:Subnet") if "internal" in s.name}
-    for balancer in deployment.of_type("lb/loadBalancer:LoadBalancer"):
-        assert set(balancer.inputs["subnets"]) == internal
-
-
-def test_a_pool_of_two_load_balancers(default: Deployment, options: Deployment) -> None:
-    assert len(default.of_type("lb/listener:Listener")) == 1
-    listeners = options.of_type("lb/listener:Listener")
-    assert len(listeners) == 2
+    (balancer,) = deployment.of_type("lb/loadBalancer:LoadBalancer")
+    assert set(balancer.inputs["subnets"]) == internal
 
 
 def test_the_cluster_runs_fargate_and_spot(deployment: Deployment) -> None:
@@ -212,7 +213,10 @@ def test_settings_reach_the_functions(default: Deployment, options: Deployment) 
 
     assert parameter(options)[names.ENV_BANNED_SPECS] == '["^gh/evil/.*"]'
     assert '"fargate_vcpu_hour": 0.04048' in parameter(default)[names.ENV_PRICES]
-    assert len(parameter(options)[names.ENV_LISTENER_ARNS].split(",")) == 2
+    proxy = [names.ENV_PROXY_TASKS, names.ENV_PROXY_MAX_TASKS, names.ENV_PROXY_IDLE]
+    assert [base[k] for k in proxy] == ["2", "10", "900"]
+    assert [changed[k] for k in proxy] == ["3", "20", "1800"]
+    assert base[names.ENV_IMAGE_EXPIRY_DAYS] == "90"
 
 
 def test_function_errors_raise_an_alarm(deployment: Deployment) -> None:

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from moto.events.models import EventPattern
 
-from skybinder.adapters.aws.names import pool_id_prefix
 from tests.infra.deployment import Deployment, Resource
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -78,31 +77,32 @@ def test_cloudfront_redirects_to_https_everywhere(deployment: Deployment) -> Non
 
 def test_cloudfront_never_caches_sessions(deployment: Deployment) -> None:
     distribution = deployment.one("cloudfront/distribution:Distribution").inputs
-    ordered = distribution["orderedCacheBehaviors"]
-    balancers = len(deployment.of_type("lb/loadBalancer:LoadBalancer"))
-    patterns = [b["pathPattern"] for b in ordered]
-    # The catch-all of the first load balancer last, after the other pool members' prefixes.
-    assert patterns == [f"/s/{pool_id_prefix(i)}*" for i in reversed(range(balancers))]
-    assert patterns[-1] == "/s/*"
-    assert len(ordered) == balancers
-    vpc_origins = {o["originId"] for o in distribution["origins"] if "vpcOriginConfig" in o}
-    for behavior in ordered:
-        assert behavior["pathPattern"].startswith("/s/")
-        assert behavior["cachePolicyId"] == CACHING_DISABLED
-        assert behavior["originRequestPolicyId"] == ALL_VIEWER  # headers, cookies, queries
-        assert behavior["targetOriginId"] in vpc_origins
-        assert set(behavior["allowedMethods"]) >= {"GET", "POST", "PUT", "DELETE", "PATCH"}
+    (behavior,) = distribution["orderedCacheBehaviors"]
+    (origin,) = [o for o in distribution["origins"] if "vpcOriginConfig" in o]
+    # Every session, whatever its id, goes to the one load balancer, and so to the proxy.
+    assert behavior["pathPattern"] == "/s/*"
+    assert behavior["targetOriginId"] == origin["originId"]
+    # Never cached; every header (Host, Authorization, Upgrade for WebSockets), every cookie
+    # and query string travels to the proxy, and every method.
+    assert behavior["cachePolicyId"] == CACHING_DISABLED
+    assert behavior["originRequestPolicyId"] == ALL_VIEWER
+    assert set(behavior["allowedMethods"]) == {
+        "GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"
+    }  # fmt: skip
+    assert behavior["viewerProtocolPolicy"] == "redirect-to-https"
+    # Room for the WebSocket pings that keep a kernel's connection open.
+    assert origin["vpcOriginConfig"]["originReadTimeout"] >= 30
     assert distribution["defaultCacheBehavior"]["cachePolicyId"] == CACHING_DISABLED
 
 
-def test_every_load_balancer_is_a_vpc_origin(deployment: Deployment) -> None:
-    arns = {
-        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/{b.name}-1a2b3c4/"
-        "50dc6c495c0c9188"
-        for b in deployment.of_type("lb/loadBalancer:LoadBalancer")
-    }
-    origins = deployment.of_type("cloudfront/vpcOrigin:VpcOrigin")
-    assert {o.inputs["vpcOriginEndpointConfig"]["arn"] for o in origins} == arns
+def test_the_one_load_balancer_is_the_one_vpc_origin(deployment: Deployment) -> None:
+    (balancer,) = deployment.of_type("lb/loadBalancer:LoadBalancer")
+    (origin,) = deployment.of_type("cloudfront/vpcOrigin:VpcOrigin")
+    assert origin.inputs["vpcOriginEndpointConfig"]["arn"] == (
+        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/"
+        f"{balancer.name}-1a2b3c4/50dc6c495c0c9188"
+    )
+    assert origin.inputs["vpcOriginEndpointConfig"]["originProtocolPolicy"] == "http-only"
 
 
 def test_the_default_domain_uses_cloudfronts_certificate(default: Deployment) -> None:
@@ -182,6 +182,9 @@ def test_task_events_of_this_cluster_and_only_those_reach_the_reap_function(
     assert pattern.matches_event(_with_detail(event, "clusterArn", cluster))
     assert not pattern.matches_event(_with_detail(event, "clusterArn", other))
     assert not _rule(deployment, "builds").matches_event(_with_detail(event, "clusterArn", cluster))
+    # The session proxy's own tasks run in the same cluster: their news is not the reaper's.
+    service = _with_detail(event, "clusterArn", cluster)
+    assert not pattern.matches_event(_with_detail(service, "group", "service:sb-dev-proxy"))
 
 
 def test_rules_invoke_their_functions(deployment: Deployment) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 
-from tests.infra.deployment import Deployment, as_list
+from tests.infra.deployment import Deployment, Resource, as_list
 
 # Actions for which AWS defines no resource type (Service Authorization Reference): they can
 # only be granted on "*". Everything else must name its resources.
@@ -14,8 +14,7 @@ UNSCOPED_ACTIONS = frozenset(
         "ecr:GetAuthorizationToken",
         "ecs:DescribeTaskDefinition",
         "ecs:ListTasks",  # scoped by the ecs:cluster condition instead
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeTargetGroups",
+        "application-autoscaling:DescribeScalableTargets",
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
     }
@@ -28,10 +27,10 @@ SHARED = {
     "ecr:DescribeImages", "codebuild:StartBuild",
     "ecs:RunTask", "ecs:RegisterTaskDefinition", "ecs:DescribeTaskDefinition", "iam:PassRole",
     "ecs:StopTask", "ecs:DescribeTasks",
-    "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
-    "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:RegisterTargets",
-    "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule",
-    "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+    # The session proxy's fleet: woken before a server starts, slept by the reaper.
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:RegisterScalableTarget",
+    "ecs:DescribeServices", "ecs:UpdateService",
     "ssm:GetParameter", "logs:CreateLogStream", "logs:PutLogEvents",
 }  # fmt: skip
 GRANTED = {
@@ -42,24 +41,30 @@ GRANTED = {
 SESSION_EGRESS = {("tcp", 80), ("tcp", 443), ("tcp", 9418), ("tcp", 53), ("udp", 53)}
 
 
-def test_policies_exist_and_are_all_allow_statements(deployment: Deployment) -> None:
+def test_policies_exist_and_roles_are_only_given_allow_statements(deployment: Deployment) -> None:
     statements = list(deployment.statements())
-    # Trust policies of 5 roles and at least one statement per permission policy.
-    assert len(statements) > 20
-    assert all(statement["Effect"] == "Allow" for _, statement in statements)
+    # Trust policies of 7 roles and at least one statement per permission policy.
+    assert len(statements) > 25
+    for resource, statement in statements:
+        if statement["Effect"] == "Allow":
+            continue
+        # The one Deny: the proxy's package bucket refuses every request not made over TLS.
+        assert resource.type.endswith("s3/bucketPolicy:BucketPolicy"), resource.name
+        assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def test_no_statement_grants_wildcard_actions(deployment: Deployment) -> None:
     for resource, statement in deployment.statements():
         for action in as_list(statement.get("Action", [])):
-            assert "*" not in action, f"{resource.name} grants {action}"
+            if statement["Effect"] == "Allow":
+                assert "*" not in action, f"{resource.name} grants {action}"
         assert "NotAction" not in statement, resource.name
 
 
 def test_wildcard_resources_only_where_aws_requires_them(deployment: Deployment) -> None:
     for resource, statement in deployment.statements():
         if "Principal" in statement:
-            continue  # a trust policy: who may assume the role, not what it may touch
+            continue  # a trust or bucket policy: who, not what a role may touch
         resources = as_list(statement["Resource"])
         if "*" in resources:
             actions = set(as_list(statement["Action"]))
@@ -80,8 +85,8 @@ def test_roles_carry_no_managed_policies(deployment: Deployment) -> None:
 def test_only_intended_services_assume_roles(deployment: Deployment) -> None:
     principals = {
         statement["Principal"]["Service"]
-        for _, statement in deployment.statements()
-        if "Principal" in statement
+        for resource, statement in deployment.statements()
+        if "Principal" in statement and resource.type.endswith("iam/role:Role")
     }
     assert principals == {
         "lambda.amazonaws.com",
@@ -90,8 +95,16 @@ def test_only_intended_services_assume_roles(deployment: Deployment) -> None:
     }
 
 
+def session_template(deployment: Deployment) -> Resource:
+    return next(
+        d
+        for d in deployment.of_type("ecs/taskDefinition:TaskDefinition")
+        if d.inputs["family"].endswith("-session")
+    )
+
+
 def test_session_task_definition_has_no_task_role(deployment: Deployment) -> None:
-    definition = deployment.one("ecs/taskDefinition:TaskDefinition")
+    definition = session_template(deployment)
     assert not definition.inputs.get("taskRoleArn")
     assert definition.inputs["executionRoleArn"]
     assert definition.inputs["networkMode"] == "awsvpc"
@@ -113,23 +126,59 @@ def test_functions_never_pass_a_role_to_tasks_other_than_the_execution_role(
             }
 
 
-def test_sessions_admit_only_the_load_balancers_on_8888(deployment: Deployment) -> None:
-    session_sg = deployment.function("launch").inputs["environment"]["variables"][
-        "SKYBINDER_SECURITY_GROUPS"
+def _ingress(deployment: Deployment, group: str) -> list[tuple[str, int, str]]:
+    """(protocol, port, from: a security group or a CIDR) of every rule into `group`."""
+    rules = deployment.of_type("vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    return [
+        (
+            r.inputs["ipProtocol"],
+            r.inputs["fromPort"],
+            r.inputs.get("referencedSecurityGroupId") or r.inputs["cidrIpv4"],
+        )
+        for r in rules
+        if r.inputs["securityGroupId"] == group and r.inputs["fromPort"] == r.inputs["toPort"]
     ]
-    balancers = deployment.of_type("lb/loadBalancer:LoadBalancer")
-    alb_sgs = {sg for balancer in balancers for sg in balancer.inputs["securityGroups"]}
-    assert session_sg not in alb_sgs
-    ingress = [
-        rule
-        for rule in deployment.of_type("vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if rule.inputs["securityGroupId"] == session_sg
+
+
+def test_sessions_admit_only_the_session_proxy_on_8888(deployment: Deployment) -> None:
+    session_sg = deployment.variables("launch")["SKYBINDER_SECURITY_GROUPS"]
+    service = deployment.one("ecs/service:Service").inputs
+    (proxy_sg,) = service["networkConfiguration"]["securityGroups"]
+    (balancer,) = deployment.of_type("lb/loadBalancer:LoadBalancer")
+    assert session_sg != proxy_sg and session_sg not in balancer.inputs["securityGroups"]
+    assert _ingress(deployment, session_sg) == [("tcp", 8888, proxy_sg)]
+    rules = deployment.of_type("vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert len([r for r in rules if r.inputs["securityGroupId"] == session_sg]) == 1
+
+
+def test_the_proxy_admits_only_the_load_balancer_and_reaches_sessions_and_aws(
+    deployment: Deployment,
+) -> None:
+    service = deployment.one("ecs/service:Service").inputs
+    (proxy_sg,) = service["networkConfiguration"]["securityGroups"]
+    (balancer,) = deployment.of_type("lb/loadBalancer:LoadBalancer")
+    (alb_sg,) = balancer.inputs["securityGroups"]
+    assert _ingress(deployment, proxy_sg) == [("tcp", 8080, alb_sg)]
+    egress = {
+        (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs.get("cidrIpv4", ""))
+        for r in deployment.of_type("vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == proxy_sg
+    }
+    session_sg = deployment.variables("launch")["SKYBINDER_SECURITY_GROUPS"]
+    assert egress == {("tcp", 8888, ""), ("tcp", 443, "0.0.0.0/0")}
+    to_sessions = [
+        r.inputs
+        for r in deployment.of_type("vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == proxy_sg and r.inputs["fromPort"] == 8888
     ]
-    assert [
-        (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) for r in ingress
-    ] == [("tcp", 8888, 8888)]
-    assert {r.inputs["referencedSecurityGroupId"] for r in ingress} <= alb_sgs
-    assert not any("cidrIpv4" in r.inputs or "cidrIpv6" in r.inputs for r in ingress)
+    assert [r["referencedSecurityGroupId"] for r in to_sessions] == [session_sg]
+    # ... and the load balancer reaches nothing but the proxy.
+    alb_out = {
+        (r.inputs["fromPort"], r.inputs.get("referencedSecurityGroupId"))
+        for r in deployment.of_type("vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+        if r.inputs["securityGroupId"] == alb_sg
+    }
+    assert alb_out == {(8080, proxy_sg)}
 
 
 def test_session_egress_is_web_git_and_dns_only(deployment: Deployment) -> None:
@@ -155,7 +204,7 @@ def test_no_security_group_has_inline_rules_or_open_ingress(deployment: Deployme
         assert "cidrIpv6" not in rule.inputs, rule.name
 
 
-def test_load_balancers_are_internal_and_reached_from_their_subnets(deployment: Deployment) -> None:
+def test_the_load_balancer_is_internal_and_reached_from_its_subnets(deployment: Deployment) -> None:
     balancers = deployment.of_type("lb/loadBalancer:LoadBalancer")
     for balancer in balancers:
         assert balancer.inputs["internal"] is True
@@ -176,18 +225,23 @@ def test_load_balancers_are_internal_and_reached_from_their_subnets(deployment: 
     )
 
 
-def test_every_listener_answers_404_by_default(deployment: Deployment) -> None:
-    listeners = deployment.of_type("lb/listener:Listener")
-    assert listeners
-    for listener in listeners:
-        (action,) = listener.inputs["defaultActions"]
-        assert action["type"] == "fixed-response"
-        assert action["fixedResponse"]["statusCode"] == "404"
+def test_the_listener_forwards_everything_to_the_proxy_and_nothing_else(
+    deployment: Deployment,
+) -> None:
+    (listener,) = deployment.of_type("lb/listener:Listener")
+    (group,) = deployment.of_type("lb/targetGroup:TargetGroup")
+    (action,) = listener.inputs["defaultActions"]
+    assert action == {
+        "type": "forward",
+        "targetGroupArn": f"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/"
+        f"{group.inputs['name']}/6d0ecf831eec9f09",
+    }
+    assert not deployment.of_type("lb/listenerRule:ListenerRule")
 
 
 def test_every_log_group_has_a_retention(deployment: Deployment) -> None:
     groups = deployment.of_type("cloudwatch/logGroup:LogGroup")
-    assert len(groups) == 5  # builds, sessions, and one per function
+    assert len(groups) == 6  # builds, sessions, the proxy, and one per function
     assert all(group.inputs["retentionInDays"] == 14 for group in groups)
 
 
@@ -225,7 +279,7 @@ def test_the_builder_can_push_only_to_its_repositories(deployment: Deployment) -
 
 
 def test_functions_run_only_this_deployments_task_definitions(deployment: Deployment) -> None:
-    template = deployment.one("ecs/taskDefinition:TaskDefinition").inputs["family"]
+    template = session_template(deployment).inputs["family"]
     prefix = deployment.function("launch").inputs["environment"]["variables"][
         "SKYBINDER_TASK_FAMILY_PREFIX"
     ]
@@ -237,6 +291,8 @@ def test_functions_run_only_this_deployments_task_definitions(deployment: Deploy
         assert fnmatch.fnmatchcase(arn.format(template, 1), pattern)
         assert fnmatch.fnmatchcase(arn.format(f"{prefix}r2d-9a1d4b6", 3), pattern)
         assert not fnmatch.fnmatchcase(arn.format("someone-elses-task", 1), pattern)
+        # Nor the proxy's, whose tasks have a role: ECS runs them, never a function.
+        assert not fnmatch.fnmatchcase(arn.format(template.replace("session", "proxy"), 1), pattern)
         assert "ecs:cluster" in statement["Condition"]["ArnEquals"]
 
 

@@ -35,6 +35,11 @@ class World:
     resolver: FakeResolver
     clock: FakeClock
 
+    def routes(self) -> dict[str, str]:
+        """What the session proxy would route, as the store says: session id -> address."""
+        found = {sid: self.store.route(sid) for sid in list(self.store.sessions)}
+        return {sid: r.address for sid, r in found.items() if r is not None and r.routable}
+
 
 def make_world(limits: Limits | None = None) -> World:
     registry = FakeRegistry()

@@ -435,18 +435,6 @@ def test_a_stop_with_no_task_to_wait_for_ends_stopped(world: World) -> None:
     assert world.store.event_usage("swc-2026").seats_in_use == 0
 
 
-def test_the_route_handle_travels_from_reserve_to_add_and_remove(world: World) -> None:
-    create_event(world.binder, request(world))
-    world.registry.images.add(IMAGE)
-    session = attend(world)
-    assert session.route == f"route-{session.id}"
-    stopped(world, run(world, session))
-    assert world.router.handles == [
-        ("add", session.id, session.route),
-        ("remove", session.id, session.route),
-    ]
-
-
 def test_a_duplicate_stop_of_a_lost_server_does_not_undo_its_relaunch(world: World) -> None:
     create_event(world.binder, request(world))
     world.registry.images.add(IMAGE)

@@ -148,7 +148,7 @@ def test_running_then_ready_through_the_prober(world: World) -> None:
     )
     got = world.store.get(session.id)
     assert got is not None and got.url == f"https://binder.test/s/{session.id}/"
-    assert world.router.routes == {session.id: "10.0.0.5:8888"}
+    assert world.routes() == {session.id: "10.0.0.5:8888"}
     assert check_ready(world.binder, session.id).state == S.STARTING  # type: ignore[union-attr]
     world.prober.up.add(got.url)
     assert check_ready(world.binder, session.id).state == S.READY  # type: ignore[union-attr]

@@ -4,13 +4,12 @@ build news that is stale, and orphans the reaper releases."""
 
 from __future__ import annotations
 
-from skybinder.domain.errors import QuotaExceededError
 from skybinder.domain.model import ImageState, Session, SessionState, TaskStatus
 from skybinder.service.build_events import on_build_event
 from skybinder.service.launch import on_build_finished, request_launch
 from skybinder.service.reap import reap, sweep_orphans
 from skybinder.service.sessions import check_ready, on_task_state
-from tests.fake_ports import FakeRouter, FakeRunner
+from tests.fake_ports import FakeRunner
 from tests.unit.conftest import SHA, World
 
 S = SessionState
@@ -63,20 +62,6 @@ def test_a_failed_build_event_quotes_the_end_of_the_log(world: World) -> None:
     assert reason[2:] == [f"step {i}" for i in range(11, 30)] + ["ERROR: could not install numpy"]
 
 
-class FullRouter(FakeRouter):
-    def reserve(self, session_id: str) -> str:
-        raise QuotaExceededError("This binder is at capacity. Please try again in a few minutes.")
-
-
-def test_a_full_router_refuses_before_a_server_starts(world: World) -> None:
-    world.binder.router = FullRouter()
-    world.registry.images.add(IMAGE)
-    session = request_launch(world.binder, "gh", "u/r/HEAD")
-    assert (session.state, session.status_code) == (S.FAILED, 429)
-    assert session.reason == "This binder is at capacity. Please try again in a few minutes."
-    assert world.runner.tasks == {}
-
-
 def test_a_stop_announced_ahead_keeps_the_route_until_the_task_has_stopped(world: World) -> None:
     session = ready(world)
     on_task_state(
@@ -87,11 +72,11 @@ def test_a_stop_announced_ahead_keeps_the_route_until_the_task_has_stopped(world
         S.STOPPING,
         "spot-interruption",
     )
-    assert session.id in world.router.routes
+    assert session.id in world.routes()
     on_task_state(world.binder, session.id, session.task_id, TaskStatus.STOPPED, reason="exit")
     ended = world.store.get(session.id)
     assert ended is not None and (ended.state, ended.reason) == (S.STOPPED, "spot-interruption")
-    assert world.router.routes == {}
+    assert world.routes() == {}
 
 
 def test_a_stop_announced_before_ready_waits_for_the_stop_itself(world: World) -> None:
@@ -104,9 +89,8 @@ def test_a_stop_announced_before_ready_waits_for_the_stop_itself(world: World) -
 def test_a_task_running_for_an_ended_session_gets_no_route(world: World) -> None:
     session = ready(world)
     on_task_state(world.binder, session.id, session.task_id, TaskStatus.STOPPED, reason="exit")
-    world.router.routes.clear()
     on_task_state(world.binder, session.id, session.task_id, TaskStatus.RUNNING, address="h:1")
-    assert world.router.routes == {} and world.runner.stopped == [session.task_id]
+    assert world.routes() == {} and world.runner.stopped == [session.task_id]
 
 
 class HoldingRunner(FakeRunner):

@@ -30,7 +30,6 @@ def proxied() -> World:
 def launch_ready(world: World, launch_host: str = "http://10.1.2.3:8585/") -> Session:
     world.registry.images.add(IMAGE)
     session = request_launch(world.binder, "gh", "u/r/HEAD", launch_host=launch_host)
-    assert session.route == ""  # nothing reserved: the proxy needs no capacity per session
     on_task_state(
         world.binder, session.id, session.task_id, TaskStatus.RUNNING, address="127.0.0.1:4001"
     )
@@ -47,6 +46,14 @@ def test_the_url_is_the_binders_as_the_launch_came_in_and_the_address_is_the_rou
     assert session.url == f"http://10.1.2.3:8585/s/{session.id}/"
     route = proxied.store.route(session.id)
     assert route is not None and route.routable and route.address == "127.0.0.1:4001"
+
+
+def test_readiness_is_checked_through_the_public_url_where_the_server_is_out_of_reach() -> None:
+    router = ProxyRouter("https://binder.example.org", probe_direct=False)
+    session = Session(id="abc", provider="gh", spec="u/r/x", address="10.0.0.9:8888")
+    assert router.probe_url(session) == "https://binder.example.org/s/abc/"
+    direct = ProxyRouter("https://binder.example.org")
+    assert direct.probe_url(session) == "http://10.0.0.9:8888/s/abc/"
 
 
 def test_a_public_url_wins_over_the_request_and_no_host_name_is_guessed() -> None:

@@ -34,7 +34,7 @@ def test_task_exit_stops_a_ready_session_with_its_reason(world: World) -> None:
     got = world.store.get(session.id)
     assert got is not None and got.state == S.STOPPED
     assert got.reason == "Jupyter killed by signal 9" and got.ended_at is not None
-    assert world.router.routes == {}
+    assert world.routes() == {}
 
 
 def test_duplicate_and_reordered_task_events_are_harmless(world: World) -> None:
@@ -46,7 +46,7 @@ def test_duplicate_and_reordered_task_events_are_harmless(world: World) -> None:
     got = world.store.get(session.id)
     assert got is not None and got.state == S.FAILED
     assert "before it was ready: crash" in got.reason
-    assert world.router.routes == {}  # the late RUNNING did not leave a route behind
+    assert world.routes() == {}  # the late RUNNING did not leave a route behind
     assert session.task_id in world.runner.stopped
 
 

@@ -3,8 +3,11 @@
 `COUNTER/global` and `COUNTER/repo#<repo_key>` hold the number of active sessions (build-only
 ones too: a build takes capacity as a server does). Creating a session increments both in the
 transaction that writes it, under the conditions `count < limit`; ending it decrements both in
-the transaction that moves it to `stopped` or `failed`. `repair` recomputes them from the
-sessions, for the reaper;
+the transaction that moves it to `stopped` or `failed`. The global counter also notes when
+those writes last moved it (`changed_at`), and a session that starts at once is admitted only
+while the session proxy's item says it is awake: the reaper marks it asleep only in a
+transaction that finds the counter at zero and long unmoved (`proxy_asleep`), so the two
+exclude each other. `repair` recomputes the counters from the sessions, for the reaper;
 `repair_events` does the same for the counters an event's item keeps (dynamo_events.py).
 """
 
@@ -40,11 +43,12 @@ from skybinder.adapters.aws.dynamo_items import (
 )
 from skybinder.adapters.aws.dynamo_table import CONDITION_FAILED, ConditionFailed, DynamoTable
 from skybinder.domain.admission import GLOBAL_QUOTA_MESSAGE, repo_quota_message
-from skybinder.domain.errors import QuotaExceededError
+from skybinder.domain.errors import ProxyAsleepError, QuotaExceededError
 from skybinder.domain.event import Event
 from skybinder.domain.model import ACTIVE, Limits, Session
 
 GLOBAL = n.COUNTER_GLOBAL
+AWAKE = n.AWAKE_ATTRIBUTE
 
 
 def counted(session: Session) -> bool:
@@ -64,22 +68,30 @@ def deltas(before: Session | None, after: Session) -> dict[str, int]:
     return {name: amount for name, amount in change.items() if amount}
 
 
-def change(table: DynamoTable, name: str, amount: int, limit: int = 0) -> Item:
-    """An Update of one counter; with a limit, an increment only while `count < limit`."""
+def change(table: DynamoTable, name: str, amount: int, at: float, limit: int = 0) -> Item:
+    """An Update of one counter at time `at`; with a limit, an increment only while
+    `count < limit`. The global counter keeps `at` as when it last moved."""
     e = Expression().add(n.COUNT_ATTRIBUTE, amount).set(n.KIND_ATTRIBUTE, "counter")
+    if name == GLOBAL:
+        e.set(CHANGED_AT, at)
     return table.update_op(counter_key(name), e, _below(e, limit) if limit else None)
 
 
-def admission(table: DynamoTable, session: Session, limits: Limits | None) -> list[Item]:
-    """What goes with inserting `session`: counter increments (under the limits) when it
-    takes a slot; otherwise only checks that the limits are not reached, as the contract says."""
+def admission(table: DynamoTable, session: Session, limits: Limits | None, at: float) -> list[Item]:
+    """What goes with inserting `session` at time `at`: counter increments (under the limits)
+    when it takes a slot; otherwise only checks that the limits are not reached, as the
+    contract says."""
     limits = limits or Limits()
     slots = [
         (GLOBAL, limits.max_sessions),
         (repo_counter(session.repo_key), limits.max_sessions_per_repo),
     ]
     if counted(session):
-        return [change(table, name, 1, limit) for name, limit in slots]
+        ops = [change(table, name, 1, at, limit) for name, limit in slots]
+        if limits.proxy_awake:
+            e = Expression()
+            ops.append(table.check_op(proxy_key(), e, f"attribute_exists({e.name(AWAKE)})"))
+        return ops
     checks = []
     for name, limit in slots:
         if limit:
@@ -98,14 +110,46 @@ def refusal(session: Session, ops: Sequence[Item], codes: Sequence[str]) -> Exce
         return ValueError(f"Session {session.id!r} already exists.")
     if GLOBAL in failed:
         return QuotaExceededError(GLOBAL_QUOTA_MESSAGE)
-    if failed:
+    if failed - {n.PROXY_SORT}:
         return QuotaExceededError(repo_quota_message(session))
+    if failed:
+        return ProxyAsleepError("The session proxy is asleep: wake it, then admit the session.")
     return None
 
 
 def _below(e: Expression, limit: int) -> str:
     count = e.name(n.COUNT_ATTRIBUTE)
     return f"attribute_not_exists({count}) OR {count} < {e.value(limit)}"
+
+
+def proxy_key() -> Item:
+    return {n.PARTITION_KEY: {"S": n.PROXY_PARTITION}, n.SORT_KEY: {"S": n.PROXY_SORT}}
+
+
+def proxy_awake(table: DynamoTable) -> bool:
+    item = table.get(proxy_key())
+    return item is not None and AWAKE in item
+
+
+def proxy_woken(table: DynamoTable, at: float) -> None:
+    e = Expression().set(AWAKE, at).set(n.KIND_ATTRIBUTE, "proxy")
+    table.update(proxy_key(), e, "", new=False)
+
+
+def proxy_asleep(table: DynamoTable, quiet_since: float) -> bool:
+    """One transaction: the global counter at zero and unmoved since `quiet_since`, and the
+    proxy marked awake -> marked asleep. False when either does not hold."""
+    quiet, awake = Expression(), Expression()
+    count, moved = quiet.name(n.COUNT_ATTRIBUTE), quiet.name(CHANGED_AT)
+    idle = (
+        f"(attribute_not_exists({count}) OR {count} = {quiet.value(0)}) AND "
+        f"(attribute_not_exists({moved}) OR {moved} < {quiet.value(quiet_since)})"
+    )
+    ops = [
+        table.check_op(counter_key(GLOBAL), quiet, idle),
+        table.update_op(proxy_key(), awake.remove(AWAKE), f"attribute_exists({awake.name(AWAKE)})"),
+    ]
+    return table.transact(ops) is None
 
 
 def read(table: DynamoTable) -> dict[str, int]:

@@ -86,7 +86,7 @@ class DynamoSessionStore(DynamoEventStore):
         put = self._table.put_op(
             session_item(session, expires), e, f"attribute_not_exists({e.name(n.PARTITION_KEY)})"
         )
-        ops = [put, *counters.admission(self._table, session, limits)]
+        ops = [put, *counters.admission(self._table, session, limits, self._clock())]
         joining = events.joining(self._table, session, self._clock())
         for _ in range(self._attempts):
             codes = self._table.transact([*ops, *joining])
@@ -241,6 +241,17 @@ class DynamoSessionStore(DynamoEventStore):
         """The admission counters: "global" and "repo#<repo_key>" -> active sessions."""
         return counters.read(self._table)
 
+    # -- the session proxy's mark (ProxyMarks, dynamo_counters.py) -------------------------
+
+    def proxy_awake(self) -> bool:
+        return counters.proxy_awake(self._table)
+
+    def mark_proxy_awake(self) -> None:
+        counters.proxy_woken(self._table, self._clock())
+
+    def mark_proxy_asleep(self, quiet_since: float) -> bool:
+        return counters.proxy_asleep(self._table, quiet_since)
+
     def repair_counters(self) -> dict[str, tuple[int, int]]:
         """Recompute the admission and event counters from the sessions; {counter: (was,
         now)} for those it fixed. Counters are read before the sessions (see counters.repair)."""
@@ -298,7 +309,7 @@ class DynamoSessionStore(DynamoEventStore):
         return [
             self._table.update_op(session_key(current.id), e, guard),
             *(
-                counters.change(self._table, name, amount)
+                counters.change(self._table, name, amount, self._clock())
                 for name, amount in counters.deltas(current, moved).items()
             ),
             *(events.moving(self._table, current, moved, self._clock()) if settle else []),

@@ -7,6 +7,8 @@ task as ours), so task state events and the orphan sweep map back to it.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,8 @@ STOP_REASON = "Stopped by skybinder"
 # botocore's own retries are spent.
 _THROTTLED = {"ThrottlingException", "Throttling", "TooManyRequestsException"}
 _GONE = {"InvalidParameterException", "ResourceNotFoundException"}  # ECS's "no such task"
+SURVEY_BATCH = 100  # DescribeTasks takes at most 100 tasks a call
+SURVEY_TTL = 60.0  # seconds a survey answers for: the reaper's pass, never the next one
 
 
 @dataclass(frozen=True)
@@ -54,11 +58,19 @@ def is_capacity_failure(failure: dict[str, Any]) -> bool:
 
 class EcsRunner:
     def __init__(
-        self, client: ECSClient, settings: EcsSettings, definitions: TaskDefinitions
+        self,
+        client: ECSClient,
+        settings: EcsSettings,
+        definitions: TaskDefinitions,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.settings = settings
         self.definitions = definitions
+        self._monotonic = monotonic
+        # The last survey (TaskSurvey): task id -> DescribeTasks' task, None when ECS has none.
+        self._surveyed: dict[str, dict[str, Any] | None] = {}
+        self._surveyed_at = float("-inf")
 
     def prepare(self, image_name: str) -> str:
         return self.definitions.prepare(image_name)
@@ -142,6 +154,7 @@ class EcsRunner:
         }
 
     def stop(self, task_id: str) -> None:
+        self._surveyed.pop(task_id, None)  # it changes now: the survey no longer knows it
         try:
             self.client.stop_task(cluster=self.settings.cluster, task=task_id, reason=STOP_REASON)
         except Exception as err:
@@ -151,17 +164,14 @@ class EcsRunner:
             raise
 
     def is_alive(self, task_id: str) -> bool:
-        answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
-        tasks = answer.get("tasks") or []
-        return bool(tasks) and tasks[0].get("lastStatus") != "STOPPED"
+        task = self._task(task_id)
+        return task is not None and task.get("lastStatus") != "STOPPED"
 
     def stop_reason(self, task_id: str) -> str:
         """Why a stopped task ended, in the words task events give; "" while it runs."""
-        answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
-        tasks = answer.get("tasks") or []
-        if not tasks or tasks[0].get("lastStatus") != "STOPPED":
+        task = self._task(task_id)
+        if task is None or task.get("lastStatus") != "STOPPED":
             return ""
-        task = tasks[0]
         containers = [dict(c) for c in task.get("containers") or []]
         named = [c for c in containers if c.get("name") == names.SESSION_CONTAINER]
         container: dict[str, Any] = named[0] if named else {}
@@ -171,6 +181,29 @@ class EcsRunner:
             exit_code=container.get("exitCode"),
             container_reason=str(container.get("reason", "")),
         )
+
+    def survey(self, task_ids: Collection[str]) -> None:
+        """TaskSurvey: DescribeTasks of 100 tasks a call; a task ECS does not know (it forgets
+        stopped tasks after about an hour) is answered as gone."""
+        self._surveyed, self._surveyed_at = {}, self._monotonic()
+        wanted = list(dict.fromkeys(task_ids))
+        for start in range(0, len(wanted), SURVEY_BATCH):
+            batch = wanted[start : start + SURVEY_BATCH]
+            answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=batch)
+            found = {str(t["taskArn"]): dict(t) for t in answer.get("tasks") or []}
+            for task_id in batch:
+                self._surveyed[task_id] = found.get(task_id) or next(
+                    (t for arn, t in found.items() if arn.endswith(f"/{task_id}")), None
+                )
+
+    def _task(self, task_id: str) -> dict[str, Any] | None:
+        """The task as the last survey saw it, while it answers; else as ECS says now."""
+        fresh = self._monotonic() - self._surveyed_at < SURVEY_TTL
+        if fresh and task_id in self._surveyed:
+            return self._surveyed[task_id]
+        answer = self.client.describe_tasks(cluster=self.settings.cluster, tasks=[task_id])
+        tasks = answer.get("tasks") or []
+        return dict(tasks[0]) if tasks else None
 
     def held(self) -> dict[str, str]:
         """Tasks of this cluster that are (to be) running for a session: ARN -> session id."""

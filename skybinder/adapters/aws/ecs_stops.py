@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from skybinder.adapters.aws.names import FETCH_FAILED_EXIT
+from skybinder.domain.model import IMAGE_MISSING
 
 SPOT_INTERRUPTION = (
     "spot-interruption: AWS reclaimed the Spot capacity this session ran on. Launch the "
     "repository again to get a new session."
+)
+MISSING_IMAGE = (
+    f"{IMAGE_MISSING}: the session's image is no longer in the registry. Launch the "
+    "repository again: it will be built anew."
 )
 IDLE = "idle: the server shut itself down (no activity, or shut down from JupyterLab)"
 FETCH_FAILED = (
@@ -31,6 +36,8 @@ def stop_reason(
     if stop_code == "SpotInterruption":
         return SPOT_INTERRUPTION
     if stop_code == "TaskFailedToStart":
+        if "CannotPullContainerError" in said and "not found" in said.lower():
+            return MISSING_IMAGE
         return f"failed to start: {said or 'the task did not start'}"
     if stop_code == "EssentialContainerExited":
         if exit_code == 0:

@@ -57,6 +57,10 @@ EVENT_PREFIX = "EVENT#"  # pk "EVENT#<slug>": a workshop event with its counters
 EVENT_SORT = "EVENT"
 IMAGE_STATUS_PARTITION = "IMAGE"  # status_pk of every image record: listing them is one Query
 EVENT_STATUS_PARTITION = "EVENT"  # status_pk of every event: listing them is one Query
+# One item marks the session proxy awake (attribute AWAKE_ATTRIBUTE present) or asleep: the
+# admission of a session that starts at once checks it, the reaper's sleep removes it.
+PROXY_PARTITION = "PROXY"
+PROXY_SORT = "PROXY"
 
 # -- non-key attributes the adapters write beside the model's own fields ---------------------
 KIND_ATTRIBUTE = "kind"  # "session", "image", "counter", "rate", "event"
@@ -73,13 +77,14 @@ AVAILABLE_ATTRIBUTE = "available"
 SESSIONS_ATTRIBUTE = "sessions"  # sessions ever admitted
 INTERRUPTIONS_ATTRIBUTE = "interruptions"  # Spot interruptions its admitted sessions met
 CHANGED_AT_ATTRIBUTE = "changed_at"  # N, epoch seconds: the last write that moved a counter
+AWAKE_ATTRIBUTE = "awake"  # N, epoch seconds: when the session proxy was last marked awake
 
 # -- environment variables of the AWS functions ----------------------------------------------
 ENV_TABLE_NAME = "SKYBINDER_TABLE_NAME"  # every function: the DynamoDB table
 ENV_LAUNCH_RATE_LIMIT = "SKYBINDER_LAUNCH_RATE_LIMIT"  # launch: launches per window per IP (0: off)
 ENV_LAUNCH_RATE_WINDOW = "SKYBINDER_LAUNCH_RATE_WINDOW"  # launch: the window, in seconds
 
-# == compute: CodeBuild, ECR, ECS, ALB (read by skybinder/bootstrap_aws.py) =================
+# == compute: CodeBuild, ECR, ECS, the session proxy (read by skybinder/bootstrap_aws.py) ====
 ENV_CLUSTER = "SKYBINDER_CLUSTER"  # the ECS cluster sessions run in
 ENV_BUILD_PROJECT = "SKYBINDER_BUILD_PROJECT"  # the CodeBuild project that runs repo2docker
 ENV_BUILD_LOG_GROUP = "SKYBINDER_BUILD_LOG_GROUP"  # where the project writes build logs
@@ -96,10 +101,17 @@ ENV_CAPACITY = "SKYBINDER_CAPACITY"  # "spot-fallback" (default), "spot" or "on-
 ENV_PRICES = "SKYBINDER_PRICES"  # JSON: the cost model's prices per hour (infra/config.py)
 ENV_SESSION_CPU = "SKYBINDER_SESSION_CPU"  # a session's CPU units (1024 = 1 vCPU), for its cost
 ENV_SESSION_MEMORY = "SKYBINDER_SESSION_MEMORY"  # a session's memory in MiB, for its cost
-ENV_VPC_ID = "SKYBINDER_VPC_ID"  # the VPC of the session target groups
-ENV_LISTENER_ARNS = "SKYBINDER_LISTENER_ARNS"  # comma-separated: one listener per ALB
-ENV_TARGET_GROUP_PREFIX = "SKYBINDER_TARGET_GROUP_PREFIX"  # unique per deployment, ≤ 13 chars
-ENV_TARGET_GROUPS_PER_ALB = "SKYBINDER_TARGET_GROUPS_PER_ALB"  # AWS's hard limit is 100
+# The session proxy's ECS service, as Application Auto Scaling names it
+# ("service/<cluster>/<service>"): the functions wake it (tasks >= ENV_PROXY_TASKS) before a
+# server starts, and the reaper puts it to sleep (no task) once no session has been admitted
+# or ended for ENV_PROXY_IDLE seconds. "": no proxy service to tend (it runs elsewhere).
+ENV_PROXY_SERVICE = "SKYBINDER_PROXY_SERVICE"
+ENV_PROXY_TASKS = "SKYBINDER_PROXY_TASKS"  # tasks while awake: autoscaling's floor
+ENV_PROXY_MAX_TASKS = "SKYBINDER_PROXY_MAX_TASKS"  # autoscaling's ceiling
+ENV_PROXY_IDLE = "SKYBINDER_PROXY_IDLE"  # seconds without admissions or ends before it sleeps
+# Days after which ECR's lifecycle policy may expire an image (infra/registry.py): a record of
+# an image built more recently than that is proof enough that the image is there.
+ENV_IMAGE_EXPIRY_DAYS = "SKYBINDER_IMAGE_EXPIRY_DAYS"
 ENV_PUBLIC_URL = (
     "SKYBINDER_PUBLIC_URL"  # where users reach /s/<id>/, e.g. https://d1.cloudfront.net
 )
@@ -116,7 +128,7 @@ ENV_BANNED_SPECS = "SKYBINDER_BANNED_SPECS"  # JSON list of regexes of specs tha
 # The secret CloudFront adds to every request it sends to the API (ORIGIN_SECRET_HEADER): the
 # launch function refuses requests without it, so only traffic through CloudFront reaches it.
 ENV_ORIGIN_SECRET = "SKYBINDER_ORIGIN_SECRET"
-# Settings that grow with the configuration (listener ARNs, prices, banned specs) and secrets
+# Settings that grow with the configuration (prices, banned specs) and secrets
 # live in one SSM parameter, read once per cold start: a JSON object whose keys are the ENV_*
 # names above. A variable set in the environment wins over the same key in the parameter.
 ENV_SETTINGS_PARAMETER = "SKYBINDER_SETTINGS_PARAMETER"
@@ -152,14 +164,11 @@ FETCH_FAILED_EXIT = 86
 SHARED_IMAGE_TAG_PREFIX = "skybinder-env--"
 TASK_GROUP_PREFIX = "skybinder:"
 
-# ALB: AWS's hard limit of target groups per load balancer (one per session).
-TARGET_GROUPS_PER_ALB = 100
-
-
-def pool_id_prefix(index: int) -> str:
-    """The session id prefix that makes CloudFront send `/s/<id>/...` to load balancer `index`
-    of the pool (infra/edge.py routes on it); the first one takes every id no other claims."""
-    return "" if index == 0 else f"p{index}-"
+# The session proxy (skybinder/proxy): its container, the port it listens on behind the load
+# balancer, and the health endpoint the load balancer checks.
+PROXY_CONTAINER = "proxy"
+PROXY_PORT = 8080
+PROXY_HEALTH_PATH = "/_proxy/health"
 
 
 # CloudWatch metrics the functions emit (embedded metric format); the dashboard shows them.

@@ -1,7 +1,7 @@
 """Settings of the AWS functions: their environment, and the deployment's settings parameter.
 
-Variable names are in names.py. What grows with the configuration (listener ARNs, prices,
-banned specs) and the origin secret are kept in one SSM parameter (a JSON object with the same
+Variable names are in names.py. What grows with the configuration (prices, banned specs) and
+the origin secret are kept in one SSM parameter (a JSON object with the same
 names as keys), read once per cold start by `read_parameter`; `load_settings` takes both.
 """
 
@@ -32,8 +32,6 @@ REQUIRED = (
     n.ENV_SESSION_TASK_DEFINITION,
     n.ENV_SUBNETS,
     n.ENV_SECURITY_GROUPS,
-    n.ENV_VPC_ID,
-    n.ENV_LISTENER_ARNS,
 )
 
 
@@ -51,14 +49,10 @@ class AwsSettings:
     session_task_definition: str
     subnets: tuple[str, ...]
     security_groups: tuple[str, ...]
-    vpc_id: str
-    listener_arns: tuple[str, ...]
     build_log_stream_prefix: str = ""
     task_family_prefix: str = "skybinder-session-"
     assign_public_ip: bool = False
     capacity: CapacityPolicy = CapacityPolicy.SPOT_FALLBACK
-    target_group_prefix: str = "sb-"
-    targets_per_alb: int = 100
     public_url: str = ""
     public_url_parameter: str = ""
     github_token_secret: str = ""
@@ -74,6 +68,11 @@ class AwsSettings:
     session_memory: int = 2048  # MiB
     banned_specs: tuple[str, ...] = ()  # regexes of `<provider>/<spec>` that may not launch
     origin_secret: str = ""  # requests without it did not come through CloudFront
+    proxy_service: str = ""  # "service/<cluster>/<service>", or "" when there is none to tend
+    proxy_tasks: int = 2  # the proxy's tasks while awake (autoscaling may add more)
+    proxy_max_tasks: int = 10
+    proxy_idle: float = 900.0  # seconds without admissions or ends before the proxy sleeps
+    image_expiry_days: int = 0  # ECR may expire an image after this many days (0: unknown)
 
 
 def read_parameter(client: SSMClient, name: str) -> dict[str, str]:
@@ -132,14 +131,10 @@ def load_settings(
         session_task_definition=env[n.ENV_SESSION_TASK_DEFINITION],
         subnets=_list(env[n.ENV_SUBNETS]),
         security_groups=_list(env[n.ENV_SECURITY_GROUPS]),
-        vpc_id=env[n.ENV_VPC_ID],
-        listener_arns=_list(env[n.ENV_LISTENER_ARNS]),
         build_log_stream_prefix=env.get(n.ENV_BUILD_LOG_STREAM_PREFIX, ""),
         task_family_prefix=env.get(n.ENV_TASK_FAMILY_PREFIX) or AwsSettings.task_family_prefix,
         assign_public_ip=public_ip,
         capacity=read(n.ENV_CAPACITY, CapacityPolicy, CapacityPolicy.SPOT_FALLBACK),
-        target_group_prefix=env.get(n.ENV_TARGET_GROUP_PREFIX) or AwsSettings.target_group_prefix,
-        targets_per_alb=read(n.ENV_TARGET_GROUPS_PER_ALB, _count(1, 100), 100),
         public_url=env.get(n.ENV_PUBLIC_URL, ""),
         public_url_parameter=env.get(n.ENV_PUBLIC_URL_PARAMETER, ""),
         github_token_secret=env.get(n.ENV_GITHUB_TOKEN_SECRET, ""),
@@ -155,7 +150,17 @@ def load_settings(
         prices=read(n.ENV_PRICES, _prices(public_ip), Prices(public_ip=public_ip)),
         banned_specs=read(n.ENV_BANNED_SPECS, _patterns, ()),
         origin_secret=env.get(n.ENV_ORIGIN_SECRET, ""),
+        proxy_service=env.get(n.ENV_PROXY_SERVICE, ""),
+        proxy_tasks=read(n.ENV_PROXY_TASKS, _count(1, 100), 2),
+        proxy_max_tasks=read(n.ENV_PROXY_MAX_TASKS, _count(1, 1000), 10),
+        proxy_idle=float(read(n.ENV_PROXY_IDLE, _count(120), 900)),
+        image_expiry_days=read(n.ENV_IMAGE_EXPIRY_DAYS, _count(0), 0),
     )
+    if settings.proxy_max_tasks < settings.proxy_tasks:
+        problems.append(
+            f"{n.ENV_PROXY_MAX_TASKS}={settings.proxy_max_tasks} is below "
+            f"{n.ENV_PROXY_TASKS}={settings.proxy_tasks}"
+        )
     if problems:
         raise AwsSettingsError(f"Invalid settings: {'; '.join(problems)}.")
     return settings

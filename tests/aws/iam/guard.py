@@ -21,7 +21,7 @@ from tests.aws.iam.requests import Call, Lookup, UnknownCallError, authorization
 from tests.aws.iam.roles import Document
 
 # The error code each service answers a denied call with.
-ACCESS_DENIED = {"elbv2": "AccessDenied", "ec2": "UnauthorizedOperation"}
+ACCESS_DENIED = {"s3": "AccessDenied", "ec2": "UnauthorizedOperation"}
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,12 @@ class AccountLookup:
         if not key or key.startswith("alias/aws/"):
             return ""  # the AWS-managed key: its key policy lets the service use it
         return key if key.startswith("arn:") else self._arn("kms", f"key/{key}")
+
+    def scalable_target(self, namespace: str, resource_id: str, dimension: str) -> str:
+        found = self.client("application-autoscaling").describe_scalable_targets(
+            ServiceNamespace=namespace, ResourceIds=[resource_id], ScalableDimension=dimension
+        )["ScalableTargets"]
+        return str(found[0]["ScalableTargetARN"]) if found else ""
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:aws:{service}:{self.region}:{self.account}:{resource}"

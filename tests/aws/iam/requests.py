@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from skybinder.adapters.aws.names import PARTITION_KEY
 from tests.aws.iam.policy import Request
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
@@ -35,6 +36,10 @@ class Lookup(Protocol):
     def customer_key(self, service: str, name: str) -> str:
         """The ARN of the customer-managed KMS key that encrypts SSM parameter or secret
         `name` ("" when it has none, or uses the account's AWS-managed key)."""
+        ...
+
+    def scalable_target(self, namespace: str, resource_id: str, dimension: str) -> str:
+        """The ARN of the scalable target registered for the resource ("" when none is)."""
         ...
 
 
@@ -84,8 +89,19 @@ def _table(call: Call, name: str, index: str | None = None) -> str:
     return call.arn("dynamodb", f"table/{name}" + (f"/index/{index}" if index else ""))
 
 
+def _leading_keys(key: dict[str, Any] | None) -> dict[str, list[str]]:
+    """dynamodb:LeadingKeys: the partition key value of a request on one item."""
+    value = (key or {}).get(PARTITION_KEY, {}).get("S")
+    return {"dynamodb:LeadingKeys": [value]} if value is not None else {}
+
+
 def _table_action(action: str) -> Mapping:
-    return lambda c: [Request(action, _table(c, c.params["TableName"], c.params.get("IndexName")))]
+    def mapping(c: Call) -> list[Request]:
+        table = _table(c, c.params["TableName"], c.params.get("IndexName"))
+        item = c.params.get("Key") or c.params.get("Item")
+        return [Request(action, table, _leading_keys(item))]
+
+    return mapping
 
 
 def _batch(action: str) -> Mapping:
@@ -106,7 +122,8 @@ def _transact(call: Call) -> list[Request]:
     requests = []
     for item in call.params["TransactItems"]:
         ((kind, body),) = item.items()
-        requests.append(Request(_TRANSACT[kind], _table(call, body["TableName"])))
+        keys = _leading_keys(body.get("Key") or body.get("Item"))
+        requests.append(Request(_TRANSACT[kind], _table(call, body["TableName"]), keys))
     return requests
 
 
@@ -171,6 +188,43 @@ def _list_tasks(call: Call) -> list[Request]:
     return [Request("ecs:ListTasks", instances, {"ecs:cluster": cluster})]
 
 
+def _service(call: Call, resource_id: str) -> str:
+    """arn:aws:ecs:...:service/<cluster>/<service> of "service/<cluster>/<service>"."""
+    return call.arn("ecs", resource_id)
+
+
+def _register_scalable_target(call: Call) -> list[Request]:
+    """Application Auto Scaling also checks, with the caller's own permissions, that the caller
+    may act on the resource it scales ("Permissions validation for Application Auto Scaling
+    API calls on target resources"): for an ECS service, describe and update it."""
+    namespace, resource = call.params["ServiceNamespace"], call.params["ResourceId"]
+    target = call.lookup.scalable_target(namespace, resource, call.params["ScalableDimension"])
+    requests = [Request("application-autoscaling:RegisterScalableTarget", target or "*")]
+    if namespace == "ecs":
+        service = _service(call, resource)
+        requests += [
+            Request("ecs:DescribeServices", service),
+            Request("ecs:UpdateService", service),
+        ]
+    return requests
+
+
+def _ecs_services(action: str) -> Mapping:
+    def mapping(call: Call) -> list[Request]:
+        cluster = _cluster(call).rsplit("/", 1)[-1]
+        names = call.params.get("services") or [call.params["service"]]
+        return [
+            Request(action, n if n.startswith("arn:") else _service(call, f"service/{cluster}/{n}"))
+            for n in names
+        ]
+
+    return mapping
+
+
+def _object(action: str) -> Mapping:
+    return lambda c: [Request(action, f"arn:aws:s3:::{c.params['Bucket']}/{c.params['Key']}")]
+
+
 # -- ECR, CodeBuild, Logs, SSM, Secrets Manager --------------------------------------------------
 
 
@@ -222,32 +276,6 @@ def _get_secret(call: Call) -> list[Request]:
     ]
 
 
-# -- Elastic Load Balancing ----------------------------------------------------------------------
-
-
-def _elb(action: str, key: str) -> Mapping:
-    return lambda c: [Request(f"elasticloadbalancing:{action}", c.params[key])]
-
-
-def _tagged(action: str, resource: Callable[[Call], str]) -> Mapping:
-    """A Create* that may carry tags: tagging it is also authorized (AddTags on creation)."""
-
-    def mapping(call: Call) -> list[Request]:
-        arn = resource(call)
-        requests = [Request(f"elasticloadbalancing:{action}", arn)]
-        if call.params.get("Tags"):
-            context = {"elasticloadbalancing:CreateAction": action}
-            requests.append(Request("elasticloadbalancing:AddTags", arn, context))
-        return requests
-
-    return mapping
-
-
-def _new_target_group(call: Call) -> str:
-    # The id is AWS's to choose; the name is the caller's, and the policy scopes by name.
-    return call.arn("elasticloadbalancing", f"targetgroup/{call.params['Name']}/0123456789abcdef")
-
-
 OPERATIONS: dict[str, dict[str, Mapping]] = {
     "dynamodb": {
         **{
@@ -267,7 +295,16 @@ OPERATIONS: dict[str, dict[str, Mapping]] = {
         "StopTask": _on_tasks("ecs:StopTask"),
         "DescribeTasks": _on_tasks("ecs:DescribeTasks"),
         "ListTasks": _list_tasks,
+        "DescribeServices": _ecs_services("ecs:DescribeServices"),
+        "UpdateService": _ecs_services("ecs:UpdateService"),
     },
+    "application-autoscaling": {
+        # AWS defines no resource type for this read.
+        "DescribeScalableTargets": _everything("application-autoscaling:DescribeScalableTargets"),
+        "RegisterScalableTarget": _register_scalable_target,
+    },
+    # HeadObject is authorized as s3:GetObject.
+    "s3": {"GetObject": _object("s3:GetObject"), "HeadObject": _object("s3:GetObject")},
     "ecr": {
         op: _simple(f"ecr:{op}", _repository)
         for op in (
@@ -313,29 +350,4 @@ OPERATIONS: dict[str, dict[str, Mapping]] = {
         "GetSecretValue": _get_secret,
     },
     "sts": {"GetCallerIdentity": lambda c: []},  # needs no permission
-    "elbv2": {
-        "CreateTargetGroup": _tagged("CreateTargetGroup", _new_target_group),
-        "CreateRule": _tagged("CreateRule", lambda c: c.params["ListenerArn"]),
-        "DeleteTargetGroup": _elb("DeleteTargetGroup", "TargetGroupArn"),
-        "ModifyTargetGroupAttributes": _elb("ModifyTargetGroupAttributes", "TargetGroupArn"),
-        "RegisterTargets": _elb("RegisterTargets", "TargetGroupArn"),
-        "DeregisterTargets": _elb("DeregisterTargets", "TargetGroupArn"),
-        "DeleteRule": _elb("DeleteRule", "RuleArn"),
-        "ModifyRule": _elb("ModifyRule", "RuleArn"),
-        "SetRulePriorities": lambda c: [
-            Request("elasticloadbalancing:SetRulePriorities", rule["RuleArn"])
-            for rule in c.params["RulePriorities"]
-        ],
-        **{
-            op: _everything(f"elasticloadbalancing:{op}")
-            for op in (
-                "DescribeRules",
-                "DescribeTargetGroups",
-                "DescribeTargetHealth",
-                "DescribeListeners",
-                "DescribeLoadBalancers",
-                "DescribeTargetGroupAttributes",
-            )
-        },
-    },
 }

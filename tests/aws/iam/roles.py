@@ -1,10 +1,12 @@
 """The roles the Pulumi program renders, and the policy documents each one is given.
 
 Roles by what they are for: the three functions (`launch`, `build`, `reap`, by their Lambda
-function's role), the CodeBuild project's service role (`builder`) and the session task
-definition's execution role (`execution`). Each role's documents are its inline policies, as
-rendered under the Pulumi mocks; `Substitution` swaps the mocks' identifiers for the ones moto
-gave the same resources, so policies name what the calls really target.
+function's role), the CodeBuild project's service role (`builder`), the session task
+definition's execution role (`execution`), and the session proxy's task role (`proxy`: what
+its code calls) and execution role (`proxy-execution`: what ECS does to start it). Each role's
+documents are its inline policies, as rendered under the Pulumi mocks; `Substitution` swaps the
+mocks' identifiers for the ones moto gave the same resources, so policies name what the calls
+really target.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from tests.infra.deployment import Deployment
 
-ROLES = ("launch", "build", "reap", "builder", "execution")
+ROLES = ("launch", "build", "reap", "builder", "execution", "proxy", "proxy-execution")
 Document = dict[str, Any]
 
 
@@ -32,13 +34,25 @@ class RenderedRoles:
         return self.policies[role]
 
 
+def task_definition(deployment: Deployment, family_suffix: str) -> dict[str, Any]:
+    """The inputs of the task definition whose family ends with `family_suffix`."""
+    return next(
+        d.inputs
+        for d in deployment.of_type("ecs/taskDefinition:TaskDefinition")
+        if d.inputs["family"].endswith(family_suffix)
+    )
+
+
 def rendered_roles(deployment: Deployment) -> RenderedRoles:
+    sessions, proxy = task_definition(deployment, "-session"), task_definition(deployment, "-proxy")
     arns = {
         "launch": deployment.function("launch").inputs["role"],
         "build": deployment.function("build").inputs["role"],
         "reap": deployment.function("reap").inputs["role"],
         "builder": deployment.one("codebuild/project:Project").inputs["serviceRole"],
-        "execution": deployment.one("ecs/taskDefinition:TaskDefinition").inputs["executionRoleArn"],
+        "execution": sessions["executionRoleArn"],
+        "proxy": proxy["taskRoleArn"],
+        "proxy-execution": proxy["executionRoleArn"],
     }
     policies = {role: _inline_policies(deployment, arn) for role, arn in arns.items()}
     return RenderedRoles(arns=arns, policies=policies)
