@@ -33,7 +33,9 @@ PRICING = under("unit", "pricing", "event_admission")
 EVENTS = (*PRICING, *under("unit", "events_service", "event_deadlines"))
 SQLITE_EVENTS = under("contract", "event_store", "sqlite_events", "event_races")
 DYNAMO_EVENTS = (*under("aws", "dynamo_events", "dynamo_event_admission"), *CONTRACT_EVENTS)
-DYNAMO_SLOTS = (*under("aws", "dynamo_store", "dynamo_event_admission"), *CONTRACT_SESSIONS)
+# The session slots' admission also checks the session proxy is awake (its marks' contract).
+DYNAMO_SLOTS = (*under("aws", "dynamo_store", "dynamo_event_admission"), *CONTRACT_SESSIONS,
+                *under("contract", "proxy_marks"))  # fmt: skip
 GUARD = under("unit", "ssrf_guard", "url_guard_hosts")
 SPECS = under("unit", "specs", "spec_rules", "spec_messages")
 LIMITS = (*under("unit", "launch_limits"), *under("contract", "rate_limiter"))
