@@ -44,35 +44,43 @@ def sync() -> Path:
     return ROOT / ".venv" / "bin"
 
 
+# Debian packages the tests need, by the command each provides: chromium for the browser
+# tests, bubblewrap for the tests of the local binder's process containers.
+SYSTEM_PACKAGES = {"chromium": "chromium", "bwrap": "bubblewrap"}
+
+
 def under_ci() -> bool:
     """True under CI (CI=true), where a test layer that cannot run must fail the run."""
     return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def browser() -> None:
-    """Debian's chromium for the browser tests, installed when missing and we may install it.
+def system_packages() -> None:
+    """Install the Debian packages the tests need that are missing, when we may install them.
 
     Playwright's own browser downloads are not used: the tests start the system's chromium.
-    Without it the browser tests skip, saying how to install it; under CI=true the test
+    Without a package its tests skip, saying how to install it; under CI=true the test
     command stops here instead, saying why.
     """
-    if shutil.which("chromium"):
+    missing = [package for command, package in SYSTEM_PACKAGES.items() if not shutil.which(command)]
+    if not missing:
         return
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return cannot_install_chromium("installing it needs root and apt-get")
-    print("Installing chromium for the browser tests ...", flush=True)
+        return cannot_install(missing, "installing needs root and apt-get")
+    print(f"Installing {', '.join(missing)} for the tests ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *missing]):
         if subprocess.call(cmd, env=env) != 0:
-            return cannot_install_chromium(f"`{' '.join(cmd)}` failed")
-    if not shutil.which("chromium"):
-        cannot_install_chromium("apt-get installed no `chromium` command")
+            return cannot_install(missing, f"`{' '.join(cmd)}` failed")
+    still = [package for command, package in SYSTEM_PACKAGES.items() if not shutil.which(command)]
+    if still:
+        cannot_install(still, "apt-get installed no such command")
 
 
-def cannot_install_chromium(why: str) -> None:
+def cannot_install(packages: list[str], why: str) -> None:
+    names = ", ".join(packages)
     if under_ci():
-        sys.exit(f"Could not install chromium ({why}): under CI the browser tests must run.")
-    print(f"Could not install chromium ({why}): the browser tests will be skipped.", flush=True)
+        sys.exit(f"Could not install {names} ({why}): under CI their tests must run.")
+    print(f"Could not install {names} ({why}): their tests will be skipped.", flush=True)
 
 
 def main(argv: list[str]) -> None:
@@ -86,7 +94,7 @@ def main(argv: list[str]) -> None:
         run(bin_dir / "ruff", "check", *code)
         run(bin_dir / "ruff", "format", "--check", *code)
         run(bin_dir / "mypy")
-        browser()
+        system_packages()
         run(bin_dir / "pytest", "-q", "-ra", *rest)
     elif command == "bench" and rest[:1] == ["mutation"]:
         bin_dir = sync()

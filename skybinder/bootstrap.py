@@ -7,12 +7,16 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 
+from skybinder.adapters.local.containment import Containment, detect
+from skybinder.adapters.local.data_dir import DataDirLock, remove_leftovers
 from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.http import HttpProber, SystemClock
 from skybinder.adapters.local.images import LocalImageRegistry
@@ -34,9 +38,12 @@ from skybinder.service.binder import Binder, ServiceConfig
 from skybinder.service.build_queue import start_queued_builds
 from skybinder.service.launch import on_build_finished
 from skybinder.service.reap import reap
+from skybinder.service.restart import end_previous_run
 from skybinder.service.sessions import on_task_state, stop_session
 
 log = logging.getLogger(__name__)
+SHUTDOWN_GRACE = 2.0  # seconds builds and servers get to end when the binder stops
+REAPER_JOIN = 2.0  # seconds to wait for a reaper pass in progress at shutdown
 LOOPBACK = "127.0.0.1"
 
 
@@ -46,12 +53,18 @@ class LocalBinder:
 
     binder: Binder
     runner: ProcessRunner
+    builder: VenvBuilder
     store: SqliteSessionStore
     clients: list[httpx.Client]
     settings: LocalSettings
+    containment: Containment
+    events: LocalEvents
+    lock: DataDirLock
     limiter: SqliteRateLimiter
     rate_limit: LaunchRateLimit | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _reaper: threading.Thread | None = None
+    _closed: bool = False
 
     def start_reaper(self) -> None:
         def loop() -> None:
@@ -61,7 +74,8 @@ class LocalBinder:
                 except Exception:  # the reaper must outlive one bad pass
                     log.exception("reap pass failed")
 
-        threading.Thread(target=loop, name="skybinder-reaper", daemon=True).start()
+        self._reaper = threading.Thread(target=loop, name="skybinder-reaper", daemon=True)
+        self._reaper.start()
 
     def health_checks(self) -> dict[str, Callable[[], bool]]:
         return {
@@ -69,56 +83,85 @@ class LocalBinder:
             "git": lambda: shutil.which("git") is not None,
         }
 
-    def close(self) -> None:
-        """Stop every session (they end `stopped`, with a reason) and release everything."""
+    def health_info(self) -> dict[str, str]:
+        """What /health says besides its checks: how builds and sessions are contained."""
+        return {"containment": self.containment.name}
+
+    def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Cancel every build and stop every session (they end with a reason), wait for their
+        processes (servers get `grace` seconds to stop), and release everything. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        started = time.monotonic()
         self._stop.set()
-        for session in self.binder.store.list(ACTIVE):
+        if self._reaper is not None:
+            self._reaper.join(REAPER_JOIN)
+        self.builder.close(timeout=grace)
+        active = self.binder.store.list(ACTIVE)
+        for session in active:
             stop_session(self.binder, session.id, "the local binder shut down")
-        self.runner.stop_all()
+        self.runner.stop_all(grace)
         reap(self.binder)
+        log.info("stopped %d sessions in %.1f s", len(active), time.monotonic() - started)
+        self.events.close()  # a build thread that did not finish in time reports to no one
         for client in self.clients:
             client.close()
         self.limiter.close()
         self.store.close()
+        self.containment.close()
+        self.lock.release()
+
+
+class LocalEvents:
+    """The local platform's event channel: builds and servers report here, in their own
+    threads, and the service hears of them until the binder closes (never after its store
+    is closed)."""
+
+    def __init__(self) -> None:
+        self.binder: Binder | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def build_finished(self, image: str, ok: bool, reason: str, build_id: str) -> None:
+        with self._lock:
+            if self.binder is not None and not self._closed:
+                on_build_finished(self.binder, image, ok=ok, reason=reason, build_id=build_id)
+                start_queued_builds(self.binder)  # its builder is free: a waiting build takes it
+
+    def task_changed(
+        self, sid: str, task: str, status: TaskStatus, address: str, reason: str
+    ) -> None:
+        with self._lock:
+            if self.binder is not None and not self._closed:
+                on_task_state(self.binder, sid, task, status, address=address, reason=reason)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
 
 
 def build_local(settings: LocalSettings) -> LocalBinder:
-    """Wire the local adapters. Events (build finished, process exited) call the service."""
-    root = private_dir(settings.data_dir)
-    holder: list[Binder] = []
-
-    def build_finished(image: str, ok: bool, reason: str) -> None:
-        on_build_finished(holder[0], image, ok=ok, reason=reason)
-        start_queued_builds(holder[0])  # its builder is free: a waiting build takes it now
-
-    def task_changed(sid: str, task: str, status: TaskStatus, address: str, reason: str) -> None:
-        on_task_state(holder[0], sid, task, status, address=address, reason=reason)
-
+    """Wire the local adapters, after ending what an earlier run of the same data directory
+    left behind (its processes, working copies and unfinished launches). Events (build
+    finished, process exited) call the service. DataDirInUseError when another binder
+    serves from the data directory; ValueError when the containment asked for is missing."""
+    root = private_dir(settings.data_dir).resolve()  # containers get absolute, real paths
+    containment = detect(settings.containment)
+    lock = DataDirLock(root)
+    lock.acquire()
+    events = LocalEvents()
     http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0), follow_redirects=False)
     store = SqliteSessionStore(root / "skybinder.sqlite", token_key=store_key(root))
-    jupyter = JupyterOptions(
-        idle_timeout=settings.idle_timeout,
-        allow_root=_is_root(),
-        allow_origin=session_origin(settings),
-    )
-    # Servers listen on loopback only: users reach them through the session proxy.
-    runner = ProcessRunner(
-        root, task_changed, host=LOOPBACK, options=jupyter, pass_env=settings.pass_env
-    )
     probe = httpx.Client(timeout=httpx.Timeout(2.0, connect=1.0))
     resolver = ProviderResolver(
         http, allow_local=True, github_token=settings.github_token, settings=settings.providers
     )
+    runner, builder = _contained_platform(settings, root, containment, events, resolver)
     binder = Binder(
         store=store,
         registry=LocalImageRegistry(root),
-        builder=VenvBuilder(
-            root,
-            build_finished,
-            data=DataFetcher(resolver.data_providers(), resolver.http),
-            max_builds=settings.max_builds,
-            pass_env=settings.pass_env,
-        ),
+        builder=builder,
         runner=runner,
         router=ProxyRouter(settings.public_url, fallback=local_url(settings.host, settings.port)),
         prober=HttpProber(probe),
@@ -135,9 +178,8 @@ def build_local(settings: LocalSettings) -> LocalBinder:
             prices=settings.prices,
         ),
     )
-    holder.append(binder)
-    runner.sweep()
-    reap(binder)  # sessions of an earlier run whose servers are gone end `stopped`
+    events.binder = binder
+    _end_previous_run(binder, runner, root)
     # Always there: access-code guesses are throttled whether or not launches are.
     limiter = SqliteRateLimiter(root / "skybinder.sqlite")
     rate_limit = None
@@ -146,12 +188,63 @@ def build_local(settings: LocalSettings) -> LocalBinder:
     return LocalBinder(
         binder=binder,
         runner=runner,
+        builder=builder,
         store=store,
         clients=[http, probe],
         settings=settings,
+        containment=containment,
+        events=events,
+        lock=lock,
         limiter=limiter,
         rate_limit=rate_limit,
     )
+
+
+def _contained_platform(
+    settings: LocalSettings,
+    root: Path,
+    containment: Containment,
+    events: LocalEvents,
+    resolver: ProviderResolver,
+) -> tuple[ProcessRunner, VenvBuilder]:
+    """The runner and the builder, each running what it starts in `containment`."""
+    jupyter = JupyterOptions(
+        idle_timeout=settings.idle_timeout,
+        allow_root=_is_root(),
+        allow_origin=session_origin(settings),
+    )
+    # Servers listen on loopback only: users reach them through the session proxy.
+    runner = ProcessRunner(
+        root,
+        events.task_changed,
+        containment=containment,
+        host=LOOPBACK,
+        options=jupyter,
+        pass_env=settings.pass_env,
+    )
+    builder = VenvBuilder(
+        root,
+        events.build_finished,
+        data=DataFetcher(resolver.data_providers(), resolver.http),
+        containment=containment,
+        max_builds=settings.max_builds,
+        pass_env=settings.pass_env,
+    )
+    return runner, builder
+
+
+def _end_previous_run(binder: Binder, runner: ProcessRunner, root: Path) -> None:
+    killed = runner.sweep()  # every process of every container of this data directory
+    removed = remove_leftovers(root)
+    done = end_previous_run(binder)
+    reap(binder)
+    if killed or removed or done:
+        log.info(
+            "ended what the previous run left: %d processes, %d folders, %s",
+            killed,
+            removed,
+            dict(done) or "no sessions",
+        )
 
 
 def cached(resolver: ProviderResolver, settings: ProviderSettings) -> CachingResolver:

@@ -21,6 +21,7 @@ from skybinder.cli_proxy import proxy_command
 from skybinder.cli_sessions import app as sessions_app
 from skybinder.client import events, local_token, session_link, to_spec
 from skybinder.config import ConfigFileError, default_data_dir, load_local_settings
+from skybinder.domain.errors import SkybinderError
 
 if TYPE_CHECKING:
     from skybinder.api.app import AppOptions
@@ -62,13 +63,12 @@ def serve(
     public_url: str = typer.Option(
         "", help="The binder's URL as users reach it, for session URLs (default: as asked)."
     ),
+    containment: str = typer.Option(
+        "auto", help="How builds and sessions are contained: auto, bwrap, unshare or group."
+    ),
 ) -> None:
     """Run the local binder: the BinderHub API, launch pages and sessions on HOST:PORT."""
-    from skybinder.adapters.local.private_files import access_token
-    from skybinder.api.app import create_app
     from skybinder.bootstrap import build_local
-    from skybinder.example import launch_path, materialize_example
-    from skybinder.local_server import serve_local
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per readiness probe
@@ -86,35 +86,62 @@ def serve(
             allow_hosts=allow_host,
             pass_env=pass_env,
             public_url=public_url,
+            containment=containment,
         )
-    except ConfigFileError as err:
-        console.print(Text(str(err), style="red"))  # as text: the message may hold "[...]"
+        local = build_local(settings)
+    except (ConfigFileError, SkybinderError, ValueError) as err:
+        message = err.message if isinstance(err, SkybinderError) else str(err)
+        console.print(Text(message, style="red"))  # as text: the message may hold "[...]"
         raise typer.Exit(2) from err
-    local = build_local(settings)
+    _serve_app(local, token)
+
+
+def _serve_app(local: LocalBinder, token: str | None) -> None:
+    """Serve a built local binder until Ctrl-C (or SIGTERM), then close it, however the
+    servers stopped (local_server.py)."""
+    from skybinder.adapters.local.private_files import access_token
+    from skybinder.api.app import create_app
+    from skybinder.example import materialize_example
+    from skybinder.local_server import serve_local
+
+    settings = local.settings
     example = materialize_example(settings.data_dir)
     secret = access_token(settings.data_dir, token)
-    _warn_open(secret, allow_origin)
-    web = create_app(local.binder, _app_options(local, secret))
+    _warn_open(secret, list(settings.allow_origins))
+    options = _app_options(local, secret)
+    web = create_app(local.binder, options)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         local.start_reaper()
         yield
-        local.close()
-
-    def ready() -> None:
-        base = (public_url or f"http://{host}:{port}").rstrip("/")
-        with_token = f"?token={secret}" if secret else ""
-        console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
-        console.print(f"Open it:  {base}/{with_token}", soft_wrap=True, highlight=False)
-        console.print("Launch the example repository:")
-        console.print(
-            f"  {base}/{launch_path(example)}{with_token}", soft_wrap=True, highlight=False
-        )
-        console.print(f"  or from a terminal:  skybinder launch {example}")
 
     web.router.lifespan_context = lifespan
-    serve_local(web, local.store, settings, ready)
+    serve_local(
+        web,
+        local.store,
+        settings,
+        lambda: _banner(local, example, secret),
+        closing=options.closing,
+        cleanup=local.close,
+    )
+
+
+def _banner(local: LocalBinder, example: Path, secret: str | None) -> None:
+    from skybinder.adapters.local.containment import BUBBLEWRAP
+    from skybinder.example import launch_path
+
+    settings = local.settings
+    base = (settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    with_token = f"?token={secret}" if secret else ""
+    console.print(f"[bold]skybinder[/] is running at {base}/  (data in {settings.data_dir})")
+    console.print(f"Builds and sessions are contained by {local.containment.name}.")
+    if local.containment.name != BUBBLEWRAP:
+        console.print("  (with bubblewrap, repositories would not see the data directory)")
+    console.print(f"Open it:  {base}/{with_token}", soft_wrap=True, highlight=False)
+    console.print("Launch the example repository:")
+    console.print(f"  {base}/{launch_path(example)}{with_token}", soft_wrap=True, highlight=False)
+    console.print(f"  or from a terminal:  skybinder launch {example}")
 
 
 def _app_options(local: LocalBinder, token: str | None) -> AppOptions:
@@ -135,6 +162,7 @@ def _app_options(local: LocalBinder, token: str | None) -> AppOptions:
     return AppOptions(
         keepalive=settings.keepalive,
         health_checks=local.health_checks(),
+        health_info=local.health_info(),
         rate_limit=local.rate_limit,
         admin_auth=bearer_auth(write_admin_token(settings.data_dir)),
         access=access,

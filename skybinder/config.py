@@ -48,6 +48,7 @@ class LocalSettings(BaseModel):
     allow_hosts: list[str] = Field(default_factory=list)  # names besides localhost, IPs, ours
     pass_env: list[str] = Field(default_factory=list)  # variables repository code may see
     prices: Prices = Field(default_factory=Prices)  # events are priced as in AWS, to rehearse
+    containment: str = "auto"  # how builds and sessions are contained: auto, bwrap, unshare, group
 
 
 class ConfigFileError(ValueError):

@@ -99,6 +99,29 @@ class FakeBuilder:
         return {"build_image": "fake"}
 
 
+class FakeControlledBuilder(FakeBuilder):
+    """A builder that knows which builds run and can cancel one (BuildControl), as the local
+    builder does; a cancelled build is no longer live, and the test reports its end."""
+
+    def __init__(self, registry: FakeRegistry) -> None:
+        super().__init__(registry)
+        self.live: set[str] = set()
+        self.cancelled: dict[str, str] = {}
+
+    def start(self, job: BuildJob) -> str:
+        build_id = super().start(job)
+        self.live.add(build_id)
+        return build_id
+
+    def is_live(self, build_id: str) -> bool:
+        return build_id in self.live
+
+    def cancel(self, build_id: str, reason: str) -> None:
+        if build_id in self.live:
+            self.cancelled[build_id] = reason
+            self.live.discard(build_id)
+
+
 class FakeRunner:
     def __init__(self, fail: bool = False) -> None:
         self.tasks: dict[str, LaunchRequest] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -47,6 +48,10 @@ class AppOptions:
     # Who may call: open (BinderHub's CORS `*`, no token) unless the composition root guards
     # a local binder (access.py).
     access: AccessPolicy = field(default_factory=AccessPolicy.open)
+    health_info: dict[str, str] = field(default_factory=dict)  # also in /health's answer
+    # Set when the server begins to shut down: open event streams end at once, with a last
+    # `failed` event, instead of holding the shutdown until their launch ends.
+    closing: threading.Event = field(default_factory=threading.Event)
 
 
 def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
@@ -64,6 +69,7 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
         client_ip, trusted_proxies=options.trusted_proxies
     )
     app.state.admin_auth = options.admin_auth
+    app.state.closing = options.closing
     app.state.access = options.access
     # mybinder.org answers every origin (thebe and Jupyter Book pages call /build cross-site);
     # a local binder only the origins its operator lists.
@@ -101,7 +107,8 @@ def create_app(binder: Binder, options: AppOptions | None = None) -> FastAPI:
             {"service": name, "ok": _safe(check)} for name, check in options.health_checks.items()
         ]
         ok = all(c["ok"] for c in checks)
-        return JSONResponse({"ok": ok, "checks": checks}, status_code=200 if ok else 503)
+        body = {**options.health_info, "ok": ok, "checks": checks}
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/api/repoproviders")
     def repoproviders() -> list[dict[str, object]]:

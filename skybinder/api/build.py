@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from skybinder.api.limits import LaunchRateLimit, check_launch_rate, rate_limit_message
-from skybinder.api.stream import failed_event, with_keepalive, within
+from skybinder.api.stream import Closing, failed_event, with_keepalive, within
 from skybinder.api.tokens import BuildTokens, first_use, token_origin
 from skybinder.domain.errors import SkybinderError
 from skybinder.domain.model import Session
@@ -82,6 +82,7 @@ def build(request: Request) -> StreamingResponse:
     headers = dict(SSE_HEADERS)
     refusal, exempt = _admit(request, binder, provider, spec, ip, headers)
     launch = _launcher(request, binder, provider, spec, ip=ip, token_ok=exempt)
+    closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
         if refusal is not None:
@@ -99,7 +100,9 @@ def build(request: Request) -> StreamingResponse:
             )
             steps = in_thread(with_resume(watch(binder, session.id), session.id, resume), limiter)
             bounded = within(steps, limit, lambda: session.id)
-            async for frame in with_keepalive(bounded, keepalive):
+            async for frame in with_keepalive(closing.items(bounded), keepalive):
+                yield frame
+            for frame in closing.last():
                 yield frame
         except SkybinderError as err:  # refused before anything was written (a wrong code)
             yield failed_event(err.message, err.status_code)

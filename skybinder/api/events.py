@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from skybinder.api.build import SSE_HEADERS, in_thread
-from skybinder.api.stream import failed_event, with_keepalive, within
+from skybinder.api.stream import Closing, failed_event, with_keepalive, within
 from skybinder.service.binder import Binder
 from skybinder.service.resume import may_resume
 from skybinder.service.watch import watch
@@ -31,6 +31,7 @@ def session_events(session_id: str, request: Request, resume: str = "") -> Strea
     binder: Binder = request.app.state.binder
     keepalive: float = request.app.state.keepalive
     limit: float = request.app.state.stream_limit
+    closing = Closing(request.app.state.closing)
 
     async def events() -> AsyncIterator[str]:
         limiter = CapacityLimiter(1)  # one worker thread per stream, as /build has
@@ -49,7 +50,9 @@ def session_events(session_id: str, request: Request, resume: str = "") -> Strea
                 )
                 return
             steps = within(in_thread(watch(binder, session_id), limiter), limit, lambda: session_id)
-            async for frame in with_keepalive(steps, keepalive):
+            async for frame in with_keepalive(closing.items(steps), keepalive):
+                yield frame
+            for frame in closing.last():
                 yield frame
         except Exception:  # a fault below the app ends the stream with a failed event, not a cut
             log.exception("the event stream of session %s failed", session_id)

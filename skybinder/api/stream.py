@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 from skybinder.domain.model import Progress
 
 KEEPALIVE = ":keepalive\n\n"
+T = TypeVar("T")
+SHUTTING_DOWN = "The binder is shutting down; launch again when it is back."
 # The last event of a stream that reached its time limit with the launch still going on.
 LIMIT_MESSAGE = (
     "This connection ends here: connections to this binder last at most {minutes} minutes. "
@@ -69,3 +73,23 @@ async def with_keepalive(
         elif now - last >= interval:
             last = now
             yield KEEPALIVE
+
+
+class Closing:
+    """Ends event streams when the server shuts down: `items` stops passing items on once
+    `event` is set, and `last` is then one `failed` event (503) that says why the stream
+    ended, so a client knows to try again later."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.cut = False
+
+    async def items(self, items: AsyncIterator[T]) -> AsyncIterator[T]:
+        async for item in items:
+            if self.event.is_set():
+                self.cut = True
+                return
+            yield item
+
+    def last(self) -> list[str]:
+        return [failed_event(SHUTTING_DOWN, 503)] if self.cut else []

@@ -83,7 +83,7 @@ def home(request: Request) -> HTMLResponse:
 
 
 @router.get("/v2/{provider}", response_class=HTMLResponse, include_in_schema=False)
-@router.get("/v2/{provider}/{spec:path}", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/v2/{provider}/{spec:anypath}", response_class=HTMLResponse, include_in_schema=False)
 def launch_page(request: Request) -> HTMLResponse:
     """The launch page, or a page saying why the link cannot work (400, 404)."""
     provider, spec = raw_spec(request, "/v2/")

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from skybinder.domain.model import ACTIVE, Session, SessionState
 from skybinder.service.binder import Binder
+from skybinder.service.build_control import cancel_unwanted_build
 from skybinder.service.launch_events import emit_launch_event
 
 S = SessionState
@@ -35,6 +36,7 @@ def fail(
     )
     if failed is not None:
         release(binder, failed)
+        cancel_unwanted_build(binder, failed.image_name)  # it may have been the last waiting
         emit_launch_event(failed, "failure", now)
         check_overrun(failed)
     return failed

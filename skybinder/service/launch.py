@@ -11,6 +11,7 @@ from skybinder.domain.model import Image, ImageState, Limits, Session, SessionSt
 from skybinder.domain.naming import env_image_name, image_name, new_session_id, new_token
 from skybinder.domain.pricing import rates, worst_capacity
 from skybinder.service.binder import Binder
+from skybinder.service.build_control import take_over_dead_build
 from skybinder.service.build_queue import wait_for_builder
 from skybinder.service.ending import fail
 from skybinder.service.launch_events import emit_launch_event
@@ -201,6 +202,7 @@ def find_or_build_image(
     if record is not None and record.state == ImageState.BUILT:
         # The record outlived the image (deleted from the registry): build it again.
         binder.store.update_image(name, {ImageState.BUILT}, ImageState.FAILED, reason="missing")
+    take_over_dead_build(binder, record)  # a crash mid-build left the record `building`
     now = binder.clock.now()
     image = Image(
         name=name,

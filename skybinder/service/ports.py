@@ -227,6 +227,21 @@ class Builder(Protocol):
         ...
 
 
+@runtime_checkable
+class BuildControl(Protocol):
+    """A Builder that knows which of its builds run, and can end one (the local builder)."""
+
+    def is_live(self, build_id: str) -> bool:
+        """True while build `build_id` runs; False for a build this builder does not run (a
+        binder that crashed mid-build left such a record behind)."""
+        ...
+
+    def cancel(self, build_id: str, reason: str) -> None:
+        """End build `build_id` now, everything it started included; it reports a failure
+        with `reason` through the usual channel. Idempotent; a no-op for unknown builds."""
+        ...
+
+
 class LaunchRequest(BaseModel):
     session_id: str
     image_name: str

@@ -3,6 +3,7 @@ faults below the app, many open streams, and clients that leave."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -94,3 +95,19 @@ def test_the_app_lets_go_of_a_stream_soon_after_its_client_left(api: ApiWorld) -
         left = time.monotonic()
     assert time.monotonic() - left < 0.5  # within a few polls, not at the next event
     assert api.store.get_image(IMAGE).state == "building"  # type: ignore[union-attr]
+
+
+def test_streams_end_with_a_last_event_when_the_server_shuts_down(api: ApiWorld) -> None:
+    """Ctrl-C must not wait for builds: every open stream ends at once, saying why."""
+    api.builder.lines = []
+    api.builder.duration = 60  # a build that would hold the shutdown for a minute
+    closing: threading.Event = api.client.app.state.closing  # type: ignore[attr-defined]
+    threading.Timer(0.3, closing.set).start()
+    started = time.monotonic()
+    _, body = read_stream(api.client, "/build/gh/u/r/HEAD")
+    assert time.monotonic() - started < 5
+    last = events_of(body)[-1]
+    assert (last["phase"], last["status_code"]) == ("failed", 503)
+    assert last["message"] == "The binder is shutting down; launch again when it is back.\n"
+    [session] = api.store.list()
+    assert session.state == "building"  # the stream ends; what the binder does is its own

@@ -113,6 +113,18 @@ def test_render_escapes_every_value() -> None:
             "/v2/git/https%3A%2F%2Fgithub.com%2Fbinder-examples%2Frequirements/HEAD",
         ),
         (
+            "/v2/gh/u/r/ma%0Ain",
+            400,
+            "/v2/gh/&lt;user&gt;/&lt;repo&gt;/&lt;ref&gt;",
+            "/v2/gh/binder-examples/requirements/HEAD",
+        ),
+        (
+            "/v2/gh/u/r%0D%0A/HEAD",
+            400,
+            "/v2/gh/&lt;user&gt;/&lt;repo&gt;/&lt;ref&gt;",
+            "/v2/gh/binder-examples/requirements/HEAD",
+        ),
+        (
             "/v2/svn/u/r/HEAD",
             404,
             "/v2/gh/&lt;user&gt;/&lt;repo&gt;/&lt;ref&gt;",

@@ -63,6 +63,9 @@ def ready(url: str) -> dict[str, object]:
         ("", ""),
         ("?labpath=nb/a%20b.ipynb&filepath=x.ipynb&urlpath=lab", "doc/tree/nb/a%20b.ipynb"),
         ("?filepath=/data/x.ipynb/&urlpath=voila/render/y.ipynb", "tree/data/x.ipynb"),
+        # ? and # are part of a file's name, not a query or fragment of the session's URL.
+        ("?labpath=q%3Fa%23b%25c.ipynb", "doc/tree/q%3Fa%23b%25c.ipynb"),
+        ("?filepath=dir%23/x%3F.ipynb", "tree/dir%23/x%3F.ipynb"),
         ("?urlpath=voila/render/y.ipynb", "voila/render/y.ipynb"),
         ("?urlpath=/lab/tree/z.ipynb", "lab/tree/z.ipynb"),
         ("?urlpath=https://evil.example/steal", ""),  # the token never leaves the session

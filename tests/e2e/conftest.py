@@ -102,11 +102,12 @@ class Server:
         raise AssertionError(f"session {session_id} is {data['state']}, not one of {states}")
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("binder-data")
+def start_server(data_dir: Path, *options: str, idle_timeout: int = IDLE_TIMEOUT) -> Server:
+    """`skybinder serve` on a free port with `data_dir`, once it answers /health; its output
+    goes to <data_dir>/serve.log (appended: a restart on the same directory adds to it)."""
     port = free_port()
-    log = (data_dir / "serve.log").open("wb")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = (data_dir / "serve.log").open("ab")
     cmd = [
         sys.executable,
         "-m",
@@ -117,37 +118,54 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "--data-dir",
         str(data_dir),
         "--idle-timeout",
-        str(IDLE_TIMEOUT),
+        str(idle_timeout),
         *(arg for name in PASSED for arg in ("--pass-env", name)),
+        *options,
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **SERVE_SECRETS, **PASSED}
     process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    log.close()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
+                token = (data_dir / "token").read_text().strip()
+                return Server(url=url, data_dir=data_dir, process=process, token=token)
         except httpx.HTTPError:
             time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail((data_dir / "serve.log").read_text())
-    token = (data_dir / "token").read_text().strip()
-    yield Server(url=url, data_dir=data_dir, process=process, token=token)
-    process.terminate()
-    process.wait(30)
-    log.close()
+    process.kill()
+    process.wait()
+    pytest.fail((data_dir / "serve.log").read_text())
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        server.process.terminate()
+        server.process.wait(30)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    started = start_server(tmp_path_factory.mktemp("binder-data"))
+    yield started
+    stop_server(started)
+
+
+WRAPPERS = {"bwrap", "unshare", "setpriv"}  # what containers start a server under
 
 
 def session_processes(session_id: str) -> list[int]:
-    """Pids of processes whose command line names this session's base_url."""
+    """Pids of the Jupyter servers whose command line names this session's base_url (not
+    the container's wrappers, whose command lines hold it too)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if f"/s/{session_id}/".encode() in (proc / "cmdline").read_bytes():
-                    pids.append(int(proc.name))
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
+            named = any(f"/s/{session_id}/".encode() in arg for arg in argv)
+            if named and Path(argv[0].decode()).name not in WRAPPERS:
+                pids.append(int(proc.name))
     return pids

@@ -21,6 +21,7 @@ import pytest
 
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.adapters.providers.guard import UrlGuard
+from tests.containment import containment
 from tests.integration.test_venv_builder import BASE, GIT, Finished, build, commit, messages
 
 SECRET = "admin-token-value-that-must-not-leak"
@@ -72,7 +73,9 @@ def data(tmp_path: Path) -> Path:
 @pytest.fixture
 def builder(data: Path, finished: Finished) -> VenvBuilder:
     guard = UrlGuard(allow_local=False, getaddrinfo=fake_dns)
-    return VenvBuilder(data, finished, base_packages=BASE, url_guard=guard)
+    return VenvBuilder(
+        data, finished, base_packages=BASE, url_guard=guard, containment=containment()
+    )
 
 
 @pytest.fixture
@@ -235,7 +238,12 @@ def test_post_build_sees_a_clean_environment(
         "PASSED_ON": "by-name",
     }
     builder = VenvBuilder(
-        data, finished, base_packages=BASE, environ=environ, pass_env=["PASSED_ON", "UNSET"]
+        data,
+        finished,
+        base_packages=BASE,
+        environ=environ,
+        pass_env=["PASSED_ON", "UNSET"],
+        containment=containment(),
     )
     repo = tmp_path / "env"
     sha = commit(repo, {"postBuild": 'env > "$REPO_DIR/seen.env"\n', "requirements.txt": ""})
@@ -249,5 +257,5 @@ def test_post_build_sees_a_clean_environment(
     assert not {"SKYBINDER_GITHUB_TOKEN", "GITHUB_TOKEN", "AWS_SECRET_ACCESS_KEY"} & set(seen)
     assert not any(value in {"ghp_serve", "aws-session"} for value in seen.values())
     assert seen["PASSED_ON"] == "by-name" and "UNSET" not in seen
-    assert seen["REPO_DIR"] == image.source and seen["VIRTUAL_ENV"] == image.env
-    assert seen["PATH"].startswith(f"{image.env}/bin:") and seen["HOME"] and seen["LANG"]
+    assert seen["REPO_DIR"] == seen["HOME"] == image.source and seen["VIRTUAL_ENV"] == image.env
+    assert seen["PATH"].startswith(f"{image.source}/.local/bin:{image.env}/bin:") and seen["LANG"]

@@ -12,6 +12,7 @@ from skybinder.adapters.local.data_fetch import DataFetcher
 from skybinder.adapters.local.images import ImageLayout
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.service.ports import BuildJob
+from tests.containment import containment
 from tests.integration.test_venv_builder import BASE, Finished, messages
 from tests.provider_fakes import Web, make_resolver
 from tests.unit.test_doi_providers import zenodo_record
@@ -32,7 +33,9 @@ def release_zip() -> bytes:
 def builder(tmp_path: Path, web: Web, finished: Finished) -> VenvBuilder:
     resolver = make_resolver(web, allow_local=True)
     data = DataFetcher(resolver.data_providers(), resolver.http)
-    return VenvBuilder(tmp_path / "data", finished, base_packages=BASE, data=data)
+    return VenvBuilder(
+        tmp_path / "data", finished, base_packages=BASE, data=data, containment=containment()
+    )
 
 
 def job(name: str) -> BuildJob:

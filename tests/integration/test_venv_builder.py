@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from skybinder.adapters.local.images import ImageLayout, LocalImage, LocalImageRegistry
-from skybinder.adapters.local.processes import run_streamed
+from skybinder.adapters.local.processes import Scope, run_streamed
 from skybinder.adapters.local.venv_builder import VenvBuilder
 from skybinder.domain.errors import BuildError
 from skybinder.service.ports import BuildJob
+from tests.containment import containment
 
 BASE = ["six"]
 TIMEOUT = 300.0
@@ -36,7 +37,7 @@ class Finished:
         self.calls: list[tuple[str, bool, str]] = []
         self._cond = threading.Condition()
 
-    def __call__(self, image_name: str, ok: bool, reason: str) -> None:
+    def __call__(self, image_name: str, ok: bool, reason: str, build_id: str = "") -> None:
         with self._cond:
             self.calls.append((image_name, ok, reason))
             self._cond.notify_all()
@@ -82,7 +83,7 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def builder(data: Path, finished: Finished) -> VenvBuilder:
-    return VenvBuilder(data, finished, base_packages=BASE)
+    return VenvBuilder(data, finished, base_packages=BASE, containment=containment())
 
 
 def build(
@@ -393,7 +394,10 @@ def test_streamed_process_times_out_with_its_children(tmp_path: Path) -> None:
     started = time.monotonic()
     # The background sleep keeps the pipe open after bash exits; the timeout must end it too.
     done = run_streamed(
-        ["bash", "-c", "echo started; sleep 60 & echo waiting"], on_line=lines.append, timeout=1
+        ["bash", "-c", "echo started; sleep 60 & echo waiting; sleep 60"],
+        on_line=lines.append,
+        timeout=1,
+        scope=Scope(containment(), "test/timeout"),
     )
     assert time.monotonic() - started < 30
     assert done.timed_out and not done.ok
@@ -402,4 +406,9 @@ def test_streamed_process_times_out_with_its_children(tmp_path: Path) -> None:
 
 def test_streamed_process_that_cannot_start() -> None:
     with pytest.raises(BuildError, match="Could not run no-such-program-skybinder"):
-        run_streamed(["no-such-program-skybinder"], on_line=print, timeout=5)
+        run_streamed(
+            ["no-such-program-skybinder"],
+            on_line=print,
+            timeout=5,
+            scope=Scope(containment(), "test/missing"),
+        )

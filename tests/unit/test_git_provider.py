@@ -370,8 +370,28 @@ def test_local_repository_unknown_ref_is_a_resolve_error(local_repo: Path) -> No
 
 def test_local_missing_repository_is_a_resolve_error(tmp_path: Path) -> None:
     resolver = git_resolver(FakeGitServer(), allow_local=True)
-    with pytest.raises(ResolveError, match=r"Could not read the local repository .*missing"):
-        resolver.resolve("git", git_spec(str(tmp_path / "missing"), "HEAD"))
+    missing = tmp_path / "missing"
+    with pytest.raises(ResolveError) as raised:
+        resolver.resolve("git", git_spec(str(missing), "HEAD"))
+    # git's own reason, not the last line of its advice ("and the repository exists.").
+    assert raised.value.message == (
+        f"Could not read the local repository {missing}: '{missing}' does not appear to be "
+        "a git repository. Check the path; it must be a git repository."
+    )
+    assert raised.value.status_code == 404
+
+
+def test_a_commit_a_local_repository_does_not_have_is_not_found(local_repo: Path) -> None:
+    resolver = git_resolver(FakeGitServer(), allow_local=True)
+    made_up = "0123456789" * 4
+    with pytest.raises(ResolveError, match=f"has no commit {made_up}") as raised:
+        resolver.resolve("git", git_spec(str(local_repo), made_up))
+    assert raised.value.status_code == 404
+    tree = git(local_repo, "rev-parse", "HEAD^{tree}")  # an object, but no commit
+    with pytest.raises(ResolveError, match="has no commit"):
+        resolver.resolve("git", git_spec(local_repo.as_uri(), tree))
+    first = git(local_repo, "rev-parse", "main~1")  # on no branch tip: still a commit it has
+    assert resolver.resolve("git", git_spec(local_repo.as_uri(), first.upper())).ref == first
 
 
 def test_local_repositories_are_refused_outside_local_mode(local_repo: Path) -> None:

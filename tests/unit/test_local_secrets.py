@@ -49,9 +49,10 @@ def test_repository_code_sees_what_repo2docker_gives_and_nothing_of_the_binders(
     )
     assert not set(SECRETS) & set(env) and "PYTHONPATH" not in env and "UV_INDEX_URL" not in env
     assert env["JUPYTER_TOKEN"] == "session-token"  # the session's, never the user's own
-    assert env["PATH"] == "/d/envs/k/venv/bin:/usr/local/bin:/usr/bin"
+    # As in a repo2docker image: the repository is HOME, and its .local/bin comes first.
+    assert env["PATH"] == "/d/sessions/s/work/.local/bin:/d/envs/k/venv/bin:/usr/local/bin:/usr/bin"
     assert (env["HOME"], env["LANG"], env["USER"], env["NB_USER"]) == (
-        "/home/ada", "en_GB.UTF-8", "ada", "ada",
+        "/d/sessions/s/work", "en_GB.UTF-8", "ada", "ada",
     )  # fmt: skip
     assert env["REPO_DIR"] == "/d/sessions/s/work"
     assert env["VIRTUAL_ENV"] == env["NB_PYTHON_PREFIX"] == "/d/envs/k/venv"

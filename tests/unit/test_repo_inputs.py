@@ -173,3 +173,43 @@ def test_directories_named_like_inputs_are_ignored(tmp_path: Path) -> None:
     (tmp_path / "start").mkdir()
     inputs = detect_inputs(tmp_path)
     assert inputs.requirements is None and inputs.start is None
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        {"install.R": "install.packages('x')\n", "requirements.txt": "six\n"},
+        {"binder/install.R": "install.packages('x')\n", "binder/requirements.txt": "six\n"},
+        {"requirements.R": "x\n", "requirements.txt": "six\n"},
+        # With a binder folder, repo2docker does not look for DESCRIPTION at all.
+        {"DESCRIPTION": "Package: x\n", "binder/requirements.txt": "six\n"},
+        {"binder/DESCRIPTION": "Package: x\n", "binder/requirements.txt": "six\n"},
+    ],
+)
+def test_r_files_without_an_r_runtime_or_root_description_build_as_python(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    inputs = detect_inputs(write(tmp_path, files))
+    assert inputs.requirements is not None and inputs.requirements.name == "requirements.txt"
+
+
+def test_a_root_description_makes_an_r_repository(tmp_path: Path) -> None:
+    write(tmp_path, {"DESCRIPTION": "Package: x\n", "requirements.txt": "six\n"})
+    with pytest.raises(BuildError, match=r"^DESCRIPTION makes it an R package \(it needs R\)"):
+        detect_inputs(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("files", "decides"),
+    [
+        # repo2docker's order: Nix before R before conda.
+        ({"runtime.txt": "r-2024-01-01\n", "environment.yml": "x\n"}, "runtime.txt asks for R"),
+        ({"DESCRIPTION": "Package: x\n", "environment.yml": "x\n"}, "DESCRIPTION makes it"),
+        ({"default.nix": "x\n", "runtime.txt": "r-2024-01-01\n"}, "default.nix needs Nix"),
+    ],
+)
+def test_r_is_decided_in_repo2dockers_order(
+    tmp_path: Path, files: dict[str, str], decides: str
+) -> None:
+    with pytest.raises(BuildError, match=f"^{decides}"):
+        detect_inputs(write(tmp_path, files))

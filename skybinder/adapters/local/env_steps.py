@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skybinder.adapters.local.clean_env import repository_environment, tool_environment
-from skybinder.adapters.local.processes import Finished, run_captured, run_streamed
+from skybinder.adapters.local.containment import View
+from skybinder.adapters.local.processes import Finished, Scope, run_captured, run_streamed
 from skybinder.adapters.local.repo_inputs import RepoInputs
 from skybinder.domain.errors import BuildError
 
@@ -76,14 +77,58 @@ def find_python(
     return Interpreter(path=path, real_path=lines[1], version=lines[0])
 
 
+@dataclass(frozen=True)
+class Step:
+    """Where a build's steps run: the build's container scope and what they see of the files."""
+
+    scope: Scope
+    view: View | None = None
+
+
+class Build:
+    """One build's container scope and private /tmp."""
+
+    def __init__(self, scope: Scope, tmp: Path) -> None:
+        self.scope = scope
+        self.tmp = tmp
+
+    def step(self, data_dir: Path, writable: tuple[Path, ...]) -> Step:
+        """Steps that run repository code (setup.py, postBuild) see the host read-only except
+        `writable`, a private /tmp, and nothing of the data directory but what they build."""
+        return Step(self.scope, View(writable=writable, hidden=(data_dir,), tmp=self.tmp))
+
+
+def uv_cache_dir(uv_bin: str, env: Mapping[str, str] | None = None) -> Path:
+    """uv's cache directory under `env` (made if missing): builds that hide the rest of the
+    file system still share it, so packages are downloaded once."""
+    answer = run_captured([uv_bin, "cache", "dir"], timeout=QUERY_TIMEOUT, env=uv_env(env))
+    lines = answer.stdout.strip().splitlines()
+    if answer.returncode != 0 or not lines:
+        raise BuildError(f"uv cannot say where its cache is: {answer.stderr.strip()[:200]}")
+    path = Path(lines[-1])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def create_venv(
-    uv_bin: str, python: Interpreter, venv: Path, say: Say, env: Mapping[str, str] | None = None
+    uv_bin: str,
+    python: Interpreter,
+    venv: Path,
+    say: Say,
+    step: Step,
+    env: Mapping[str, str] | None = None,
 ) -> None:
     """Create the virtual environment; --seed adds pip, which postBuild scripts often call."""
     say(f"Creating a Python {python.version} environment")
     args = [uv_bin, "venv", "--seed", "--no-project", "--python", python.path, str(venv)]
     done = run_streamed(
-        args, on_line=say, timeout=QUERY_TIMEOUT * 5, cwd=venv.parent, env=uv_env(env)
+        args,
+        on_line=say,
+        timeout=QUERY_TIMEOUT * 5,
+        cwd=venv.parent,
+        env=uv_env(env),
+        scope=step.scope,
+        view=step.view,
     )
     if not done.ok:
         raise BuildError(
@@ -99,6 +144,7 @@ def install_packages(
     inputs: RepoInputs,
     base: Sequence[str],
     say: Say,
+    step: Step,
     env: Mapping[str, str] | None = None,
 ) -> None:
     """Install the base packages, requirements.txt and the repository itself, in one resolve."""
@@ -117,7 +163,13 @@ def install_packages(
     args += ["--compile-bytecode", "--python", str(venv / "bin/python")]
     # From the repository root, as repo2docker does: paths in requirements.txt are relative to it.
     done = run_streamed(
-        [*args, *wanted], on_line=say, timeout=INSTALL_TIMEOUT, cwd=repo, env=uv_env(env)
+        [*args, *wanted],
+        on_line=say,
+        timeout=INSTALL_TIMEOUT,
+        cwd=repo,
+        env=uv_env(env),
+        scope=step.scope,
+        view=step.view,
     )
     if not done.ok:
         raise BuildError(
@@ -161,9 +213,15 @@ def summarize_uv_error(done: Finished) -> str:
 
 
 def run_post_build(
-    source: Path, script: Path, venv: Path, say: Say, env: Mapping[str, str] | None = None
+    source: Path,
+    script: Path,
+    venv: Path,
+    say: Say,
+    step: Step,
+    env: Mapping[str, str] | None = None,
 ) -> None:
-    """Run the repository's postBuild in `source`, with the environment active.
+    """Run the repository's postBuild in `source`, with the environment active and HOME,
+    REPO_DIR and PATH as repo2docker sets them (`source` is both HOME and REPO_DIR).
 
     Like repo2docker (`chmod +x postBuild && ./postBuild`), a script with a `#!` line runs as
     a program and anything else goes to bash, which is what a shell does with such a file.
@@ -179,7 +237,15 @@ def run_post_build(
     if env is None:
         env = repository_environment(venv=venv, repo_dir=source)
     say(f"Running {script.as_posix()}")
-    done = run_streamed(args, on_line=say, timeout=POST_BUILD_TIMEOUT, cwd=source, env=env)
+    done = run_streamed(
+        args,
+        on_line=say,
+        timeout=POST_BUILD_TIMEOUT,
+        cwd=source,
+        env=env,
+        scope=step.scope,
+        view=step.view,
+    )
     if done.timed_out:
         raise BuildError(
             f"{script.as_posix()} did not finish within {POST_BUILD_TIMEOUT / 60:.0f} minutes. "

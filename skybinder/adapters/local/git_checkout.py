@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from skybinder.adapters.local.processes import Finished, run_streamed
+from skybinder.adapters.local.processes import Finished, Scope, run_streamed
 from skybinder.domain.errors import BuildError
 
 GIT_TIMEOUT = 600.0
@@ -26,9 +26,12 @@ def fetch(
     ref: str,
     dest: Path,
     say: Callable[[str], None],
+    scope: Scope,
     timeout: float = GIT_TIMEOUT,
 ) -> None:
-    """Clone `repo_url` (a URL, `file://` URL or local path) into `dest` and check out `ref`.
+    """Clone `repo_url` (a URL, `file://` URL or local path) into `dest` and check out `ref`,
+    each git command in a container of `scope` (seeing the whole host: a local repository
+    may be anywhere).
 
     Raises BuildError, saying what to check, when the repository or the ref cannot be had.
     """
@@ -37,14 +40,14 @@ def fetch(
         raise BuildError(f"'{ref}' is not a ref git can check out. Use a branch, tag or commit.")
     say(f"Fetching {repo_url} at {ref}")
     clone = ["git", "clone", "--quiet", "--no-checkout", "--", repo_url, str(dest)]
-    done = run_streamed(clone, on_line=say, timeout=timeout, env=git_env())
+    done = run_streamed(clone, on_line=say, timeout=timeout, env=git_env(), scope=scope)
     if not done.ok:
         raise BuildError(
             f"Could not fetch the repository {repo_url}{_why(done, timeout)}. Check that the "
             "address is right and the repository is public."
         )
     checkout = ["git", "-C", str(dest), "checkout", "--quiet", ref]
-    done = run_streamed(checkout, on_line=say, timeout=timeout, env=git_env())
+    done = run_streamed(checkout, on_line=say, timeout=timeout, env=git_env(), scope=scope)
     if not done.ok:
         raise BuildError(
             f"Could not check out '{ref}' in {repo_url}{_why(done, timeout)}. Check that the "
@@ -53,7 +56,7 @@ def fetch(
     if (dest / ".gitmodules").is_file():
         # repo2docker fetches submodules too; notebooks often live in one.
         update = ["git", "-C", str(dest), "submodule", "update", "--init", "--recursive"]
-        done = run_streamed(update, on_line=say, timeout=timeout, env=git_env())
+        done = run_streamed(update, on_line=say, timeout=timeout, env=git_env(), scope=scope)
         if not done.ok:
             raise BuildError(
                 f"Could not fetch the submodules of {repo_url}{_why(done, timeout)}. Check that "

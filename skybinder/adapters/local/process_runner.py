@@ -1,20 +1,28 @@
-"""ProcessRunner: each session's Jupyter server as a local process in a fresh working copy."""
+"""ProcessRunner: each session's Jupyter server as a local process in a fresh working copy.
+
+A session runs in a process container of its own (see containment.py): when its server ends —
+stopped, culled for idleness, or crashed — every process it started ends too. It runs from an
+environment layer of its own over the shared one (session_layer.py), so what it installs
+stays in the session; its working copy is its HOME, as in a repo2docker image.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from skybinder.adapters.local.bounded_output import CappedLog, lines
 from skybinder.adapters.local.clean_env import repository_environment
-from skybinder.adapters.local.images import ImageLayout
+from skybinder.adapters.local.containment import Contained, Containment, View, scope_of
+from skybinder.adapters.local.images import ImageLayout, LocalImage
+from skybinder.adapters.local.session_layer import Layer, make_layer
 from skybinder.domain.errors import LaunchError
 from skybinder.domain.jupyter import JupyterOptions, jupyter_args
 from skybinder.domain.model import TaskStatus
@@ -25,6 +33,8 @@ log = logging.getLogger(__name__)
 TaskListener = Callable[[str, str, TaskStatus, str, str], None]
 KILL_AFTER = 5.0  # seconds between SIGTERM and SIGKILL
 LOG_TAIL = 1500  # characters of the server log quoted when it dies unexpectedly
+LOG_HEAD_BYTES = 4 * 1024 * 1024  # of a session's server log kept as it comes
+LOG_TAIL_BYTES = 1024 * 1024  # and of its end
 
 
 def free_port(host: str) -> int:
@@ -33,28 +43,39 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
+class _Task:
+    server: Contained
+    monitor: threading.Thread
+
+
 class ProcessRunner:
-    """Runs `jupyter server` from an image's environment, one process group per session."""
+    """Runs `jupyter server` from an image's environment, one process container per session."""
 
     def __init__(
         self,
         root: Path,
         on_state: TaskListener,
         *,
+        containment: Containment,
         host: str = "127.0.0.1",
         options: JupyterOptions | None = None,
         pass_env: Sequence[str] = (),
         environ: Mapping[str, str] = os.environ,
     ) -> None:
         self.images = ImageLayout(root)
+        self.root = root
         self.sessions_dir = root / "sessions"
         self.on_state = on_state
         self.host = host
         self.options = options or JupyterOptions(allow_root=os.geteuid() == 0)
         self.pass_env = tuple(pass_env)  # variables of `environ` sessions may see
         self.environ = environ
-        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.containment = containment
+        self._scope = scope_of(root)
+        self._tasks: dict[str, _Task] = {}
         self._stopping: set[str] = set()
+        self._closed = False
         self._lock = threading.Lock()
 
     def prepare(self, image_name: str) -> str:
@@ -67,44 +88,68 @@ class ProcessRunner:
             raise LaunchError(f"The image {request.image_name} is not built on this machine.")
         task_id = f"local-{request.session_id}"
         home = self.sessions_dir / request.session_id
-        work = home / "work"
         shutil.rmtree(home, ignore_errors=True)
-        home.mkdir(parents=True)
+        try:
+            server, address = self._start_server(request, image, home)
+        except BaseException:
+            shutil.rmtree(home, ignore_errors=True)  # a launch that failed leaves nothing
+            raise
+        monitor = threading.Thread(
+            target=self._monitor,
+            args=(request.session_id, task_id, server, address, home),
+            name=f"session-{request.session_id}",
+            daemon=True,
+        )
+        with self._lock:
+            self._tasks[task_id] = _Task(server, monitor)
+        monitor.start()
+        return task_id
+
+    def _start_server(
+        self, request: LaunchRequest, image: LocalImage, home: Path
+    ) -> tuple[Contained, str]:
+        work = home / "work"
+        (home / "tmp").mkdir(parents=True)
         shutil.copytree(image.source, work, symlinks=True)
+        try:
+            layer = make_layer(Path(image.env), home / "env")
+        except (OSError, ValueError) as err:
+            raise LaunchError(f"The environment of {image.name} cannot be used: {err}") from err
         port = free_port(self.host)
-        command = [image.python, "-m", "jupyter_server"]
         options = self.options.with_idle_timeout(request.idle_timeout)
+        command = [str(layer.python), "-m", "jupyter_server"]
         command += jupyter_args(request.base_url, self.host, port, options)
         if image.start:
             # repo2docker runs the repo's `start` script with the server command as arguments.
             command = [str(work / Path(image.start).relative_to(image.source)), *command]
-        env = self._environment(request, image.env, home, work)
-        with (home / "server.log").open("wb") as out:
-            proc = subprocess.Popen(
-                command,
-                cwd=work,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        (home / "pid").write_text(str(proc.pid))
         with self._lock:
-            self._procs[task_id] = proc
-        address = f"{self.host}:{port}"
-        threading.Thread(
-            target=self._monitor, args=(request.session_id, task_id, proc, address), daemon=True
-        ).start()
-        return task_id
+            if self._closed:
+                raise LaunchError("The local binder is shutting down.")
+            try:
+                server = self.containment.spawn(
+                    command,
+                    marker=f"{self._scope}/session-{request.session_id}",
+                    view=self._view(home, Path(image.env)),
+                    cwd=work,
+                    env=self._environment(request, layer, home, work),
+                )
+            except OSError as err:
+                raise LaunchError(f"Could not start Jupyter: {err.strerror or err}.") from err
+        return server, f"{self.host}:{port}"
+
+    def _view(self, home: Path, env: Path) -> View:
+        # The shared environment (with the checkout it may install from) is read-only.
+        return View(writable=(home,), readable=(env.parent,), hidden=(self.root,), tmp=home / "tmp")
 
     def _environment(
-        self, request: LaunchRequest, env_dir: str, home: Path, work: Path
+        self, request: LaunchRequest, layer: Layer, home: Path, work: Path
     ) -> dict[str, str]:
         """What the session's server, its kernels and `start` see (clean_env.py): none of the
-        binder's own variables, only the launch's BINDER_* and the server's settings."""
+        binder's own variables, only the launch's BINDER_* and the server's settings; its
+        own environment layer first, then the shared environment, on PATH."""
         extra = {
             **request.env,
+            **layer.env(),
             "JUPYTER_TOKEN": request.token,
             # Keep the server's runtime and config files out of the user's own Jupyter.
             "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
@@ -112,93 +157,112 @@ class ProcessRunner:
             "IPYTHONDIR": str(home / "ipython"),
         }
         return repository_environment(
-            venv=env_dir, repo_dir=work, pass_env=self.pass_env, environ=self.environ, extra=extra
+            venv=layer.path,
+            repo_dir=work,
+            pass_env=self.pass_env,
+            environ=self.environ,
+            extra=extra,
+            env_bins=[layer.bin, layer.shared / "bin"],
         )
 
     def _monitor(
-        self, session_id: str, task_id: str, proc: subprocess.Popen[bytes], address: str
+        self, session_id: str, task_id: str, server: Contained, address: str, home: Path
     ) -> None:
+        ended = threading.Event()
+        drain = threading.Thread(
+            target=_keep_log, args=(server, home / "server.log", ended), daemon=True
+        )
+        drain.start()
         self.on_state(session_id, task_id, TaskStatus.RUNNING, address, "")
-        code = proc.wait()
+        code = server.wait()
+        ended.set()
+        drain.join()
         with self._lock:
             asked = task_id in self._stopping
-            self._stopping.discard(task_id)
-            self._procs.pop(task_id, None)
-        home = self.sessions_dir / session_id
-        reason = self._exit_reason(code, asked, home)
+        reason = _exit_reason(code, asked, home)
         shutil.rmtree(home, ignore_errors=True)
-        self.on_state(session_id, task_id, TaskStatus.STOPPED, "", reason)
-
-    @staticmethod
-    def _exit_reason(code: int, asked: bool, home: Path) -> str:
-        if asked:
-            return "stopped by skybinder"
-        if code == 0:
-            return "Jupyter shut down (idle culling, or shut down by the user)"
-        how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
         try:
-            tail = (home / "server.log").read_text(errors="replace")[-LOG_TAIL:]
-        except OSError:
-            tail = ""
-        return f"Jupyter {how}" + (f"; its last output:\n{tail}" if tail and code > 0 else "")
+            self.on_state(session_id, task_id, TaskStatus.STOPPED, "", reason)
+        finally:
+            # Alive until reported, so the reaper never reports it first with less to say.
+            with self._lock:
+                self._stopping.discard(task_id)
+                self._tasks.pop(task_id, None)
 
     def stop(self, task_id: str) -> None:
         with self._lock:
-            proc = self._procs.get(task_id)
-            if proc is None:
+            task = self._tasks.get(task_id)
+            if task is None:
                 return
             self._stopping.add(task_id)
-        _signal_group(proc.pid, signal.SIGTERM)
-        timer = threading.Timer(KILL_AFTER, _kill_if_alive, args=(proc,))
+        task.server.terminate()
+        timer = threading.Timer(KILL_AFTER, task.server.kill)
         timer.daemon = True
         timer.start()
 
     def is_alive(self, task_id: str) -> bool:
+        # Until its monitor has seen it end. (Polling the process would reap it, and only
+        # the monitor may: it ends the rest of the container while the id is still held.)
         with self._lock:
-            proc = self._procs.get(task_id)
-        return proc is not None and proc.poll() is None
+            return task_id in self._tasks
 
-    def stop_all(self) -> None:
-        """Stop every server this runner started and wait for them (used at shutdown)."""
+    def stop_all(self, grace: float = KILL_AFTER) -> None:
+        """Start nothing more; stop every server this runner started, kill those still up
+        after `grace` seconds, and return once each has been reported stopped."""
         with self._lock:
-            procs = list(self._procs.items())
-        for task_id, _ in procs:
-            self.stop(task_id)
-        for _, proc in procs:
-            try:
-                proc.wait(KILL_AFTER + 1)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
+            self._closed = True
+            tasks = dict(self._tasks)
+            self._stopping.update(tasks)
+        for task in tasks.values():
+            task.server.terminate()
+        deadline = time.monotonic() + grace
+        for task in tasks.values():
+            task.monitor.join(max(0.0, deadline - time.monotonic()))
+        for task in tasks.values():
+            task.server.kill()
+            task.monitor.join()
 
     def sweep(self) -> int:
-        """Kill servers left behind by an earlier run of this data directory; return how many.
-
-        A pid is only trusted when that process still runs with the session's base_url in its
-        command line, so a reused pid never gets a signal meant for a dead server.
-        """
-        killed = 0
+        """End every process an earlier run of this data directory left (its containers
+        carry this data directory's marker) and remove its working copies; return how many
+        processes were killed."""
+        killed = self.containment.sweep(self._scope)
         for home in self.sessions_dir.glob("*") if self.sessions_dir.exists() else []:
-            pid_file = home / "pid"
-            if pid_file.exists() and _is_session_process(pid_file, home.name):
-                _signal_group(int(pid_file.read_text()), signal.SIGKILL)
-                killed += 1
             shutil.rmtree(home, ignore_errors=True)
         return killed
 
 
-def _is_session_process(pid_file: Path, session_id: str) -> bool:
+def _keep_log(server: Contained, path: Path, ended: threading.Event) -> None:
+    """Copy the server's output into its log, bounded whatever it prints."""
+    log_file = CappedLog(
+        path,
+        head=LOG_HEAD_BYTES,
+        tail=LOG_TAIL_BYTES,
+        notice=lambda head, tail: (
+            f"[skybinder: over {head} bytes of output; the last {tail} are kept]"
+        ),
+        gap=lambda count, size: f"[skybinder: {count} lines ({size} bytes) left out]",
+    )
     try:
-        cmdline = Path(f"/proc/{int(pid_file.read_text())}/cmdline").read_bytes()
-    except (OSError, ValueError):
-        return False
-    return f"/s/{session_id}/".encode() in cmdline
+        assert server.proc.stdout is not None
+        for line in lines(server.proc.stdout, done=ended):
+            log_file.write(line)
+    finally:
+        log_file.close()
+        if server.proc.stdout is not None:
+            server.proc.stdout.close()
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _kill_if_alive(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGKILL)
+def _exit_reason(code: int, asked: bool, home: Path) -> str:
+    if asked:
+        return "stopped by skybinder"
+    if code == 0:
+        return "Jupyter shut down (idle culling, or shut down by the user)"
+    how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+    try:
+        with (home / "server.log").open("rb") as file:
+            file.seek(max(0, file.seek(0, os.SEEK_END) - 4 * LOG_TAIL))
+            tail = file.read().decode("utf-8", errors="replace")[-LOG_TAIL:]
+    except OSError:
+        tail = ""
+    return f"Jupyter {how}" + (f"; its last output:\n{tail}" if tail and code > 0 else "")

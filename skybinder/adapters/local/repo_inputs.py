@@ -5,26 +5,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from skybinder.domain.errors import BuildError
 
 # In repo2docker's buildpack order, so a repository is turned away for the file that would
 # have decided its build there. Each reason completes "<file> ..., which the local builder
-# does not support".
+# does not support". R comes between Nix and conda (`_refuse_r`): repo2docker builds a
+# repository with R only for an R runtime.txt or a root DESCRIPTION; an install.R alone is
+# ignored there (the repository is built as Python), and so it is here.
 UNSUPPORTED: tuple[tuple[str, str], ...] = (
     ("Dockerfile", "asks for a Docker build"),
     ("Project.toml", "needs Julia"),
     ("JuliaProject.toml", "needs Julia"),
     ("REQUIRE", "needs Julia"),
     ("default.nix", "needs Nix"),
-    ("DESCRIPTION", "needs R"),
-    ("install.R", "needs R"),
-    ("requirements.R", "needs R"),
     ("environment.yml", "needs conda"),
     ("Pipfile", "needs pipenv"),
     ("Pipfile.lock", "needs pipenv"),
     ("apt.txt", "installs system packages with apt"),
 )
+BEFORE_R = 5  # the entries of UNSUPPORTED that repo2docker looks at before R
 BUILD_FILES = ("runtime.txt", "requirements.txt", "postBuild", "start")
 PROJECT_FILES = ("setup.py", "pyproject.toml")  # the repository is installed from these
 ADVICE = "use requirements.txt, or deploy skybinder to AWS where repo2docker builds it."
@@ -68,7 +69,7 @@ def detect_inputs(repo_dir: Path) -> RepoInputs:
     """
     config = _config_dir(repo_dir)
     where = repo_dir / config
-    _refuse_unsupported(where, config)
+    _refuse_unsupported(repo_dir, config)
     found = {name: _file(where, config, name) for name in BUILD_FILES}
     root_config = config == Path(".")
     setup = [Path(n) for n in PROJECT_FILES if root_config and (repo_dir / n).is_file()]
@@ -115,11 +116,33 @@ def _file(where: Path, config: Path, name: str) -> Path | None:
     return config / name if (where / name).is_file() else None
 
 
-def _refuse_unsupported(where: Path, config: Path) -> None:
-    for name, why in UNSUPPORTED:
+def _refuse_unsupported(repo_dir: Path, config: Path) -> None:
+    where = repo_dir / config
+    for index, (name, why) in enumerate(UNSUPPORTED):
+        if index == BEFORE_R:
+            _refuse_r(repo_dir, config)
         if (where / name).exists():
-            shown = (config / name).as_posix()
-            raise BuildError(f"{shown} {why}, which the local builder does not support; {ADVICE}")
+            _refuse(config / name, why)
+
+
+def _refuse_r(repo_dir: Path, config: Path) -> None:
+    """repo2docker's R rule: an `r-<date>` runtime.txt, or (without a binder folder) a
+    DESCRIPTION file at the root."""
+    runtime = repo_dir / config / "runtime.txt"
+    # Read only inside the checkout (a link out of it is refused later, for what it is), and
+    # only its first line, as repo2docker does.
+    if runtime.is_file() and runtime.resolve().is_relative_to(repo_dir.resolve()):
+        lines = runtime.read_text(errors="replace").strip().splitlines()
+        text = lines[0].strip() if lines else ""
+        if _R_RUNTIME.fullmatch(text):
+            _refuse(config / "runtime.txt", f"asks for R ({text})")
+    if config == Path(".") and (repo_dir / "DESCRIPTION").exists():
+        _refuse(Path("DESCRIPTION"), "makes it an R package (it needs R)")
+
+
+def _refuse(shown: Path, why: str) -> NoReturn:
+    shown_as = shown.as_posix()
+    raise BuildError(f"{shown_as} {why}, which the local builder does not support; {ADVICE}")
 
 
 def parse_runtime(path: Path, shown: Path) -> str | None:
@@ -155,3 +178,17 @@ def parse_runtime(path: Path, shown: Path) -> str | None:
 def refers_to_repo_files(requirements_text: str) -> bool:
     """True when a requirements file names other files of the repository (`-e .`, `-r x.txt`)."""
     return any(_LOCAL_REQUIREMENT.match(line) for line in requirements_text.splitlines())
+
+
+def describe(inputs: RepoInputs) -> str:
+    """What the build log says it found: where the configuration is read from, and which files."""
+    found = [
+        path.as_posix()
+        for path in (inputs.requirements, inputs.runtime, inputs.post_build, inputs.start)
+        if path is not None
+    ]
+    if inputs.install_repo:
+        found.append("setup.py / pyproject.toml")
+    where = "the repository root" if inputs.config_dir == Path(".") else f"{inputs.config_dir}/"
+    listed = ", ".join(found) if found else "no build files (base packages only)"
+    return f"Reading configuration from {where}: {listed}"

@@ -132,6 +132,8 @@ class GitProvider(RepoProvider[GitSpec]):
         if scheme != "file":
             # Checked even when nothing is fetched here: the builder will clone from this host.
             self._http.guard.check(parsed.url, GIT_SCHEMES)
+        if is_sha1(parsed.ref) and scheme == "file":
+            return self._local_commit(parsed.url, parsed.ref.lower())
         if is_sha1(parsed.ref):
             return parsed.ref.lower()
         if scheme in ("http", "https"):
@@ -233,12 +235,35 @@ class GitProvider(RepoProvider[GitSpec]):
 
     def _local_refs(self, url: str) -> Refs:
         path = unquote(urlsplit(url).path)
-        # "--" ends git's options, so no path can be read as one; GIT_ALLOW_PROTOCOL keeps
-        # ls-remote from reaching any other transport, the prompt setting from waiting for input.
+        # "--" ends git's options, so no path can be read as one.
+        done = self._git(["ls-remote", "--", path])
+        if done.returncode != 0:
+            raise ResolveError(
+                f"Could not read the local repository {path}: {_git_error(done.stderr)}. "
+                "Check the path; it must be a git repository."
+            )
+        return parse_ls_remote(done.stdout)
+
+    def _local_commit(self, url: str, sha: str) -> str:
+        """`sha` when the local repository at `url` has that commit; else ResolveError (404),
+        before anything is built."""
+        self._local_refs(url)  # a repository, readable: or a clear error
+        path = unquote(urlsplit(url).path)
+        done = self._git(["-C", path, "cat-file", "-e", f"{sha}^{{commit}}"])
+        if done.returncode != 0:
+            raise ResolveError(
+                f"The local repository {path} has no commit {sha}. Check the commit sha, or "
+                "use a branch or tag name."
+            )
+        return sha
+
+    def _git(self, args: list[str]) -> subprocess.CompletedProcess[str]:
+        # GIT_ALLOW_PROTOCOL keeps git from reaching any other transport, the prompt setting
+        # from waiting for input.
         env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": "file"}
         try:
-            done = subprocess.run(
-                ["git", "ls-remote", "--", path],
+            return subprocess.run(
+                ["git", *args],
                 capture_output=True,
                 encoding="utf-8",
                 errors="replace",
@@ -252,9 +277,14 @@ class GitProvider(RepoProvider[GitSpec]):
             ) from error
         except subprocess.TimeoutExpired as error:
             raise ProviderUnavailableError(
-                f"git ls-remote {path} took longer than {self._git_timeout:g} seconds."
+                f"git {args[0]} took longer than {self._git_timeout:g} seconds."
             ) from error
-        if done.returncode != 0:
-            reason = (done.stderr.strip().splitlines() or ["git ls-remote failed"])[-1]
-            raise ResolveError(f"Could not read the local repository {path}: {reason}")
-        return parse_ls_remote(done.stdout)
+
+
+def _git_error(stderr: str) -> str:
+    """git's own reason, from its first `fatal:` line (the advice after it says nothing about
+    this repository), without a trailing period."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line.removeprefix("fatal:").strip() for line in lines if line.startswith("fatal:")]
+    reason = (fatal or lines or ["git could not read it"])[0]
+    return reason.rstrip(".")

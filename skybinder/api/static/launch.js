@@ -161,14 +161,20 @@
     open(eventsUrl());
   }
 
+  /* A file's path in the session's URL: each segment encoded whole, so ? and # in a name
+     stay part of it instead of starting the query or the fragment. */
+  function encodePath(path) {
+    return path.replace(/^\/+|\/$/g, "").split("/").map(encodeURIComponent).join("/");
+  }
+
   /* Where to go once the server is ready: BinderHub's precedence, labpath then filepath then
      urlpath, relative to the session's URL. */
   function target(data) {
     var urlPath = params.get("urlpath") || "";
     if (params.has("labpath")) {
-      urlPath = "doc/tree/" + encodeURI(params.get("labpath").replace(/^\/+|\/$/g, ""));
+      urlPath = "doc/tree/" + encodePath(params.get("labpath"));
     } else if (params.has("filepath")) {
-      urlPath = "tree/" + encodeURI(params.get("filepath").replace(/^\/+|\/$/g, ""));
+      urlPath = "tree/" + encodePath(params.get("filepath"));
     }
     var base = new URL(String(data.url), window.location.href);
     var url = new URL(urlPath.replace(/^\/+/, ""), base);

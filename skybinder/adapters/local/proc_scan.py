@@ -1,0 +1,84 @@
+"""Reading /proc: the children of a process, and the processes that carry a marker.
+
+Signals go through pidfds (`os.pidfd_open`): a process is pinned before its environment is
+read, so a pid reused in between never gets a signal meant for another process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+PROC = Path("/proc")
+MARKER_VARIABLE = b"SKYBINDER_CONTAINER="
+MAX_PASSES = 10  # a marked process may fork while we sweep: look again until none is left
+
+
+def child_pid(pid: int, depth: int) -> int | None:
+    """The process `depth` generations below `pid` when each generation has one child
+    (`pid` itself for depth 0); None when that cannot be told."""
+    for _ in range(depth):
+        try:
+            children = (PROC / str(pid) / "task" / str(pid) / "children").read_text().split()
+        except OSError:
+            return None
+        if len(children) != 1:
+            return None
+        pid = int(children[0])
+    return pid
+
+
+def marked_with(pid: int) -> str | None:
+    """The container marker in a process's environment, or None (none, or not readable)."""
+    try:
+        environ = (PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return None
+    for entry in environ.split(b"\0"):
+        if entry.startswith(MARKER_VARIABLE):
+            return entry[len(MARKER_VARIABLE) :].decode("utf-8", "replace")
+    return None
+
+
+def pids() -> Iterator[int]:
+    me = os.getpid()
+    for entry in PROC.iterdir():
+        if entry.name.isdigit() and int(entry.name) != me:
+            yield int(entry.name)
+
+
+def kill_marked(marker: str, *, exact: bool) -> int:
+    """SIGKILL every process whose marker is `marker` (or, not `exact`, starts with it);
+    return how many were killed."""
+    killed: set[int] = set()
+    for _ in range(MAX_PASSES):
+        found = {pid for pid in pids() if pid not in killed and _kill_if_marked(pid, marker, exact)}
+        killed |= found
+        if not found:
+            break
+    return len(killed)
+
+
+def _kill_if_marked(pid: int, marker: str, exact: bool) -> bool:
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:  # gone already
+        return False
+    try:
+        found = marked_with(pid)
+        if found is None or not (found == marker if exact else found.startswith(marker)):
+            return False
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            signal.pidfd_send_signal(fd, signal.SIGKILL)
+            return True
+        return False
+    finally:
+        os.close(fd)
+
+
+def count_marked(prefix: str) -> int:
+    """How many processes carry a marker starting with `prefix` (zombies carry none)."""
+    return sum(1 for pid in pids() if (found := marked_with(pid)) and found.startswith(prefix))
