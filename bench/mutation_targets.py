@@ -33,13 +33,22 @@ PRICING = under("unit", "pricing", "event_admission")
 EVENTS = (*PRICING, *under("unit", "events_service", "event_deadlines"))
 SQLITE_EVENTS = under("contract", "event_store", "sqlite_events", "event_races")
 DYNAMO_EVENTS = (*under("aws", "dynamo_events", "dynamo_event_admission"), *CONTRACT_EVENTS)
-DYNAMO_SLOTS = (*under("aws", "dynamo_store", "dynamo_event_admission"), *CONTRACT_SESSIONS)
+# The session slots' admission also checks the session proxy is awake (its marks' contract).
+DYNAMO_SLOTS = (*under("aws", "dynamo_store", "dynamo_event_admission"), *CONTRACT_SESSIONS,
+                *under("contract", "proxy_marks"))  # fmt: skip
 GUARD = under("unit", "ssrf_guard", "url_guard_hosts")
 SPECS = under("unit", "specs", "spec_rules", "spec_messages")
 LIMITS = (*under("unit", "launch_limits"), *under("contract", "rate_limiter"))
 SQLITE_LIMITS = (*LIMITS, *under("contract", "sqlite_rate_limit"))
 DYNAMO_LIMITS = (*LIMITS, *under("aws", "dynamo_rate_limit", "dynamo_event_admission"))
 API_LIMITS = under("unit", "launch_limits") + under("api", "rate_limit")
+# The local binder's access token, origin and host rules; event access codes' throttle; build
+# tokens. The guard's own tests drive its ASGI callable in the test's thread.
+ACCESS_RULES = under("unit", "access_rules")
+ACCESS = (*ACCESS_RULES, *under("unit", "access_guard"), *under("api", "local_access"))
+ACCESS_CODES = (*under("unit", "access_codes"), *under("api", "access_codes"))
+BUILD_TOKENS = (*under("unit", "tokens_and_resume"), *under("api", "rate_limit"))
+RESUME = (*under("unit", "tokens_and_resume"), *under("api", "pages"))
 # The functions of the DynamoDB store's admission and settlement (the rest is plumbing).
 DYNAMO_ADMISSION = ("holding", "joining", "moving", "_counters_op", "refused_by_event",
                     "DynamoEventStore.event_usage", "DynamoEventStore._event_refusal")  # fmt: skip
@@ -64,7 +73,11 @@ TARGETS: tuple[Target, ...] = (
     Target("skybinder/adapters/aws/dynamo_rate_limit.py", DYNAMO_LIMITS, keyword=DYNAMO),
     Target("skybinder/service/ports.py", LIMITS, RESULTS, "fake or launch_limits"),
     Target("skybinder/api/limits.py", API_LIMITS),
+    Target("skybinder/api/access_rules.py", ACCESS_RULES),
+    Target("skybinder/api/access.py", ACCESS),
+    Target("skybinder/service/access_codes.py", ACCESS_CODES, keyword="not dynamo"),
+    Target("skybinder/api/tokens.py", BUILD_TOKENS),
+    Target("skybinder/service/resume.py", RESUME, keyword="resume"),
+    Target("skybinder/api/origin.py", under("api", "origin")),
+    Target("skybinder/api/admin.py", under("api", "admin"), ("bearer_auth", "iam_auth")),
 )
-# The local binder's access token and origin rules are to join with a line each, once their
-# tests kill 90 % of their mutants (a first run: access_rules 96/124, access 206/305):
-#     Target("skybinder/api/access_rules.py", under("unit", "access_rules")),

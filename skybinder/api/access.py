@@ -21,7 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -144,7 +144,7 @@ class AccessGuard:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        refusal = self.refusal(Request(scope) if scope["type"] == "http" else HTTPConnection(scope))
+        refusal = self.refusal(HTTPConnection(scope))  # headers, query, cookies: never a body
         if refusal is not None:
             await refusal(scope, receive, send)
             return

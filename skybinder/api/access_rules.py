@@ -64,7 +64,8 @@ def is_foreign_request(
     header comes from a program, not from a page: the access token alone decides then.
     """
     if origin:
-        if origin != "null" and netloc(origin) == host.lower():
+        ours = host.lower()
+        if ours and netloc(origin) == ours:  # an Origin without a host (`null`) is never ours
             return False
         return not origin_allowed(origin, allowed)
     return (fetch_site or "").lower() in FOREIGN_FETCH_SITES
@@ -78,7 +79,8 @@ def is_foreign_navigation(fetch_site: str | None, referer: str | None, host: str
     """
     if fetch_site:
         return fetch_site.lower() in FOREIGN_FETCH_SITES
-    return bool(referer) and netloc(referer or "") != host.lower()
+    ours = host.lower()
+    return bool(referer) and not (ours and netloc(referer or "") == ours)
 
 
 def host_name(host: str) -> str:

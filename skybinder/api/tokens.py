@@ -75,8 +75,8 @@ class BuildTokens:
 
     def check(self, token: str, provider_spec: str, origin: str, client: str = "") -> str | None:
         """The token's id when it is valid and was issued to `client`; None for no token, or a
-        valid one issued to another address (served as a request without one); BuildTokenError
-        for an invalid one.
+        valid one issued to another address or naming none, or without an id (served as a
+        request without one); BuildTokenError for an invalid one.
 
         As BinderHub: a request without a token is served (the rate limit then applies to
         it), one with a bad token is refused.
@@ -84,7 +84,7 @@ class BuildTokens:
         if not token:
             return None
         claims = self.verify(token, provider_spec, origin)
-        if claims.get("client", "") != client or not claims.get("jti"):
+        if claims.get("client") != client or not claims.get("jti"):
             return None
         return str(claims["jti"])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from skybinder.admin_client import AdminClientError, call, sigv4_headers
 from skybinder.api.admin import bearer_auth, iam_auth, write_admin_token
@@ -48,6 +49,24 @@ def test_list_and_stop_sessions_with_a_bearer_token(make_api: Factory) -> None:
     assert session.task_id in world.runner.stopped
     missing = client.post("/api/admin/sessions/nope/stop", headers=auth)
     assert missing.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "ok"),
+    [
+        (f"Bearer {TOKEN}", True),
+        (f"bearer {TOKEN}", True),
+        (f"Bearer  {TOKEN} ", True),  # spaces around the token are not part of it
+        (f"Bearer {TOKEN}x", False),
+        (f"Bearer {TOKEN} {TOKEN}", False),
+        (f"Token {TOKEN}", False),
+        (f"Basic {TOKEN}", False),
+        ("", False),
+    ],
+)
+def test_the_bearer_token_is_compared_whole(header: str, ok: bool) -> None:
+    raw = [(b"authorization", header.encode())] if header else []
+    assert bearer_auth(TOKEN)(Request({"type": "http", "headers": raw})) is ok
 
 
 def test_iam_auth_reads_the_api_gateway_request_context(make_api: Factory) -> None:

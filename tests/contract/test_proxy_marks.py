@@ -36,7 +36,8 @@ def test_the_proxy_starts_asleep_and_a_session_that_starts_at_once_is_refused(
 ) -> None:
     assert isinstance(marks, ProxyMarks)
     assert not marks.proxy_awake()
-    with pytest.raises(ProxyAsleepError):
+    asleep = r"^The session proxy is asleep: wake it, then admit the session\.$"
+    with pytest.raises(ProxyAsleepError, match=asleep):
         marks.create(starting("a"), AWAKE_ONLY)  # type: ignore[arg-type]
     assert marks.get("a") is None  # nothing was written
     marks.create(starting("b"), Limits())  # type: ignore[arg-type]  # no check asked

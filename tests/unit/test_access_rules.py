@@ -120,3 +120,93 @@ def test_the_names_the_binder_answers_to(host: str, allowed: bool) -> None:
 )
 def test_host_names_lose_their_port(host: str, name: str) -> None:
     assert rules.host_name(host) == name
+
+
+@pytest.mark.parametrize(
+    ("url", "netloc"),
+    [
+        ("http://Lab-PC:8585/x?y=1", "lab-pc:8585"),
+        ("https://book.example", "book.example"),
+        ("null", ""),
+        ("http://[::1", ""),  # unparsable: no host, never ours
+    ],
+)
+def test_the_host_and_port_of_a_url(url: str, netloc: str) -> None:
+    assert rules.netloc(url) == netloc
+
+
+@pytest.mark.parametrize(
+    ("origin", "listed"),
+    [
+        ("https://book.example/", "https://book.example"),
+        ("https://jupyter.box", "HTTPS://JUPYTER.BOX/"),
+        ("HTTPS://JUPYTER.BOX/", "https://jupyter.box"),
+    ],
+)
+def test_listed_origins_match_whatever_the_case_and_a_trailing_slash(
+    origin: str, listed: str
+) -> None:
+    assert rules.origin_allowed(origin, [listed])
+    assert not rules.origin_allowed(origin, ["https://other.example"])
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "foreign"),
+    [
+        ("http://lab-pc:8585", "lab-pc:8585", False),  # the binder's own pages, by name
+        ("http://Lab-PC:8585", "LAB-PC:8585", False),
+        ("http://lab-pc:8585", "lab-pc:8586", True),
+        # Without a Host header no Origin is ours: not `null`, not one without a host.
+        ("null", "", True),
+        ("https:", "", True),
+        ("http://[::1", "", True),
+    ],
+)
+def test_an_origin_is_ours_only_when_it_names_this_host_and_port(
+    origin: str, host: str, foreign: bool
+) -> None:
+    assert rules.is_foreign_request(origin, "same-origin", host, ()) is foreign
+
+
+@pytest.mark.parametrize(
+    ("referer", "host", "foreign"),
+    [
+        ("http://lab-pc:8585/v2/gh/u/r/HEAD", "lab-pc:8585", False),
+        ("http://Lab-PC:8585/", "LAB-PC:8585", False),
+        ("http://lab-pc:8586/", "lab-pc:8585", True),
+        ("about:blank", "", True),  # without a Host header no page is ours
+    ],
+)
+def test_a_referer_is_ours_only_when_it_names_this_host_and_port(
+    referer: str, host: str, foreign: bool
+) -> None:
+    assert rules.is_foreign_navigation(None, referer, host) is foreign
+
+
+@pytest.mark.parametrize(
+    ("host", "name"),
+    [
+        ("[::1", "::1"),  # no closing bracket: the rest is the address
+        ("[::1]:8585]", "::1"),  # the name ends at the first bracket
+        (" Lab-PC:8585 ", "lab-pc"),
+    ],
+)
+def test_host_names_of_odd_host_headers(host: str, name: str) -> None:
+    assert rules.host_name(host) == name
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [
+        ("lab-pc.:8585", True),  # the fully-qualified form of a given name
+        ("binder.lab.example", True),  # listed with a trailing dot
+        ("BINDER.LAB.EXAMPLE.", True),
+        ("lab.example", False),
+        # Numeric forms the C resolver reads as 127.0.0.1, but that a browser sends only for
+        # a name it resolved: refused, as any other name.
+        ("127.1:8585", False),
+        ("2130706433:8585", False),
+    ],
+)
+def test_names_with_trailing_dots_and_numeric_forms(host: str, allowed: bool) -> None:
+    assert rules.host_allowed(host, {"lab-pc", "binder.lab.example."}) is allowed

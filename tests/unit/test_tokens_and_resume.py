@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import jwt
@@ -83,12 +84,90 @@ def test_without_a_configured_secret_each_instance_has_its_own() -> None:
         BuildTokens().verify(token, "gh/u/r/HEAD", "o")
 
 
+def test_a_token_issued_without_a_client_address_is_for_requests_without_one() -> None:
+    tokens = BuildTokens("s" * 32)
+    token = tokens.issue("gh/u/r/HEAD", "binder.example")
+    assert tokens.check(token, "gh/u/r/HEAD", "binder.example")
+    assert tokens.check(token, "gh/u/r/HEAD", "binder.example", client="192.0.2.1") is None
+
+
+def test_validity_is_judged_by_the_binders_clock_not_the_machines() -> None:
+    clock = Clock()
+    clock.t = 1_000_000_000.0  # 2001: every token of this clock expired long ago by real time
+    tokens = BuildTokens("s" * 32, lifetime=300, now=clock)
+    token = tokens.issue("gh/u/r/HEAD", "o", client="c")
+    assert tokens.check(token, "gh/u/r/HEAD", "o", client="c")
+    clock.t += 300
+    with pytest.raises(BuildTokenError, match="expired"):
+        tokens.check(token, "gh/u/r/HEAD", "o", client="c")
+
+
+@pytest.mark.parametrize("claim", ["exp", "aud", "origin"])
+def test_a_token_lacking_a_claim_is_refused_even_with_our_signature(claim: str) -> None:
+    claims = {"exp": 2_000_000_000, "aud": "gh/u/r/HEAD", "origin": "o", "client": "", "jti": "j"}
+    del claims[claim]
+    token = jwt.encode(claims, "s" * 32, algorithm="HS256")
+    with pytest.raises(BuildTokenError) as caught:
+        BuildTokens("s" * 32).check(token, "gh/u/r/HEAD", "o")
+    assert str(caught.value) == (
+        "Invalid build token. Reload the launch page, or leave build_token out."
+    )
+
+
+@pytest.mark.parametrize("claim", ["client", "jti"])
+def test_a_token_without_its_client_or_id_exempts_no_request(claim: str) -> None:
+    # Valid (signed, unexpired, this spec and site), so not refused, but it names no address
+    # (not even "", the one of a request whose address is unknown) or has no id to spend.
+    claims = {"exp": 2_000_000_000, "aud": "gh/u/r/HEAD", "origin": "o", "client": "", "jti": "j"}
+    assert BuildTokens("s" * 32).check(jwt.encode(claims, "s" * 32), "gh/u/r/HEAD", "o") == "j"
+    del claims[claim]
+    token = jwt.encode(claims, "s" * 32, algorithm="HS256")
+    assert BuildTokens("s" * 32).check(token, "gh/u/r/HEAD", "o") is None
+
+
+def test_each_refusal_says_what_to_do() -> None:
+    clock = Clock()
+    tokens = BuildTokens("s" * 32, lifetime=300, now=clock)
+    token = tokens.issue("gh/u/r/HEAD", "binder.example")
+    answers = {
+        "Invalid build token: it was issued for another repository. Open this repository's "
+        "own launch link.": (token, "gh/u/other/HEAD", "binder.example"),
+        "Invalid build token: it was issued for another site. Open the launch link on this "
+        "site to start the launch.": (token, "gh/u/r/HEAD", "evil.example"),
+        "Invalid build token. Reload the launch page, or leave build_token out.": (
+            token[:-2],
+            "gh/u/r/HEAD",
+            "binder.example",
+        ),
+    }
+    for message, (given, spec, origin) in answers.items():
+        with pytest.raises(BuildTokenError) as caught:
+            tokens.check(given, spec, origin)
+        assert str(caught.value) == message
+    clock.t += 300
+    with pytest.raises(BuildTokenError) as caught:
+        tokens.check(token, "gh/u/r/HEAD", "binder.example")
+    assert str(caught.value) == (
+        "Invalid build token: it has expired. Reload the launch page to get a new one."
+    )
+
+
+def test_a_random_secret_is_announced(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="skybinder.api.tokens"):
+        BuildTokens("s" * 32)
+        assert caplog.messages == []
+        BuildTokens()
+    assert caplog.messages == ["no build token secret configured: using a random one for this run"]
+
+
 @pytest.mark.parametrize(
     ("headers", "origin"),
     [
         ({"host": "binder.example:8585"}, "binder.example:8585"),
         ({"host": "a", "origin": "https://binder.example"}, "binder.example"),
         ({"host": "a", "origin": "null"}, "null"),
+        # Only the scheme goes: Origins that differ after it are bound to different tokens.
+        ({"origin": "https://binder.example://x://y"}, "binder.example://x://y"),
         ({}, ""),
     ],
 )
