@@ -143,6 +143,35 @@ true
 """
 
 
+def test_a_private_tmp_still_shows_a_binder_installed_under_tmp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout under /tmp (as CI machines clone) runs its builders from its own virtual
+    environment there: a step with a /tmp of its own must still find those programs."""
+    containment = require("bwrap")
+    prefix = Path(f"/tmp/skybinder-prefix-{secrets.token_hex(8)}")
+    tool = prefix / "bin" / "tool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho tool ran\n")
+    tool.chmod(0o755)
+    monkeypatch.setattr("sys.prefix", str(prefix))
+    private = tmp_path / "tmp"
+    private.mkdir()
+    lines: list[str] = []
+    try:
+        done = run_streamed(
+            [str(tool)],
+            on_line=lines.append,
+            timeout=60,
+            scope=Scope(containment, "test/prefix"),
+            view=View(writable=(tmp_path / "tmp",), tmp=private),
+        )
+    finally:
+        tool.unlink()
+        tool.parent.rmdir()
+        prefix.rmdir()
+    assert done.ok and lines == ["tool ran"], lines
+
 @pytest.mark.parametrize("private_tmp", [False, True])
 def test_bubblewrap_shows_the_host_read_only_but_what_a_step_needs(
     tmp_path: Path, private_tmp: bool

@@ -26,6 +26,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -244,6 +245,8 @@ def _bubblewrap_view(view: View | None) -> list[str]:
         args += ["--dev-bind-try", device, device]
     if view.tmp is not None:
         args += ["--bind", str(view.tmp), "/tmp"]
+        for path in _under_tmp():
+            args += ["--ro-bind", path, path]
     for path in view.hidden:
         args += ["--tmpfs", str(path)]
     for path in view.readable:
@@ -251,6 +254,14 @@ def _bubblewrap_view(view: View | None) -> list[str]:
     for path in view.writable:
         args += ["--bind", str(path), str(path)]
     return args
+
+
+def _under_tmp() -> list[str]:
+    """The binder's own Python environment where it lives under /tmp (a checkout there, as CI
+    machines make): a private /tmp would hide the programs it runs, so they are shown again."""
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    paths = prefixes | {str(Path(p).resolve()) for p in prefixes}
+    return sorted(p for p in paths if Path(p).is_relative_to("/tmp"))
 
 
 def _gpu_devices() -> list[str]:
