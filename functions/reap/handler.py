@@ -18,6 +18,7 @@ from skybinder.adapters.aws.events import SCHEDULED
 from skybinder.bootstrap_aws import AwsBinder, current
 from skybinder.domain.pricing import usd
 from skybinder.service.reap import reap
+from skybinder.service.steps import isolated
 
 logger = telemetry.logger("skybinder-reap")
 launch_metrics.install("reap")  # launches the reaper sees end (ready, failed) count too
@@ -51,7 +52,9 @@ def _scheduled(aws: AwsBinder) -> dict[str, Any]:
     done: Counter[str] = Counter()
     if aws.dead_letters is not None:  # news that missed its function first, then the pass
         binder, cluster = aws.binder, aws.settings.cluster
-        done.update(aws.dead_letters.drain(lambda event: replay(binder, cluster, event)))
+        # A queue that cannot be read this minute must not keep the pass from its deadlines.
+        with isolated(done, "the dead-letter queue"):
+            done.update(aws.dead_letters.drain(lambda event: replay(binder, cluster, event)))
     done.update(reap(aws.binder))
     logger.info("reaped", extra={"done": dict(done)})
     metrics.add_metric(name=names.METRIC_REAPED, unit=MetricUnit.Count, value=done.total())

@@ -31,6 +31,8 @@ GRACE = 60.0  # seconds a step may take before the reaper takes it for dead
 def reconcile_task(binder: Binder, session: Session) -> str:
     """Compare a session's server with the platform's view of it; what was repaired, or ""."""
     info = binder.runner.describe(session.task_id)
+    if info is None and binder.clock.now() - session.updated_at <= GRACE:
+        return ""  # ECS may not list a task it has just started yet: asked again next pass
     if info is None or info.status == TaskStatus.STOPPED:
         reason = (info.reason if info is not None else "") or "the server is gone"
         on_task_state(

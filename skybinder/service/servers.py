@@ -69,8 +69,14 @@ def start_server(
         else:
             log.exception("starting session %s failed", session_id)
         return fail(binder, session_id, reason, status_code=status, where=fresh)
+    # updated_at: when the task was recorded, which the reaper's grace for ECS counts from.
     started = binder.store.transition(
-        session_id, {S.LAUNCHING, S.STARTING}, S.STARTING, fresh, task_id=task_id
+        session_id,
+        {S.LAUNCHING, S.STARTING},
+        S.STARTING,
+        fresh,
+        task_id=task_id,
+        updated_at=binder.clock.now(),
     )
     if started is not None:
         return started

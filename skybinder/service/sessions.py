@@ -101,6 +101,7 @@ def _on_running(
         address=address,
         url=url,
         **_landed(binder, session, capacity),
+        **({} if session.task_id == task_id else {"updated_at": binder.clock.now()}),
     )
     if moved is None:
         _after_lost_start(binder, session, task_id)

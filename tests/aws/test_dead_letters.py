@@ -8,7 +8,7 @@ from typing import Any
 
 from skybinder.adapters.aws.dead_letters import MAX_RECEIVES, dead_event
 from skybinder.domain.model import ImageState, SessionState
-from tests.aws.compute_fixtures import IMAGE, Cloud, launch, load_event
+from tests.aws.compute_fixtures import IMAGE, Cloud, launch, load_event, stream
 from tests.aws.conftest import fail_calls
 
 S = SessionState
@@ -99,3 +99,17 @@ def test_letters_without_an_event_are_dropped_with_a_log_line(cloud: Cloud) -> N
     assert waiting(cloud) == 0
     assert dead_event(json.dumps({"requestPayload": {"detail-type": "x"}})) == {"detail-type": "x"}
     assert dead_event(json.dumps([1])) is None
+
+
+def test_a_queue_that_cannot_be_read_keeps_no_session_past_its_deadline(cloud: Cloud) -> None:
+    cloud.push_image(IMAGE)
+    session = launch(cloud)
+    cloud.send_reap(cloud.task_event("ecs-task-running", session.task_id))
+    assert stream(cloud.binder, session.id)[-1].phase == "ready"
+    cloud.clock.sleep(6 * 3600 + 1)  # past the deployment's max age
+    # SQS throttles every read past botocore's retries: the pass goes on without its letters.
+    letters = cloud.functions["reap"].dead_letters
+    fail_calls(letters.client, "ReceiveMessage", "ThrottlingException", times=1000)
+    done = scheduled(cloud)
+    assert done == {"error": 1, "max-age": 1}
+    assert cloud.session(session.id).state == S.STOPPING

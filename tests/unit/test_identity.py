@@ -132,6 +132,33 @@ def test_a_launch_that_died_after_run_task_is_resumed_with_the_same_task(world: 
     assert len(world.runner.tasks) == 1  # the runner's one task per launch attempt
 
 
+def test_a_task_ecs_does_not_list_yet_is_not_taken_for_lost(world: World) -> None:
+    world.registry.images.add(IMAGE)
+    start = world.runner.start
+
+    def crash(request: Any) -> str:
+        raise Crash("died before RunTask")
+
+    world.runner.start = crash  # type: ignore[method-assign]
+    with pytest.raises(Crash):
+        request_launch(world.binder, "gh", "u/r/HEAD")
+    world.runner.start = start  # type: ignore[method-assign]
+    world.clock.sleep(61)
+    assert reap(world.binder)["resumed"] == 1  # a minute after the session was written
+    (session,) = world.store.list()
+    started = world.runner.tasks.pop(session.task_id)  # DescribeTasks lags RunTask
+    world.clock.sleep(30)
+    assert "lost" not in reap(world.binder)
+    assert now(world, session.id).state == S.STARTING
+    world.runner.tasks[session.task_id] = started  # listed now, and it runs
+    world.runner.addresses[session.task_id] = "h:1"
+    assert reap(world.binder)["routed"] == 1
+    del world.runner.tasks[session.task_id]  # a task ECS no longer knows a minute on is gone
+    world.clock.sleep(61)
+    assert reap(world.binder)["lost"] == 1
+    assert now(world, session.id).state == S.FAILED
+
+
 def test_a_session_left_queued_by_a_crash_is_moved_on(world: World) -> None:
     original = world.builder.start
 
