@@ -172,6 +172,7 @@ def test_a_private_tmp_still_shows_a_binder_installed_under_tmp(
         prefix.rmdir()
     assert done.ok and lines == ["tool ran"], lines
 
+
 @pytest.mark.parametrize("private_tmp", [False, True])
 def test_bubblewrap_shows_the_host_read_only_but_what_a_step_needs(
     tmp_path: Path, private_tmp: bool

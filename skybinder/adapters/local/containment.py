@@ -245,8 +245,8 @@ def _bubblewrap_view(view: View | None) -> list[str]:
         args += ["--dev-bind-try", device, device]
     if view.tmp is not None:
         args += ["--bind", str(view.tmp), "/tmp"]
-        for path in _under_tmp():
-            args += ["--ro-bind", path, path]
+        for own in _under_tmp():
+            args += ["--ro-bind", own, own]
     for path in view.hidden:
         args += ["--tmpfs", str(path)]
     for path in view.readable:
