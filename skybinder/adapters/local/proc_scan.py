@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
 MARKER_VARIABLE = b"SKYBINDER_CONTAINER="
 MAX_PASSES = 10  # a marked process may fork while we sweep: look again until none is left
+GONE_TIMEOUT = 2.0  # seconds a sweep waits for what it killed to exit before looking again
 
 
 def child_pid(pid: int, depth: int) -> int | None:
@@ -59,7 +62,24 @@ def kill_marked(marker: str, *, exact: bool) -> int:
         killed |= found
         if not found:
             break
+        _wait_gone(found)  # one killed in the middle of a fork may still add a child
     return len(killed)
+
+
+def _wait_gone(killed: set[int], timeout: float = GONE_TIMEOUT) -> None:
+    """Wait (up to `timeout` in all) until the processes `killed` have exited: only then can
+    none of them start another, so the next look at /proc is the last one needed."""
+    deadline = time.monotonic() + timeout
+    for pid in killed:
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:  # gone already
+            continue
+        try:
+            left = max(0.0, deadline - time.monotonic())
+            select.select([fd], [], [], left)  # readable once the process has exited
+        finally:
+            os.close(fd)
 
 
 def _kill_if_marked(pid: int, marker: str, exact: bool) -> bool:
