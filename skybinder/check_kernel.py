@@ -50,7 +50,7 @@ def _execute(url: str, token: str, kernel_id: str, code: str, connect: Any, time
     out: list[str] = []
     deadline = time.monotonic() + timeout
     with connect(channels, open_timeout=30) as ws:
-        ws.send(json.dumps(_execute_request(msg_id, code)))
+        ws.send(json.dumps(execute_request(msg_id, code)))
         while time.monotonic() < deadline:
             message = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
             if message.get("parent_header", {}).get("msg_id") != msg_id:
@@ -67,7 +67,8 @@ def _execute(url: str, token: str, kernel_id: str, code: str, connect: Any, time
     raise KernelError(f"the kernel did not finish running the code within {timeout:.0f} s")
 
 
-def _execute_request(msg_id: str, code: str) -> dict[str, Any]:
+def execute_request(msg_id: str, code: str) -> dict[str, Any]:
+    """A Jupyter messaging protocol execute_request of `code` on the shell channel."""
     return {
         "channel": "shell",
         "header": {

@@ -9,6 +9,8 @@ import uuid
 import httpx
 from websockets.sync.client import connect
 
+from skybinder.check_kernel import execute_request
+
 
 def start_kernel(url: str, token: str) -> str:
     """Start a kernel through Jupyter's REST API, authenticating with the header form."""
@@ -27,28 +29,7 @@ def execute(url: str, token: str, kernel_id: str, code: str, timeout: float = 60
     """Execute `code` over the kernel's WebSocket (token as ?token=); return its stdout."""
     ws_url = url.replace("http://", "ws://", 1) + f"api/kernels/{kernel_id}/channels"
     msg_id = uuid.uuid4().hex
-    request = {
-        "channel": "shell",
-        "header": {
-            "msg_id": msg_id,
-            "msg_type": "execute_request",
-            "username": "test",
-            "session": uuid.uuid4().hex,
-            "version": "5.3",
-            "date": "",
-        },
-        "parent_header": {},
-        "metadata": {},
-        "content": {
-            "code": code,
-            "silent": False,
-            "store_history": False,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        },
-        "buffers": [],
-    }
+    request = execute_request(msg_id, code)
     out: list[str] = []
     deadline = time.monotonic() + timeout
     with connect(f"{ws_url}?token={token}", open_timeout=30) as ws:
