@@ -16,7 +16,8 @@ from pathlib import Path
 
 PROC = Path("/proc")
 MARKER_VARIABLE = b"SKYBINDER_CONTAINER="
-MAX_PASSES = 10  # a marked process may fork while we sweep: look again until none is left
+MAX_PASSES = 12  # a marked process may fork while we sweep: look again until none is left
+EXEC_PAUSE = 0.02  # seconds to let a process finish its execve before looking again
 GONE_TIMEOUT = 2.0  # seconds a sweep waits for what it killed to exit before looking again
 
 
@@ -57,13 +58,33 @@ def kill_marked(marker: str, *, exact: bool) -> int:
     """SIGKILL every process whose marker is `marker` (or, not `exact`, starts with it);
     return how many were killed."""
     killed: set[int] = set()
+    quiet = 0  # passes in a row that found nothing: two, a pause apart, end the sweep
     for _ in range(MAX_PASSES):
-        found = {pid for pid in pids() if pid not in killed and _kill_if_marked(pid, marker, exact)}
+        looked = [pid for pid in pids() if pid not in killed]
+        found = {pid for pid in looked if _kill_if_marked(pid, marker, exact)}
         killed |= found
-        if not found:
+        if found:
+            _wait_gone(found)  # one killed in the middle of a fork may still add a child
+            quiet = 0
+            continue
+        quiet += 0 if any(_in_exec(pid) for pid in looked) else 1
+        if quiet == 2:
             break
-        _wait_gone(found)  # one killed in the middle of a fork may still add a child
+        time.sleep(EXEC_PAUSE)  # an environment not readable yet is read again
     return len(killed)
+
+
+def _in_exec(pid: int) -> bool:
+    """True for a process that shows no environment though it runs a program: one in the
+    middle of execve, whose marker (if any) is readable again a moment later. (Kernel
+    threads and zombies show none either, but they run no program.)"""
+    try:
+        if (PROC / str(pid) / "environ").read_bytes():
+            return False
+        os.readlink(PROC / str(pid) / "exe")
+    except OSError:
+        return False
+    return True
 
 
 def _wait_gone(killed: set[int], timeout: float = GONE_TIMEOUT) -> None:
